@@ -1,0 +1,201 @@
+"""The ``bptt-sym`` command: ``derive``, ``unroll`` and ``models``.
+
+Every mistake in the command line ends as one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+from . import __version__
+from .derive import DEFAULT_MAX_PATHS, FORMS, PathLimitError, derive
+from .errors import BpttError, UsageError
+from .graph import MAX_STEPS, Graph, unroll
+from .models import MODELS
+from .printing import FORMATS, derivation_json, leibniz
+from .rules import rule_names
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line instead of a usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _steps(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not 1 <= value <= MAX_STEPS:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_STEPS}, got {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="doc", choices=list(MODELS),
+                   help="the model to unroll (default: doc, the article's scalar RNN)")
+    p.add_argument("--steps", type=_steps, default=2, metavar="T",
+                   help="number of time steps t = 0..T-1 (default: 2, as in the article)")
+    p.add_argument("--activation", default="f", choices=rule_names("activation"),
+                   help="activation f of the state (default: abstract f, valid for all)")
+    p.add_argument("--output", default="g", choices=rule_names("output"),
+                   help="output function g (default: abstract g)")
+    p.add_argument("--loss", default="L", choices=rule_names("loss"),
+                   help="loss L (default: abstract L)")
+
+
+def _parser() -> _Parser:
+    top = _Parser(prog="bptt-sym", description="Derive, print and check the gradients of "
+                  "backpropagation through time, in the notation of the BPTT article.")
+    top.add_argument("--version", action="version", version=f"bptt-sym {__version__}")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    d = sub.add_parser("derive", help="derive gradients of the unrolled model",
+                       description="Derive ∂OF/∂WRT in the article's forms: paths (chain "
+                       "products, B1-B3, B7, B8, B4), factored (B5, B6), delta (the BPTT "
+                       "recursion) and closed (every local derivative evaluated).")
+    _model_options(d)
+    d.add_argument("--wrt", default=None, metavar="NAMES",
+                   help="comma list of parameters (u, w, k, v) or nodes (s_0, z_1 ...) "
+                   "(default: every parameter)")
+    d.add_argument("--of", default=None, metavar="NODE",
+                   help="the node to differentiate (default: the loss E)")
+    d.add_argument("--form", default=",".join(FORMS), metavar="FORMS",
+                   help=f"comma list of {', '.join(FORMS)} (default: all four, in that order)")
+    d.add_argument("--format", default="unicode", choices=FORMATS,
+                   help="unicode (∂, ·, subscripts), ascii (dE/du), latex or json "
+                   "(default: unicode)")
+    d.add_argument("--explicit", action="store_true",
+                   help="closed form in inputs and parameters only, not node values")
+    d.add_argument("--max-paths", type=_positive, default=DEFAULT_MAX_PATHS, metavar="N",
+                   help=f"most paths the paths form may print (default: {DEFAULT_MAX_PATHS})")
+
+    u = sub.add_parser("unroll", help="print the unrolled forward equations",
+                       description="Print the model's equations for every step, as the "
+                       "article's S1-S12 for --steps 2.")
+    _model_options(u)
+    u.add_argument("--format", default="unicode", choices=("unicode", "ascii", "latex"),
+                   help="notation (default: unicode)")
+
+    sub.add_parser("models", help="list the models and their equations",
+                   description="List the built-in models with their defining equations.")
+    return top
+
+
+def _split(text: str, option: str, allowed: Sequence[str] | None = None) -> list[str]:
+    items = [t.strip() for t in text.split(",")]
+    if not all(items):
+        raise UsageError(f"{option} {text!r} has an empty name; write a comma list such as u,w")
+    if allowed is not None:
+        for item in items:
+            if item not in allowed:
+                raise UsageError(f"unknown {option} value {item!r}; choose from "
+                                 f"{', '.join(allowed)}")
+    return items
+
+
+def _graph(args: argparse.Namespace) -> Graph:
+    g = unroll(args.model, steps=args.steps, activation=args.activation, output=args.output,
+               loss=args.loss)
+    for note in g.warnings:
+        print(f"bptt-sym: warning: {note}", file=sys.stderr)
+    return g
+
+
+def _derive(args: argparse.Namespace) -> int:
+    forms = _split(args.form, "--form", FORMS)
+    g = _graph(args)
+    wrts = _split(args.wrt, "--wrt") if args.wrt else list(g.copies)
+    of = args.of or g.spec.loss
+    for w in wrts:
+        g.resolve(w)
+    g.resolve(of, option="--of")
+    explicit_paths = args.form.strip() != ",".join(FORMS)
+    results = []
+    for w in wrts:
+        for form in forms:
+            try:
+                results.append(derive(g, wrt=w, of=of, form=form, explicit=args.explicit,
+                                      max_paths=args.max_paths))
+            except PathLimitError as exc:
+                if explicit_paths:
+                    raise
+                print(f"bptt-sym: note: paths form of ∂{of}/∂{w} skipped: {exc}",
+                      file=sys.stderr)
+    if args.format == "json":
+        doc = {"model": g.spec.name, "steps": g.steps, "choices": dict(g.choices),
+               "warnings": list(g.warnings), "derivations": [derivation_json(d) for d in results]}
+        print(json.dumps(doc, ensure_ascii=False, indent=1))
+    else:
+        print("\n\n".join(d.text(args.format) for d in results))
+    return 0
+
+
+def _unroll(args: argparse.Namespace) -> int:
+    g = _graph(args)
+    comment = "%" if args.format == "latex" else "#"
+    print(f"{comment} model {g.spec.name}: {g.spec.title}, steps 0..{g.steps - 1}")
+    for node in g.nodes.values():
+        if node.expr is None:
+            continue
+        ref = g.spec.refs.get((node.base, node.step)) if g.steps == g.spec.article_steps else None
+        if ref:
+            print(f"{comment} ({ref})")
+        lhs = leibniz(node.symbol, args.format)
+        print(f"{lhs} = {leibniz(node.expr, args.format, depth=g.steps)}")
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    for spec in MODELS.values():
+        print(f"{spec.name}: {spec.title}")
+        print(f"  parameters {', '.join(spec.parameters)}; inputs {', '.join(spec.inputs)}; "
+              f"targets {', '.join(spec.targets)}; state {', '.join(spec.states)}")
+        for line in spec.cell:
+            print(f"  step t:     {line}")
+        for line in spec.head:
+            print(f"  after T-1:  {line}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    handlers = {"derive": _derive, "unroll": _unroll, "models": _models}
+    try:
+        return handlers[args.command](args)
+    except UsageError as exc:
+        print(f"bptt-sym {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except BpttError as exc:
+        print(f"bptt-sym {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("bptt-sym: interrupted", file=sys.stderr)
+        return 130
+
+
+def main_exit() -> None:
+    """Console-script entry point: run :func:`main` and exit with its status."""
+    sys.exit(main())

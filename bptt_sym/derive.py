@@ -1,0 +1,247 @@
+"""Derivations of ∂X/∂Y in the article's four forms: paths, factored, delta, closed.
+
+    >>> from bptt_sym.graph import unroll
+    >>> d = derive(unroll("doc", steps=2), wrt="u", form="factored")
+    >>> print(d.text("ascii").splitlines()[-1])
+    dE/du = dE/do * do/dq * v_1 * ds_1/dz_1 * (x_1 + w_1 * ds_0/dz_0 * x_0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from .errors import UsageError
+from .graph import Graph
+from .notation import Partial
+from .sweep import local_factor, plus, relevant, tangent, times
+
+__all__ = ["FORMS", "Equation", "Derivation", "derive", "DEFAULT_MAX_PATHS"]
+
+FORMS = ("paths", "factored", "delta", "closed")
+DEFAULT_MAX_PATHS = 256
+Sym = sp.Symbol
+
+
+@dataclass(frozen=True)
+class Equation:
+    """``lhs = rhs``; ``kind`` says what the equation is, ``ref`` its number in the article."""
+
+    lhs: sp.Expr
+    rhs: sp.Expr
+    kind: str = ""
+    note: str = ""
+    ref: str = ""
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """One form of ∂of/∂wrt: a sequence of equations, printable in every format."""
+
+    of: str
+    wrt: str
+    form: str
+    equations: tuple[Equation, ...]
+    graph: Graph = field(repr=False, compare=False)
+
+    def text(self, fmt: str = "unicode") -> str:
+        """The derivation as text: a ``#`` header, then one equation a line."""
+        from .printing import render_derivation
+
+        return render_derivation(self, fmt)
+
+    def _repr_latex_(self) -> str:
+        return self.text("latex-display")
+
+
+class PathLimitError(UsageError):
+    """The paths form would print more paths than allowed."""
+
+
+def _target(graph: Graph, wrt: str, of: str) -> tuple[Sym, tuple[Sym, ...], Sym]:
+    (x,) = graph.resolve(of, option="--of") if of not in graph.copies else (None,)
+    if x is None:
+        raise UsageError(f"--of {of!r} is a shared parameter; --of takes one node such as E, o, s_1")
+    targets = graph.resolve(wrt)
+    name = sp.Symbol(wrt) if wrt in graph.copies else targets[0]
+    return x, targets, name
+
+
+def _refs(graph: Graph, of: Sym, form_kind: str, lhs_name: str) -> str:
+    spec = graph.spec
+    if graph.steps != spec.article_steps or not graph.abstract or of != graph.loss:
+        return ""
+    return spec.backward_refs.get((form_kind, lhs_name), "")
+
+
+def _eq(graph: Graph, x: Sym, lhs: sp.Expr, rhs: sp.Expr, kind: str, note: str) -> Equation:
+    name = str(lhs.den) if isinstance(lhs, Partial) else str(lhs)
+    return Equation(lhs, rhs, kind, note, _refs(graph, x, kind, name))
+
+
+def _step_of(graph: Graph, s: Sym) -> int:
+    return graph.nodes[s].step or 0
+
+
+def _paths(graph: Graph, x: Sym, targets: tuple[Sym, ...], max_paths: int) -> list[list[Sym]]:
+    rel = relevant(graph, x, targets)
+    count = {t: 1 for t in targets}
+    for n in graph.nodes:
+        if n in rel and n not in count:
+            count[n] = sum(count[p] for p in graph.nodes[n].parents if p in rel)
+    n_paths = count.get(x, 0)
+    if n_paths > max_paths:
+        raise PathLimitError(f"--form paths would print {n_paths} paths at --steps {graph.steps} "
+                             f"(limit {max_paths}, set by --max-paths); use --form delta or "
+                             "factored, whose size grows linearly")
+    ends = set(targets)
+    paths: list[list[Sym]] = []
+    stack: list[list[Sym]] = [[x]] if x in rel else []
+    while stack:
+        path = stack.pop()
+        if path[-1] in ends:
+            paths.append(path)
+            continue
+        nxt = [p for p in graph.nodes[path[-1]].parents if p in rel]
+        stack.extend(path + [p] for p in reversed(nxt))
+    return paths
+
+
+def _chain(path: list[Sym]) -> sp.Expr:
+    factors = [Partial(a, b) for a, b in zip(path, path[1:])]
+    return factors[0] if len(factors) == 1 else sp.Mul(*factors, evaluate=False)
+
+
+def _paths_form(graph: Graph, x: Sym, targets: tuple[Sym, ...], name: Sym,
+                max_paths: int) -> list[Equation]:
+    paths = _paths(graph, x, targets, max_paths)
+    copies = sorted({p[-1] for p in paths}, key=lambda s: -_step_of(graph, s))
+    lhs = Partial(x, name)
+    eqs = []
+    if len(targets) > 1 or name not in graph.nodes:
+        eqs.append(_eq(graph, x, lhs, plus([Partial(x, c) for c in copies]), "sum",
+                       "a shared parameter's gradient is the sum over its step copies"))
+    for c in copies:
+        chains = [_chain(p) for p in paths if p[-1] == c]
+        eqs.append(_eq(graph, x, Partial(x, c), plus(chains), "copy",
+                       f"the chain rule along each path from {x} down to {c}"))
+    keys = {n for n in graph.nodes if graph.nodes[n].base in graph.spec.keys} | {x, *targets}
+    coarse: list[list[Sym]] = []
+    for c in copies:
+        for p in paths:
+            short = [n for n in p if n in keys]
+            if p[-1] == c and short not in coarse:
+                coarse.append(short)
+    if coarse and any(len(c) < len(p) for c, p in zip(coarse, paths)):
+        eqs.append(_eq(graph, x, lhs, plus([_chain(c) for c in coarse]), "state",
+                       "the same paths through the states only (total derivatives between them)"))
+    known = tangent(graph, x, targets, local_factor(graph, symbolic=True), keep_ones=True)
+    eqs.append(_eq(graph, x, lhs, known, "substituted",
+                   "known local partials substituted, common factors pulled out"))
+    return eqs
+
+
+def _kept(graph: Graph, n: Sym, x: Sym) -> bool:
+    node = graph.nodes[n]
+    if n == x or node.nonlinear or node.base in graph.spec.states:
+        return True
+    return any(graph.nodes[c].nonlinear for c in graph.children[n])
+
+
+def _delta_form(graph: Graph, x: Sym, targets: tuple[Sym, ...], name: Sym) -> list[Equation]:
+    rel = relevant(graph, x, targets)
+    factor = local_factor(graph, symbolic=True)
+    is_target = set(targets)
+
+    def expand(n: Sym) -> sp.Expr:
+        """∂x/∂n from the adjoints of the kept nodes just above n."""
+        terms: list[sp.Expr] = []
+        stack: list[tuple[Sym, sp.Expr]] = [(c, factor(c, n)) for c in graph.children[n]
+                                            if c in rel]
+        while stack:
+            c, below = stack.pop(0)
+            if _kept(graph, c, x):
+                terms.append(below if c == x else times(Partial(x, c), below))
+                continue
+            stack[:0] = [(d, times(factor(d, c), below)) for d in graph.children[c] if d in rel]
+        return plus(terms)
+
+    eqs: list[Equation] = []
+    for n in reversed(list(graph.nodes)):  # the BPTT sweep, from x down to the targets
+        if n in rel and n != x and n not in is_target and _kept(graph, n, x):
+            rhs = expand(n)
+            if rhs != Partial(x, n):
+                eqs.append(Equation(Partial(x, n), rhs, "delta"))
+    ordered = sorted(targets, key=lambda s: -_step_of(graph, s))
+    rhs = plus([expand(t) for t in ordered if t in rel])
+    eqs.append(Equation(Partial(x, name), rhs, "gradient",
+                        "the gradient from the adjoints, summed over step copies"))
+    return eqs
+
+
+def _small(expr: sp.Expr, limit: int = 30) -> bool:
+    """True for a short expression that is not a sum (a local value, not a whole tangent)."""
+    if isinstance(expr, sp.Add):
+        return False
+    for count, _ in enumerate(sp.preorder_traversal(expr)):
+        if count > limit:
+            return False
+    return True
+
+
+def _merge_neighbours(expr: sp.Expr) -> sp.Expr:
+    """Cancel adjacent factors that simplify together ((o - y)/(o(1 - o)) · o(1 - o))."""
+    if not isinstance(expr, sp.Mul):
+        return expr
+    args = list(expr.args)
+    i = 0
+    while i + 1 < len(args):
+        a, b = args[i], args[i + 1]
+        if _small(a) and _small(b):
+            merged = sp.cancel(sp.Mul(a, b))
+            if sp.count_ops(merged) < sp.count_ops(a) + sp.count_ops(b) + 1:
+                args[i: i + 2] = [merged]
+                continue
+        i += 1
+    return args[0] if len(args) == 1 else sp.Mul(*args, evaluate=False)
+
+
+def _explicit(graph: Graph, expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every node replaced by its definition, copies by the shared parameter."""
+    defs: dict[Sym, sp.Expr] = {}
+    for n, node in graph.nodes.items():
+        if node.kind == "parameter":
+            defs[n] = sp.Symbol(node.parameter)
+        elif node.expr is not None:
+            defs[n] = node.expr.xreplace(defs)
+    return expr.xreplace(defs)
+
+
+def derive(graph: Graph, *, wrt: str, of: str = "E", form: str = "factored",
+           explicit: bool = False, max_paths: int = DEFAULT_MAX_PATHS) -> Derivation:
+    """Derive ∂of/∂wrt in one of ``FORMS``; ``wrt`` is a parameter (all copies) or a node.
+
+    >>> from bptt_sym.graph import unroll
+    >>> derive(unroll("doc", steps=1), wrt="k", form="closed").equations[0].rhs
+    L'(o)*g'(q)*v_0*f'(z_0)
+    """
+    if form not in FORMS:
+        raise UsageError(f"unknown form {form!r}; choose one of {', '.join(FORMS)}")
+    x, targets, name = _target(graph, wrt, of)
+    if form == "paths":
+        eqs = _paths_form(graph, x, targets, name, max_paths)
+    elif form == "delta":
+        eqs = _delta_form(graph, x, targets, name)
+    else:
+        symbolic = form == "factored"
+        rhs = tangent(graph, x, targets, local_factor(graph, symbolic=symbolic))
+        if not symbolic:
+            rhs = _merge_neighbours(rhs)
+            if explicit:
+                rhs = _explicit(graph, rhs)
+        note = ("local partials with known values substituted" if symbolic else
+                "every local derivative replaced by its value"
+                + (" (in inputs and parameters)" if explicit else " (in node values)"))
+        eqs = [_eq(graph, x, Partial(x, name), rhs, form, note)]
+    return Derivation(of, wrt, form, tuple(eqs), graph)

@@ -1,0 +1,160 @@
+"""Model equations in the article's own notation, parsed by our grammar (never ``sympify``).
+
+A model is a list of lines such as ``z_t = a_t + b_t + k`` or ``q = s_{T-1}*v``.  Each
+line parses into a :class:`Template`: the defined name and a SymPy right-hand side over
+*placeholder* symbols, one per reference (``s_{t-1}`` is the placeholder of ``Ref("s",
+"t", -1)``).  Unrolling later replaces placeholders by the symbols of one step.
+
+    >>> t = parse_equation("z_t = a_t + b_t + k", functions={})
+    >>> t.lhs, sorted(str(p) for p in t.refs)
+    (Ref(base='z', var='t', offset=0), ['a[t]', 'b[t]', 'k'])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import sympy as sp
+from lark import Lark, Transformer, v_args
+from lark.exceptions import LarkError, VisitError
+
+from .errors import BpttError
+
+__all__ = ["Ref", "Template", "parse_equation"]
+
+_GRAMMAR = r"""
+start: ref "=" sum
+?sum: product | sum "+" product -> add | sum "-" product -> sub
+?product: unary | product "*" unary -> mul | product "/" unary -> div
+?unary: power | "-" unary -> neg
+?power: atom | atom ("^" | "**") unary -> pow
+?atom: NUMBER -> number | ref | call | "(" sum ")"
+call: NAME "(" sum ("," sum)* ")"
+ref: NAME ("_" index)?
+?index: "{" idx "}" | IDXVAR -> var | INT -> const
+idx: IDXVAR -> var | IDXVAR "-" INT -> minus | IDXVAR "+" INT -> plus | SIGNED_INT -> const
+IDXVAR: "t" | "T"
+NAME: /[A-Za-z][A-Za-z0-9]*/
+%import common.NUMBER
+%import common.INT
+%import common.SIGNED_INT
+%import common.WS
+%ignore WS
+"""
+
+_PARSER = Lark(_GRAMMAR, parser="lalr")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A name with an optional step index: ``s_{t-1}`` is ``Ref("s", "t", -1)``.
+
+    ``var`` is ``"t"`` (the current step), ``"T"`` (the number of steps), ``""`` for an
+    absolute step (``offset`` is then the step) or ``None`` for a name with no index.
+    """
+
+    base: str
+    var: str | None = None
+    offset: int = 0
+
+    def placeholder(self) -> sp.Symbol:
+        """The symbol standing for this reference inside a template."""
+        if self.var is None:
+            return sp.Symbol(self.base)
+        sign = "+" if self.offset > 0 else ""
+        shift = f"{sign}{self.offset}" if self.offset else ""
+        return sp.Symbol(f"{self.base}[{self.var}{shift}]")
+
+    def step(self, t: int, steps: int) -> int | None:
+        """The absolute step this reference means at step ``t`` of ``steps``."""
+        if self.var is None:
+            return None
+        origin = {"t": t, "T": steps, "": 0}[self.var]
+        return origin + self.offset
+
+
+@dataclass(frozen=True)
+class Template:
+    """One parsed model equation: ``lhs = rhs`` with ``refs`` mapping placeholders to refs."""
+
+    source: str
+    lhs: Ref
+    rhs: sp.Expr
+    refs: Mapping[sp.Symbol, Ref]
+
+
+@v_args(inline=True)
+class _ToSympy(Transformer):
+    def __init__(self, functions: Mapping[str, Callable[..., sp.Expr]]) -> None:
+        super().__init__()
+        self.functions = functions
+        self.refs: dict[sp.Symbol, Ref] = {}
+
+    def var(self, name):  # noqa: ANN001, ANN201 - lark callbacks
+        return (str(name), 0)
+
+    def minus(self, name, k):  # noqa: ANN001, ANN201
+        return (str(name), -int(k))
+
+    def plus(self, name, k):  # noqa: ANN001, ANN201
+        return (str(name), int(k))
+
+    def const(self, k):  # noqa: ANN001, ANN201
+        return ("", int(k))
+
+    def ref(self, name, index=None):  # noqa: ANN001, ANN201
+        r = Ref(str(name)) if index is None else Ref(str(name), index[0], index[1])
+        p = r.placeholder()
+        self.refs[p] = r
+        return p
+
+    def number(self, tok):  # noqa: ANN001, ANN201
+        return sp.Rational(str(tok))
+
+    def call(self, name, *args):  # noqa: ANN001, ANN201
+        fn = self.functions.get(str(name))
+        if fn is None:
+            known = ", ".join(sorted(self.functions)) or "none"
+            raise BpttError(f"unknown function {name!s}; known functions: {known}")
+        return fn(*args)
+
+    def add(self, a, b):  # noqa: ANN001, ANN201
+        return a + b
+
+    def sub(self, a, b):  # noqa: ANN001, ANN201
+        return a - b
+
+    def mul(self, a, b):  # noqa: ANN001, ANN201
+        return a * b
+
+    def div(self, a, b):  # noqa: ANN001, ANN201
+        return a / b
+
+    def neg(self, a):  # noqa: ANN001, ANN201
+        return -a
+
+    def pow(self, a, b):  # noqa: ANN001, ANN201
+        return a**b
+
+    def start(self, lhs, rhs):  # noqa: ANN001, ANN201
+        return lhs, rhs
+
+
+def parse_equation(source: str, *, functions: Mapping[str, Callable[..., sp.Expr]]) -> Template:
+    """Parse one model equation; ``functions`` maps the names a call may use to SymPy callables."""
+    try:
+        tree = _PARSER.parse(source)
+        builder = _ToSympy(functions)
+        lhs_symbol, rhs = builder.transform(tree)
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, BpttError):
+            raise BpttError(f"in model equation {source!r}: {exc.orig_exc}") from None
+        raise
+    except LarkError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise BpttError(f"cannot parse model equation {source!r}: {first}") from None
+    lhs = builder.refs.pop(lhs_symbol)
+    if lhs_symbol in rhs.free_symbols:
+        builder.refs[lhs_symbol] = lhs
+    return Template(source, lhs, rhs, dict(builder.refs))

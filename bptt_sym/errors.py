@@ -1,0 +1,13 @@
+"""Errors a user can cause, each carrying one line that says what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+__all__ = ["BpttError", "UsageError"]
+
+
+class BpttError(ValueError):
+    """A problem with what the user asked for; the message is one line, meant to be printed as is."""
+
+
+class UsageError(BpttError):
+    """A bad option or argument (unknown name, value out of range); the CLI exits with status 2."""

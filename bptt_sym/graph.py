@@ -1,0 +1,207 @@
+"""Unroll a model into its computation graph: one node per quantity and step.
+
+The cell's equations are parsed and differentiated *once* (local partials per template,
+written in node values); each step only renames placeholders to that step's symbols.
+
+    >>> g = unroll("doc", steps=2)
+    >>> g.nodes[step_symbol("z", 1)].expr
+    a_1 + b_1 + k_1
+    >>> g.local[(step_symbol("b", 1), step_symbol("s", 0))]
+    w_1
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import sympy as sp
+
+from .equations import Ref, Template, parse_equation
+from .errors import BpttError, UsageError
+from .models import ModelSpec, model_spec
+from .notation import split_name, step_symbol
+from .rules import ROLES, function_class, rule
+
+__all__ = ["Node", "Graph", "unroll", "MAX_STEPS"]
+
+MAX_STEPS = 100_000
+
+
+@dataclass(frozen=True)
+class Node:
+    """A quantity of the unrolled graph.
+
+    ``kind`` is ``"node"`` (defined by an equation), ``"parameter"`` (a step copy of a
+    shared parameter), ``"input"``, ``"target"`` or ``"initial"`` (the state at step -1).
+    ``nonlinear`` marks nodes defined through a rule function (their local partials stay
+    as ∂ symbols in the factored form).
+    """
+
+    symbol: sp.Symbol
+    base: str
+    step: int | None
+    kind: str
+    expr: sp.Expr | None = None
+    parents: tuple[sp.Symbol, ...] = ()
+    parameter: str | None = None
+    nonlinear: bool = False
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Graph:
+    """The unrolled graph of ``spec`` over ``steps`` steps, in topological order."""
+
+    spec: ModelSpec
+    steps: int
+    choices: Mapping[str, str]
+    nodes: Mapping[sp.Symbol, Node]
+    children: Mapping[sp.Symbol, tuple[sp.Symbol, ...]]
+    local: Mapping[tuple[sp.Symbol, sp.Symbol], sp.Expr]
+    copies: Mapping[str, tuple[sp.Symbol, ...]]
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def loss(self) -> sp.Symbol:
+        return sp.Symbol(self.spec.loss)
+
+    @property
+    def abstract(self) -> bool:
+        """True when activation, output and loss are the abstract f, g, L."""
+        return all(rule(r, self.choices[r]).explicit is None for r in ROLES)
+
+    def names(self) -> list[str]:
+        """Every name a derivative may use: shared parameters, then symbols in order."""
+        return list(self.copies) + [str(s) for s in self.nodes]
+
+    def resolve(self, name: str, *, option: str = "--wrt") -> tuple[sp.Symbol, ...]:
+        """The symbols behind ``name``: the copies of a shared parameter, or one symbol."""
+        if name in self.copies:
+            return self.copies[name]
+        sym = _lookup(self, name)
+        if sym is None:
+            raise UsageError(_unknown_message(self, name, option))
+        return (sym,)
+
+
+def _lookup(graph: Graph, name: str) -> sp.Symbol | None:
+    base, step = split_name(name.replace(" ", ""))
+    sym = step_symbol(base, step)
+    return sym if sym in graph.nodes else None
+
+
+def _unknown_message(graph: Graph, name: str, option: str) -> str:
+    base, step = split_name(name)
+    bases = sorted({n.base for n in graph.nodes.values()})
+    last = graph.steps - 1
+    if base in bases and step is not None:
+        return (f"{option} {name!r} is out of range: with --steps {graph.steps} the steps are "
+                f"0..{last} (and -1 for the initial state)")
+    params = ", ".join(graph.copies)
+    return (f"unknown {option} name {name!r}; choose a parameter ({params}) or a node such as "
+            f"s_{last}, z_0, q, o, E (names: {', '.join(bases)})")
+
+
+def _functions(choices: Mapping[str, str]) -> dict[str, Callable[..., sp.Expr]]:
+    """Function names an equation may call: the roles f, g, L and every concrete rule."""
+    fns: dict[str, Callable[..., sp.Expr]] = {"exp": sp.exp, "log": sp.log}
+    for role, letter in zip(ROLES, ("f", "g", "L")):
+        r = rule(role, choices[role])
+        cls = function_class(r)
+        fns[letter] = (lambda c, n: lambda *a: c(*a[:n]))(cls, r.arity)
+    for name in ("tanh", "sigmoid", "relu"):
+        fns.setdefault(name, function_class(rule("activation", name)))
+    return fns
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A template with its parents in source order and its local partials, done once."""
+
+    template: Template
+    parents: tuple[sp.Symbol, ...]
+    partials: tuple[sp.Expr, ...]
+    nonlinear: bool
+
+
+def _prepare(t: Template) -> _Prepared:
+    free = t.rhs.free_symbols
+    parents = tuple(p for p in t.refs if p in free)
+    own = t.lhs.placeholder()
+    # Derivatives of f(z) come out in f(z) itself; write them in the node's own symbol.
+    partials = tuple(sp.diff(t.rhs, p).xreplace({t.rhs: own}) for p in parents)
+    return _Prepared(t, parents, partials, bool(t.rhs.atoms(sp.Function)))
+
+
+class _Builder:
+    def __init__(self, spec: ModelSpec, steps: int) -> None:
+        self.spec, self.steps = spec, steps
+        self.nodes: dict[sp.Symbol, Node] = {}
+        self.local: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}
+        self.copies: dict[str, list[sp.Symbol]] = {p: [] for p in spec.parameters}
+
+    def leaf(self, ref: Ref, t: int) -> sp.Symbol:
+        spec = self.spec
+        step = ref.step(t, self.steps)
+        if ref.base in spec.parameters:
+            sym = step_symbol(ref.base, t)
+            if sym not in self.nodes:
+                self.nodes[sym] = Node(sym, ref.base, t, "parameter", parameter=ref.base)
+                self.copies[ref.base].append(sym)
+            return sym
+        sym = step_symbol(ref.base, step)
+        if sym in self.nodes:
+            return sym
+        if ref.base in spec.inputs and step is not None and 0 <= step < self.steps:
+            kind = "input"
+        elif ref.base in spec.targets:
+            kind = "target"
+        elif ref.base in spec.states and step == -1:
+            kind = "initial"
+        else:
+            raise BpttError(f"model {spec.name}: {sym} is used before it is defined")
+        self.nodes[sym] = Node(sym, ref.base, step, kind)
+        return sym
+
+    def add(self, prep: _Prepared, t: int) -> None:
+        tpl = prep.template
+        mapping = {p: self.leaf(r, t) for p, r in tpl.refs.items()}
+        sym = step_symbol(tpl.lhs.base, tpl.lhs.step(t, self.steps))
+        mapping[tpl.lhs.placeholder()] = sym
+        parents = tuple(mapping[p] for p in prep.parents)
+        self.nodes[sym] = Node(sym, tpl.lhs.base, tpl.lhs.step(t, self.steps), "node",
+                               tpl.rhs.xreplace(mapping), parents, None, prep.nonlinear,
+                               tpl.source)
+        for p, d in zip(parents, prep.partials):
+            self.local[(sym, p)] = d.xreplace(mapping)
+
+
+def unroll(model: str | ModelSpec = "doc", *, steps: int = 2, activation: str = "f",
+           output: str = "g", loss: str = "L") -> Graph:
+    """Unroll ``model`` over ``steps`` steps (t = 0 … steps-1) with the chosen functions.
+
+    >>> unroll("doc", steps=3, activation="tanh").copies["u"]
+    (u_0, u_1, u_2)
+    """
+    spec = model_spec(model) if isinstance(model, str) else model
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
+        raise UsageError(f"--steps must be a whole number from 1 to {MAX_STEPS}, got {steps!r}")
+    choices = {"activation": activation, "output": output, "loss": loss}
+    fns = _functions(choices)
+    cell = [_prepare(parse_equation(e, functions=fns)) for e in spec.cell]
+    head = [_prepare(parse_equation(e, functions=fns)) for e in spec.head]
+    b = _Builder(spec, steps)
+    for t in range(steps):
+        for prep in cell:
+            b.add(prep, t)
+    for prep in head:
+        b.add(prep, steps - 1)
+    children: dict[sp.Symbol, list[sp.Symbol]] = {s: [] for s in b.nodes}
+    for node in b.nodes.values():
+        for p in node.parents:
+            children[p].append(node.symbol)
+    notes = tuple(rule(r, choices[r]).note for r in ROLES
+                  if choices[r] == "softmax" and rule(r, choices[r]).note)
+    return Graph(spec, steps, choices, b.nodes, {k: tuple(v) for k, v in children.items()},
+                 b.local, {k: tuple(v) for k, v in b.copies.items()}, notes)
