@@ -223,8 +223,10 @@ def derive(graph: Graph, *, wrt: str, of: str = "E", form: str = "factored",
     """Derive ∂of/∂wrt in one of ``FORMS``; ``wrt`` is a parameter (all copies) or a node.
 
     >>> from bptt_sym.graph import unroll
-    >>> derive(unroll("doc", steps=1), wrt="k", form="closed").equations[0].rhs
-    L'(o)*g'(q)*v_0*f'(z_0)
+    >>> print(derive(unroll("doc", steps=1), wrt="k", form="closed").text("ascii"))
+    # dE/dk, closed
+    # every local derivative replaced by its value (in node values)
+    dE/dk = L'(o) * g'(q) * v_0 * f'(z_0)
     """
     if form not in FORMS:
         raise UsageError(f"unknown form {form!r}; choose one of {', '.join(FORMS)}")

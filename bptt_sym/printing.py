@@ -6,7 +6,7 @@ They subclass SymPy's ``StrPrinter`` and ``LatexPrinter`` and recurse through
     >>> import sympy as sp
     >>> from bptt_sym.notation import Partial
     >>> s1, z1 = sp.symbols("s_1 z_1")
-    >>> leibniz(Partial(s1, z1) * (1 - s1**2), "unicode")
+    >>> leibniz(sp.Mul(Partial(s1, z1), 1 - s1**2, evaluate=False), "unicode")
     '∂s₁/∂z₁·(1 − s₁²)'
 """
 

@@ -3,12 +3,15 @@
 * ``tangent``: forward from the step copies of a parameter up to a node.  Each node's
   tangent is Σ_parents (local partial · tangent of parent), so the result comes out
   already factored, common prefixes pulled out, as the article's B4-B6 (size linear in T).
-* ``adjoints``: backward from a node, in reverse topological order, the BPTT recursion.
+* ``relevant``: the nodes between two ends, which both sweeps and the paths visit.
+
+The backward sweep (the BPTT delta recursion) is the loop in ``derive._delta_form``.
 
     >>> from bptt_sym.graph import unroll
+    >>> from bptt_sym.printing import leibniz
     >>> g = unroll("doc", steps=2)
-    >>> total(g, g.loss, g.copies["k"])
-    L'(o)*g'(q)*v_1*f'(z_1)*(w_1*f'(z_0) + 1)
+    >>> leibniz(total(g, g.loss, g.copies["k"]), "ascii")
+    "L'(o) * g'(q) * v_1 * f'(z_1) * (1 + w_1 * f'(z_0))"
 """
 
 from __future__ import annotations
