@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import __version__
 from .derive import DEFAULT_MAX_PATHS, FORMS, PathLimitError, derive
@@ -62,7 +62,7 @@ def _model_options(p: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> _Parser:
-    top = _Parser(prog="bptt-sym", description="Derive, print and check the gradients of "
+    top = _Parser(prog="bptt-sym", description="Derive and print the gradients of "
                   "backpropagation through time, in the notation of the BPTT article.")
     top.add_argument("--version", action="version", version=f"bptt-sym {__version__}")
     sub = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -84,7 +84,8 @@ def _parser() -> _Parser:
                    help="unicode (∂, ·, subscripts), ascii (dE/du), latex or json "
                    "(default: unicode)")
     d.add_argument("--explicit", action="store_true",
-                   help="closed form in inputs and parameters only, not node values")
+                   help="write the closed form in inputs and parameters only, not node "
+                   "values (affects --form closed only)")
     d.add_argument("--max-paths", type=_positive, default=DEFAULT_MAX_PATHS, metavar="N",
                    help=f"most paths the paths form may print (default: {DEFAULT_MAX_PATHS})")
 
@@ -101,7 +102,7 @@ def _parser() -> _Parser:
 
 
 def _split(text: str, option: str, allowed: Sequence[str] | None = None) -> list[str]:
-    items = [t.strip() for t in text.split(",")]
+    items = list(dict.fromkeys(t.strip() for t in text.split(",")))
     if not all(items):
         raise UsageError(f"{option} {text!r} has an empty name; write a comma list such as u,w")
     if allowed is not None:

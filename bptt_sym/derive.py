@@ -62,7 +62,8 @@ class PathLimitError(UsageError):
 def _target(graph: Graph, wrt: str, of: str) -> tuple[Sym, tuple[Sym, ...], Sym]:
     (x,) = graph.resolve(of, option="--of") if of not in graph.copies else (None,)
     if x is None:
-        raise UsageError(f"--of {of!r} is a shared parameter; --of takes one node such as E, o, s_1")
+        raise UsageError(f"--of {of!r} is a shared parameter; --of takes one node such as "
+                         "E, o, s_1")
     targets = graph.resolve(wrt)
     name = sp.Symbol(wrt) if wrt in graph.copies else targets[0]
     return x, targets, name
@@ -124,8 +125,9 @@ def _paths_form(graph: Graph, x: Sym, targets: tuple[Sym, ...], name: Sym,
                        "a shared parameter's gradient is the sum over its step copies"))
     for c in copies:
         chains = [_chain(p) for p in paths if p[-1] == c]
+        where = "down to this step copy" if name not in graph.nodes else ""
         eqs.append(_eq(graph, x, Partial(x, c), plus(chains), "copy",
-                       f"the chain rule along each path from {x} down to {c}"))
+                       f"the chain rule along each path {where}".rstrip()))
     keys = {n for n in graph.nodes if graph.nodes[n].base in graph.spec.keys} | {x, *targets}
     coarse: list[list[Sym]] = []
     for c in copies:
@@ -133,13 +135,15 @@ def _paths_form(graph: Graph, x: Sym, targets: tuple[Sym, ...], name: Sym,
             short = [n for n in p if n in keys]
             if p[-1] == c and short not in coarse:
                 coarse.append(short)
-    if coarse and any(len(c) < len(p) for c, p in zip(coarse, paths)):
+    if coarse and any(len(c) < len(p) for c, p in zip(coarse, paths)) and \
+            coarse != [[x, *targets]]:
         eqs.append(_eq(graph, x, lhs, plus([_chain(c) for c in coarse]), "state",
                        "the same paths through the states only (total derivatives between them)"))
     known = tangent(graph, x, targets, local_factor(graph, symbolic=True), keep_ones=True)
     eqs.append(_eq(graph, x, lhs, known, "substituted",
                    "known local partials substituted, common factors pulled out"))
-    return eqs
+    said = [e for e in eqs if e.rhs != e.lhs]  # a direct edge: ∂E/∂y = ∂E/∂y says nothing
+    return said or eqs[-1:]
 
 
 def _kept(graph: Graph, n: Sym, x: Sym) -> bool:
@@ -175,8 +179,9 @@ def _delta_form(graph: Graph, x: Sym, targets: tuple[Sym, ...], name: Sym) -> li
                 eqs.append(Equation(Partial(x, n), rhs, "delta"))
     ordered = sorted(targets, key=lambda s: -_step_of(graph, s))
     rhs = plus([expand(t) for t in ordered if t in rel])
-    eqs.append(Equation(Partial(x, name), rhs, "gradient",
-                        "the gradient from the adjoints, summed over step copies"))
+    note = ("the gradient from the adjoints, summed over step copies" if len(targets) > 1
+            else "the gradient from the adjoints")
+    eqs.append(Equation(Partial(x, name), rhs, "gradient", note))
     return eqs
 
 
@@ -246,4 +251,4 @@ def derive(graph: Graph, *, wrt: str, of: str = "E", form: str = "factored",
                 "every local derivative replaced by its value"
                 + (" (in inputs and parameters)" if explicit else " (in node values)"))
         eqs = [_eq(graph, x, Partial(x, name), rhs, form, note)]
-    return Derivation(of, wrt, form, tuple(eqs), graph)
+    return Derivation(str(x), str(name), form, tuple(eqs), graph)

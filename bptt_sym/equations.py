@@ -12,8 +12,8 @@ line parses into a :class:`Template`: the defined name and a SymPy right-hand si
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 import sympy as sp
 from lark import Lark, Transformer, v_args

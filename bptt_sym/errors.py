@@ -6,7 +6,7 @@ __all__ = ["BpttError", "UsageError"]
 
 
 class BpttError(ValueError):
-    """A problem with what the user asked for; the message is one line, meant to be printed as is."""
+    """A problem with what the user asked for; the message is one line, printed as is."""
 
 
 class UsageError(BpttError):

@@ -12,8 +12,9 @@ written in node values); each step only renames placeholders to that step's symb
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 import sympy as sp
 
@@ -85,22 +86,38 @@ class Graph:
         return (sym,)
 
 
+_SPELLING = re.compile(r"^(?P<base>[A-Za-z][A-Za-z]*)_?\{?(?P<step>-?\d+)\}?$")
+
+
+def _parse_name(name: str) -> tuple[str, int | None]:
+    """A user's spelling of a name: s_1, s1, s_{1}, s_-1, s_{-1} or an unindexed q."""
+    m = _SPELLING.match(name.replace(" ", ""))
+    if m is None:
+        return split_name(name.strip())
+    return m["base"], int(m["step"])
+
+
 def _lookup(graph: Graph, name: str) -> sp.Symbol | None:
-    base, step = split_name(name.replace(" ", ""))
-    sym = step_symbol(base, step)
+    sym = step_symbol(*_parse_name(name))
     return sym if sym in graph.nodes else None
 
 
 def _unknown_message(graph: Graph, name: str, option: str) -> str:
-    base, step = split_name(name)
-    bases = sorted({n.base for n in graph.nodes.values()})
+    base, step = _parse_name(name)
     last = graph.steps - 1
-    if base in bases and step is not None:
+    if base in graph.copies:
+        copies = ", ".join(str(c) for c in graph.copies[base])
+        return f"{option} {name!r} is not a step copy of {base}; its copies are {copies}"
+    bases = sorted({n.base for n in graph.nodes.values() if n.kind in ("node", "initial")})
+    if step is not None and any(n.base == base and n.step is not None
+                                for n in graph.nodes.values()):
         return (f"{option} {name!r} is out of range: with --steps {graph.steps} the steps are "
                 f"0..{last} (and -1 for the initial state)")
+    if option == "--of":
+        return f"unknown --of node {name!r}; choose a node such as E, o, q, s_{last}, z_0"
     params = ", ".join(graph.copies)
-    return (f"unknown {option} name {name!r}; choose a parameter ({params}) or a node such as "
-            f"s_{last}, z_0, q, o, E (names: {', '.join(bases)})")
+    return (f"unknown {option} name {name!r}; choose a parameter ({params}), a step copy such "
+            f"as u_0, or a node such as s_{last}, z_0, q, o (nodes: {', '.join(bases)})")
 
 
 def _functions(choices: Mapping[str, str]) -> dict[str, Callable[..., sp.Expr]]:

@@ -47,7 +47,7 @@ class Partial(sp.Expr):
 
     is_commutative = True
 
-    def __new__(cls, num: sp.Symbol, den: sp.Symbol) -> "Partial":
+    def __new__(cls, num: sp.Symbol, den: sp.Symbol) -> Partial:
         return sp.Expr.__new__(cls, num, den)
 
     @property

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
@@ -33,6 +34,16 @@ __all__ = ["FORMATS", "leibniz", "render_derivation", "AsciiPrinter", "UnicodePr
 FORMATS = ("unicode", "ascii", "latex", "json")
 _SUB = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def _has_division(f: sp.Expr) -> bool:
+    """A factor printed with '/' or a sign: it needs parentheses inside a product."""
+    if isinstance(f, sp.Rational):
+        return not isinstance(f, sp.Integer)
+    if isinstance(f, sp.Mul):
+        return any(_has_division(a) or (isinstance(a, sp.Pow) and a.exp.is_Number and a.exp < 0)
+                   or (isinstance(a, sp.Number) and a < 0) for a in f.args)
+    return False
 
 
 class _Leibniz:
@@ -98,8 +109,7 @@ class _Leibniz:
     def _factor(self, f: sp.Expr, alone: bool) -> str:
         text = self._print(f)
         needs = (isinstance(f, sp.Add) and not alone) or (isinstance(f, sp.Number) and f < 0)
-        needs = needs or (self.paren_fractions and not alone and
-                          isinstance(f, (sp.Mul, sp.Rational)) and not isinstance(f, sp.Integer))
+        needs = needs or (self.paren_fractions and not alone and _has_division(f))
         return self._paren(text) if needs else text
 
     def _print_Mul(self, expr: sp.Mul) -> str:
@@ -231,8 +241,8 @@ def leibniz(expr: sp.Expr, fmt: str = "unicode", *, depth: int = 0) -> str:
 def _header(d: Derivation, fmt: str) -> str:
     from .notation import Partial
 
-    lhs = leibniz(Partial(sp.Symbol(d.of), sp.Symbol(d.wrt)), "ascii" if fmt == "ascii"
-                  else "unicode")
+    lhs = leibniz(Partial(sp.Symbol(d.of), sp.Symbol(d.wrt)), "unicode" if fmt == "unicode"
+                  else "ascii")
     return f"{lhs}, {d.form}"
 
 

@@ -14,8 +14,8 @@ values, as the article writes it.  Every rule becomes a SymPy ``Function`` class
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import sympy as sp
 
@@ -139,7 +139,9 @@ def _make_class(r: Rule) -> type[sp.Function]:
 
 
 # One SymPy class per rule, made once: SymPy compares applied functions by class.
-_CLASSES: dict[tuple[str, str], type[sp.Function]] = {key: _make_class(r) for key, r in RULES.items()}
+_CLASSES: dict[tuple[str, str], type[sp.Function]] = {
+    key: _make_class(r) for key, r in RULES.items()
+}
 
 
 def function_class(r: Rule) -> type[sp.Function]:

@@ -16,7 +16,7 @@ The backward sweep (the BPTT delta recursion) is the loop in ``derive._delta_for
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import sympy as sp
 
