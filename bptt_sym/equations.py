@@ -62,6 +62,8 @@ class Ref:
         """The symbol standing for this reference inside a template."""
         if self.var is None:
             return sp.Symbol(self.base)
+        if self.var == "":
+            return sp.Symbol(f"{self.base}[{self.offset}]")
         sign = "+" if self.offset > 0 else ""
         shift = f"{sign}{self.offset}" if self.offset else ""
         return sp.Symbol(f"{self.base}[{self.var}{shift}]")
