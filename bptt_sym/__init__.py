@@ -16,8 +16,9 @@ from .notation import Partial, split_name, step_symbol
 from .printing import FORMATS, leibniz
 from .rules import RULES, Rule
 from .sweep import evaluate_partials, total
+from .verify import Report, verify
 
 __all__ = ["FORMS", "FORMATS", "MODELS", "RULES", "BpttError", "Derivation", "Equation",
-           "Graph", "ModelSpec", "Node", "Partial", "Rule", "UsageError", "derive",
-           "evaluate_partials", "leibniz", "split_name", "step_symbol", "total", "unroll",
+           "Graph", "ModelSpec", "Node", "Partial", "Report", "Rule", "UsageError", "derive",
+           "evaluate_partials", "leibniz", "split_name", "step_symbol", "total", "unroll", "verify",
            "__version__"]

@@ -1,4 +1,4 @@
-"""The ``bptt-sym`` command: ``derive``, ``unroll`` and ``models``.
+"""The ``bptt-sym`` command: ``derive``, ``unroll``, ``verify`` and ``models``.
 
 Every mistake in the command line ends as one line on stderr and exit status 2.
 """
@@ -15,8 +15,10 @@ from .derive import DEFAULT_MAX_PATHS, FORMS, PathLimitError, derive
 from .errors import BpttError, UsageError
 from .graph import MAX_STEPS, Graph, unroll
 from .models import MODELS
+from .oracles import ORACLES
 from .printing import FORMATS, derivation_json, leibniz
 from .rules import rule_names
+from .verify import read_points, verify
 
 __all__ = ["main"]
 
@@ -62,7 +64,7 @@ def _model_options(p: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> _Parser:
-    top = _Parser(prog="bptt-sym", description="Derive and print the gradients of "
+    top = _Parser(prog="bptt-sym", description="Derive, print and verify the gradients of "
                   "backpropagation through time, in the notation of the BPTT article.")
     top.add_argument("--version", action="version", version=f"bptt-sym {__version__}")
     sub = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -95,6 +97,23 @@ def _parser() -> _Parser:
     _model_options(u)
     u.add_argument("--format", default="unicode", choices=("unicode", "ascii", "latex"),
                    help="notation (default: unicode)")
+
+    v = sub.add_parser("verify", help="check the derived gradients numerically",
+                       description="Compile the delta and closed forms of every parameter's "
+                       "gradient into NumPy and compare them with numeric autodiff "
+                       "(autograd, torch, jax) and finite differences of an independently "
+                       "written forward pass. Exit 0 when every row passes, 1 otherwise.")
+    _model_options(v)
+    v.add_argument("--oracle", action="append", choices=list(ORACLES), metavar="NAME",
+                   help=f"an oracle to compare with, repeatable: {', '.join(ORACLES)} "
+                   "(default: every one; one that is not installed is skipped)")
+    v.add_argument("--points", type=_positive, default=64, metavar="N",
+                   help="random sequences to check at (default: 64)")
+    v.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    v.add_argument("--at", metavar="FILE", help="a JSON file of values to check at instead "
+                   "of random points: u, w, k, v, y, s_{-1} numbers and x a list of T numbers "
+                   "(or lists of those, one per point)")
+    v.add_argument("--json", action="store_true", help="print the report as JSON")
 
     sub.add_parser("models", help="list the models and their equations",
                    description="List the built-in models with their defining equations.")
@@ -165,6 +184,16 @@ def _unroll(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    g = _graph(args)
+    at = read_points(args.at, g) if args.at else None
+    report = verify(args.model, steps=args.steps, activation=args.activation,
+                    output=args.output, loss=args.loss, oracles=args.oracle,
+                    points=args.points, seed=args.seed, at=at)
+    print(json.dumps(report.to_json(), indent=1) if args.json else report.text())
+    return 0 if report.passed else 1
+
+
 def _models(args: argparse.Namespace) -> int:
     for spec in MODELS.values():
         print(f"{spec.name}: {spec.title}")
@@ -180,7 +209,7 @@ def _models(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
-    handlers = {"derive": _derive, "unroll": _unroll, "models": _models}
+    handlers = {"derive": _derive, "unroll": _unroll, "verify": _verify, "models": _models}
     try:
         return handlers[args.command](args)
     except UsageError as exc:

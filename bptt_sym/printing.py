@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .derive import Derivation
 
 __all__ = ["FORMATS", "leibniz", "render_derivation", "AsciiPrinter", "UnicodePrinter",
-           "LeibnizLatexPrinter"]
+           "LeibnizLatexPrinter", "deep_recursion"]
 
 FORMATS = ("unicode", "ascii", "latex", "json")
 _SUB = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
@@ -217,7 +217,7 @@ _PRINTERS = {"ascii": AsciiPrinter, "unicode": UnicodePrinter, "latex": LeibnizL
 
 
 @contextmanager
-def _deep(expr_size_hint: int) -> Iterator[None]:
+def deep_recursion(expr_size_hint: int) -> Iterator[None]:
     """Nested factored forms are as deep as T; let the recursive printers go that deep."""
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old, 10_000 + 20 * expr_size_hint))
@@ -234,7 +234,7 @@ def leibniz(expr: sp.Expr, fmt: str = "unicode", *, depth: int = 0) -> str:
     except KeyError:
         raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(_PRINTERS)}") \
             from None
-    with _deep(depth):
+    with deep_recursion(depth):
         return printer({"order": "none"}).doprint(expr)
 
 
@@ -266,7 +266,7 @@ def render_derivation(d: Derivation, fmt: str) -> str:
 
 
 def _both(expr: sp.Expr, depth: int) -> dict[str, str]:
-    with _deep(depth):
+    with deep_recursion(depth):
         return {"ascii": leibniz(expr, "ascii", depth=depth),
                 "unicode": leibniz(expr, "unicode", depth=depth),
                 "latex": leibniz(expr, "latex", depth=depth), "srepr": sp.srepr(expr)}

@@ -1,0 +1,215 @@
+"""Verify derived gradients numerically: compiled derivation against independent oracles.
+
+    >>> r = verify("doc", steps=3, activation="tanh", output="sigmoid", loss="bce",
+    ...            oracles=("autograd", "fd"), points=8)
+    >>> r.passed, sorted({row.oracle for row in r.rows})
+    (True, ['autograd', 'fd'])
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import sympy as sp
+
+from .errors import UsageError
+from .graph import Graph, unroll
+from .numeric import StandIns, compile_gradients, compile_loss, leaf_names
+from .oracles import ORACLES, doc_loss, functions, gradient, oracle_status
+
+__all__ = ["Row", "Skip", "Report", "verify", "draw_points", "read_points", "FORMS_VERIFIED"]
+
+FORMS_VERIFIED = ("delta", "closed")
+TINY = 1e-300
+FORWARD_TOLERANCE = 1e-12
+
+
+@dataclass(frozen=True)
+class Row:
+    """One comparison: a derived form's gradient of one parameter against one oracle."""
+
+    form: str
+    parameter: str
+    oracle: str
+    max_abs: float
+    max_rel: float
+    tolerance: float
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.max_rel <= self.tolerance)
+
+
+@dataclass(frozen=True)
+class Skip:
+    """An oracle that did not run, and why."""
+
+    oracle: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Report:
+    """The outcome of :func:`verify`; ``to_json()`` gives the same as ``--json``."""
+
+    model: str
+    steps: int
+    choices: Mapping[str, str]
+    seed: int | None
+    points: int
+    stand_ins: Mapping[str, str]
+    forward_max_rel: float
+    rows: tuple[Row, ...]
+    skipped: tuple[Skip, ...] = field(default=())
+
+    @property
+    def passed(self) -> bool:
+        return self.forward_max_rel <= FORWARD_TOLERANCE and all(r.passed for r in self.rows)
+
+    def to_json(self) -> dict[str, object]:
+        d = asdict(self)
+        d["choices"], d["stand_ins"] = dict(self.choices), dict(self.stand_ins)
+        d["rows"] = [dict(asdict(r), passed=r.passed) for r in self.rows]
+        d["passed"] = self.passed
+        return d
+
+    def text(self) -> str:
+        c = self.choices
+        head = (f"model {self.model}, steps {self.steps}, activation {c['activation']}, "
+                f"output {c['output']}, loss {c['loss']}; seed {self.seed}, "
+                f"{self.points} points")
+        lines = [head]
+        lines += [f"stand-in {v}" for v in self.stand_ins.values()]
+        ok = "PASS" if self.forward_max_rel <= FORWARD_TOLERANCE else "FAIL"
+        lines.append(f"forward E, compiled vs reference: max rel {self.forward_max_rel:.1e} "
+                     f"(tolerance {FORWARD_TOLERANCE:.0e}) {ok}")
+        lines.append(f"{'form':<7}{'param':<7}{'oracle':<14}{'max abs':>10}{'max rel':>10}"
+                     f"{'tol':>8}  result")
+        for r in self.rows:
+            lines.append(f"{r.form:<7}{r.parameter:<7}{r.oracle:<14}{r.max_abs:>10.1e}"
+                         f"{r.max_rel:>10.1e}{r.tolerance:>8.0e}  {'PASS' if r.passed else 'FAIL'}")
+        lines += [f"skipped {s.oracle}: {s.reason}" for s in self.skipped]
+        failed = sum(not r.passed for r in self.rows)
+        lines.append("all passed" if self.passed else f"FAILED: {failed} of {len(self.rows)} rows")
+        return "\n".join(lines)
+
+
+def draw_points(graph: Graph, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Random values with a batch axis, scaled so that no activation saturates."""
+    if n < 1:
+        raise UsageError(f"--points must be at least 1, got {n}")
+    t = graph.steps
+    values = {"u": rng.uniform(-1, 1, n), "w": rng.uniform(-0.9, 0.9, n),
+              "k": rng.uniform(-0.5, 0.5, n), "v": rng.uniform(-1.5, 1.5, n),
+              "x": rng.normal(0, 1, (n, t)), "s_{-1}": rng.uniform(-0.5, 0.5, n),
+              "y": rng.uniform(0.1, 0.9, n)}
+    return {k: values[k] for k in leaf_names(graph)}
+
+
+def read_points(path: str | Path, graph: Graph) -> dict[str, np.ndarray]:
+    """Values from a JSON file: each name a number (or a list, one per point); ``x`` a list
+    of T numbers (or a list of such lists)."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read --at file {str(path)!r}: {exc.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"--at file {str(path)!r} is not valid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise UsageError(f"--at file {str(path)!r} must hold one JSON object of names")
+    out: dict[str, np.ndarray] = {}
+    for name in leaf_names(graph):
+        if name not in raw:
+            raise UsageError(f"--at file {str(path)!r} has no value for {name!r}; it needs "
+                             f"{', '.join(leaf_names(graph))}")
+        try:
+            arr = np.asarray(raw[name], dtype=float)
+        except (TypeError, ValueError):
+            raise UsageError(f"--at value of {name!r} is not a number or list of numbers") \
+                from None
+        if not np.all(np.isfinite(arr)):
+            raise UsageError(f"--at value of {name!r} is not finite: {raw[name]!r}")
+        if name == "x":
+            arr = np.atleast_2d(arr)
+            if arr.ndim != 2 or arr.shape[1] != graph.steps:
+                raise UsageError(f"--at value of 'x' needs {graph.steps} numbers per point "
+                                 f"(--steps {graph.steps}), got shape {list(arr.shape)}")
+        elif arr.ndim > 1:
+            raise UsageError(f"--at value of {name!r} must be a number or a flat list")
+        out[name] = np.atleast_1d(arr)
+    try:
+        (n,) = np.broadcast(*[a[:, 0] if k == "x" else a for k, a in out.items()]).shape
+    except ValueError:
+        shapes = {k: list(a.shape) for k, a in out.items()}
+        raise UsageError(f"--at values have different numbers of points: {shapes}") from None
+    return {k: np.broadcast_to(a, (n, graph.steps) if k == "x" else (n,)).copy()
+            for k, a in out.items()}
+
+
+def _compare(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """gradcheck-style: max |a - b| and max |a - b| / max(|a|, |b|, tiny)."""
+    err = np.abs(a - b)
+    if not np.all(np.isfinite(err)):
+        return math.inf, math.inf
+    scale = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))), TINY)
+    return float(np.max(err)), float(np.max(err) / scale)
+
+
+def verify(model: str = "doc", *, steps: int = 2, activation: str = "f", output: str = "g",
+           loss: str = "L", oracles: Sequence[str] | None = None, points: int = 64,
+           seed: int | None = 0, at: Mapping[str, np.ndarray] | None = None,
+           override: Mapping[str, sp.Expr] | None = None) -> Report:
+    """Check the delta and closed forms of every parameter's gradient against oracles.
+
+    ``override`` replaces a derived gradient (in node values) by another expression, for
+    checking a hand derivation.
+    """
+    graph = unroll(model, steps=steps, activation=activation, output=output, loss=loss)
+    names = tuple(oracles) if oracles else tuple(ORACLES)
+    for name in names:
+        if name not in ORACLES:
+            raise UsageError(f"unknown oracle {name!r}; choose from {', '.join(ORACLES)}")
+    rng = np.random.default_rng(seed)
+    abstract = tuple(letter for letter, role in zip(("f", "g", "L"), ("activation", "output",
+                                                                           "loss"))
+                     if graph.choices[role] == letter)
+    stand_ins = StandIns.draw(rng) if abstract else StandIns()
+    values = dict(at) if at is not None else draw_points(graph, points, rng)
+    n_points = int(np.broadcast(*[v[..., 0] if k == "x" else v
+                                  for k, v in values.items()]).shape[0])
+    with np.errstate(all="ignore"):  # a non-finite value is reported below, not warned
+        return _run(graph, names, values, n_points, (activation, output, loss), stand_ins,
+                    abstract, seed if at is None else None, override)
+
+
+def _run(graph: Graph, names: tuple[str, ...], values: Mapping[str, np.ndarray],
+         n_points: int, choice: tuple[str, str, str], stand_ins: StandIns,
+         abstract: tuple[str, ...], seed: int | None,
+         override: Mapping[str, sp.Expr] | None) -> Report:
+    e_ref = doc_loss({p: values[p] for p in ("u", "w", "k", "v")}, values["x"],
+                     values["s_{-1}"], values["y"], functions(np, *choice, stand_ins))
+    e_sym = compile_loss(graph, stand_ins=stand_ins)(values)[graph.spec.loss]
+    if not np.all(np.isfinite(e_ref)):
+        raise UsageError("the loss is not finite at these values; bce and xent need an "
+                         "output in (0, 1): use --output sigmoid")
+    forward = _compare(e_sym, e_ref)[1]
+    derived = {form: compile_gradients(graph, form=form, stand_ins=stand_ins,
+                                       override=override)(values) for form in FORMS_VERIFIED}
+    rows, skipped = [], []
+    for name in names:
+        why = oracle_status(name, choice[0])
+        if why:
+            skipped.append(Skip(name, why))
+            continue
+        ref = gradient(name, values, choice, stand_ins)
+        for form in FORMS_VERIFIED:
+            for p in graph.copies:
+                rows.append(Row(form, p, name, *_compare(derived[form][p], ref[p]),
+                                ORACLES[name].tolerance))
+    return Report(graph.spec.name, graph.steps, dict(graph.choices), seed, n_points,
+                  stand_ins.describe(abstract), forward, tuple(rows), tuple(skipped))
