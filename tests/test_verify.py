@@ -168,3 +168,11 @@ def test_compiled_batch_of_10000_in_one_call() -> None:
     single = c(point(10, **{k: float(values[k][3]) for k in "uwkvy"},
                      x=list(values["x"][3])))
     assert np.allclose(single["w"], grads["w"][3], rtol=1e-14, atol=0)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None,
+                    reason="jax not installed (pip install 'bptt-sym[jax]')")
+def test_agrees_with_jax() -> None:
+    r = verify(steps=5, activation="tanh", output="sigmoid", loss="bce", oracles=["jax"],
+               points=8)
+    assert not r.skipped and r.passed, r.text()

@@ -1,0 +1,192 @@
+"""Check hand derivations: each equation holds, fails (with why) or is invalid.
+
+    >>> [v.verdict for v in check("dE/du = dE/du_1 + dE/du_0\\nds1/dz1 = 1 - s1",
+    ...                           activation="tanh")]
+    ['holds', 'fails']
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+from collections.abc import Callable, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import sympy as sp
+
+from .document import find_equations
+from .errors import BpttError
+from .evaluate import Point, Sampler, is_zero
+from .explain import Diagnosis, explain
+from .formula import ParseError, parse
+from .graph import Graph, unroll
+from .resolve import InvalidFormula, to_sympy
+
+__all__ = ["Verdict", "Judge", "check", "check_graph", "summary", "POINTS"]
+
+POINTS = 4
+SYMBOLIC_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the checker says of one equation (one line of the input)."""
+
+    line: int
+    source: str
+    verdict: str
+    message: str
+    diagnosis: tuple[Diagnosis, ...] = ()
+    counterexample: Mapping[str, float | str] | None = None
+    method: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return {"line": self.line, "source": self.source, "verdict": self.verdict,
+                "message": self.message, "diagnosis": [d.text for d in self.diagnosis],
+                "diagnosis_kinds": [d.kind for d in self.diagnosis],
+                "counterexample": dict(self.counterexample) if self.counterexample else None}
+
+    def text(self) -> str:
+        head = f"line {self.line}: {self.verdict}: {self.source}"
+        lines = [head, f"  {self.message}"] if self.message else [head]
+        lines += [f"  why: {d.text}" for d in self.diagnosis]
+        if self.counterexample:
+            shown = ", ".join(f"{k} = {v:.6g}" if isinstance(v, float) else f"{k} = {v}"
+                              for k, v in self.counterexample.items())
+            lines.append(f"  counterexample: {shown}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        colour = {"holds": "green", "fails": "crimson", "invalid": "darkorange"}[self.verdict]
+        from html import escape
+
+        body = escape(self.text()).replace("\n", "<br>")
+        return f'<div style="font-family:monospace"><b style="color:{colour}">' \
+               f"{self.verdict}</b> {body}</div>"
+
+
+@contextmanager
+def _budget(seconds: float) -> Iterator[None]:
+    """Stop a SymPy simplification that runs too long (main thread only; else no limit)."""
+    if threading.current_thread() is not threading.main_thread() or \
+            not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise TimeoutError
+
+    old = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@dataclass
+class Judge:
+    """Decides equalities of one graph: symbolically, else at fixed random points."""
+
+    graph: Graph
+    seed: int = 0
+    n_points: int = POINTS
+    sampler: Sampler = field(init=False)
+    points: list[Point] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sampler = Sampler(self.graph, random.Random(self.seed))
+        self.points = [self.sampler.point() for _ in range(self.n_points)]
+
+    def values(self, expr: sp.Expr) -> list[sp.Expr]:
+        return [self.sampler.value(expr, p) for p in self.points]
+
+    def holds(self, lhs: sp.Expr, rhs: sp.Expr) -> bool:
+        return all(is_zero(a - b, a) for a, b in zip(self.values(lhs), self.values(rhs)))
+
+    def symbolic(self, lhs: sp.Expr, rhs: sp.Expr) -> bool:
+        """True when lhs − rhs simplifies to 0 in node values within the time budget."""
+        diff = self.sampler.in_node_values(lhs) - self.sampler.in_node_values(rhs)
+        if diff == 0:
+            return True
+        try:
+            with _budget(SYMBOLIC_SECONDS):
+                return sp.simplify(diff) == 0
+        except (TimeoutError, RecursionError):
+            return False
+
+    def counterexample(self, lhs: sp.Expr, rhs: sp.Expr) -> dict[str, float | str]:
+        for p in self.points:
+            a, b = self.sampler.value(lhs, p), self.sampler.value(rhs, p)
+            if not is_zero(a - b, a):
+                out = {str(k): float(v) for k, v in p.values.items()
+                       if self.graph.nodes.get(k) is None or
+                       self.graph.nodes[k].kind in ("input", "target", "initial")}
+                for cls, fn in p.functions.items():
+                    if not cls.__name__.endswith("'"):
+                        out[f"{cls.__name__}(z)"] = str(fn.expr.xreplace({fn.variables[0]:
+                                                                          sp.Symbol("z")}))
+                out.update({"left side": float(a), "right side": float(b)})
+                return out
+        return {}
+
+
+def _decide(judge: Judge, sides: list[sp.Expr]) -> tuple[str, str, tuple, dict | None, str]:
+    exact = all(v.is_Rational for v in judge.values(sides[0]))
+    how = "exact evaluation" if exact else "60-digit evaluation"
+    methods = []
+    for i, (lhs, rhs) in enumerate(zip(sides, sides[1:])):
+        if judge.symbolic(lhs, rhs):
+            methods.append("symbolic")
+            continue
+        if judge.holds(lhs, rhs):
+            methods.append(f"{how} at {judge.n_points} random points")
+            continue
+        which = "" if len(sides) == 2 else f"sides {i + 1} and {i + 2}: "
+        diagnosis = tuple(explain(judge.graph, lhs, rhs, judge.values, judge.holds))
+        cex = judge.counterexample(lhs, rhs)
+        message = f"{which}the two sides differ at a random point ({how})"
+        return "fails", message, diagnosis, cex, how
+    method = "symbolic" if set(methods) == {"symbolic"} else methods[-1]
+    return "holds", f"holds ({method})", (), None, method
+
+
+def _invalid(line: int, source: str, message: str) -> Verdict:
+    return Verdict(line, source, "invalid", message)
+
+
+def check_graph(text: str, graph: Graph, *, seed: int = 0,
+                on_verdict: Callable[[Verdict], None] | None = None) -> list[Verdict]:
+    """Check every equation of ``text`` against ``graph``; see :func:`check`."""
+    judge = Judge(graph, seed)
+    verdicts = []
+    for found in find_equations(text):
+        try:
+            chain = parse(found.text)
+            sides = [to_sympy(s, graph) for s in chain.sides]
+            verdict = Verdict(found.line, found.text, *_decide(judge, sides))
+        except ParseError as exc:
+            verdict = _invalid(found.line, found.text, f"syntax error at {exc}")
+        except InvalidFormula as exc:
+            verdict = _invalid(found.line, found.text, str(exc))
+        except (BpttError, ZeroDivisionError, ValueError, TypeError, RecursionError) as exc:
+            verdict = _invalid(found.line, found.text, f"cannot check this formula: {exc}")
+        verdicts.append(verdict)
+        if on_verdict:
+            on_verdict(verdict)
+    return verdicts
+
+
+def check(text: str, *, model: str = "doc", steps: int = 2, activation: str = "f",
+          output: str = "g", loss: str = "L", seed: int = 0) -> list[Verdict]:
+    """Check each equation of a document (plain text, Markdown or LaTeX) for ``model``."""
+    graph = unroll(model, steps=steps, activation=activation, output=output, loss=loss)
+    return check_graph(text, graph, seed=seed)
+
+
+def summary(verdicts: list[Verdict]) -> dict[str, int]:
+    return {k: sum(v.verdict == k for v in verdicts) for k in ("holds", "fails", "invalid")}

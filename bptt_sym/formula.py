@@ -1,0 +1,300 @@
+"""Our grammar for hand-written formulas: ASCII, Unicode and LaTeX, parsed with Lark.
+
+Text is only ever *parsed*: the result is a small tree of dataclasses (``Num``, ``Ref``,
+``Deriv``, ``Call``, ``Op``, ``Sum``) that the checker resolves against the graph.  Nothing
+is evaluated, and a Python expression is just a syntax error or an unknown name.
+
+    >>> chain = parse("dE/du = dE/du_1 + dE/du_0")
+    >>> len(chain.sides), chain.sides[0]
+    (2, Deriv(num=Ref(base='E', index=None, column=2), den=Ref(base='u', index=None, column=5)))
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, VisitError
+
+from .errors import BpttError
+
+__all__ = ["ParseError", "Num", "Ref", "Deriv", "Call", "Op", "Sum", "Chain", "parse",
+           "MAX_DEPTH", "MAX_LENGTH"]
+
+MAX_DEPTH = 100
+MAX_LENGTH = 20_000
+
+_IDX = r"(?:_\{[^{}]{1,20}\}|_-?\d+|_[A-Za-z](?![A-Za-z])|\d+|₋?[₀-₉]+)"
+_GRAMMAR = r"""
+start: expr (_EQ expr)+
+?expr: sum
+?sum: product | sum ADD product -> add | sum SUB product -> sub
+?product: signed | product MUL signed -> mul | product DIV signed -> div | sumop
+?signed: juxt | SUB signed -> neg | ADD signed -> pos
+?juxt: power | juxt power -> mul
+?power: atom | atom POW signed -> pow | atom SUP -> sup
+?atom: NUMBER -> number
+     | NAME -> ref
+     | NAME PRIME? _LP args _RP -> call
+     | FUNC PRIME? _LP args _RP -> call
+     | FUNC PRIME? _LB args _RB -> call
+     | DERIV -> deriv_ascii
+     | PARTIAL NAME DIV PARTIAL NAME -> deriv
+     | FRAC _LB PARTIAL NAME _RB _LB PARTIAL NAME _RB -> deriv_frac
+     | FRAC _LB sum _RB _LB sum _RB -> frac
+     | _LP sum _RP
+     | _LB sum _RB
+args: sum ("," sum)*
+sumop: SUMSYM bounds product
+bounds: "_" _LB NAME _EQ sum _RB "^" atom -> range
+      | "_" NAME -> all_steps
+      | "_" _LB NAME _RB -> all_steps
+
+SUMSYM.3: "\\sum" | "Σ" | "∑" | /sum(?=_)/
+DERIV.3: /d[A-Za-z]+IDX?\/d[A-Za-z]+IDX?(?![A-Za-z0-9_])/
+FRAC.2: "\\frac" | "\\dfrac" | "\\tfrac"
+FUNC.2: "\\tanh" | "\\sigma" | "\\exp" | "\\log" | /\\operatorname\{[A-Za-z]+\}/
+PARTIAL: "∂" | "\\partial"
+NAME: /[A-Za-zσ]+IDX?/
+NUMBER: /\d+(\.\d+)?/
+PRIME: "'"
+ADD: "+"
+SUB: "-" | "−" | "–"
+MUL: "*" | "·" | "⋅" | "×" | "∙" | "\\cdot" | "\\times"
+DIV: "/"
+POW: "^" | "**"
+SUP: /[⁰¹²³⁴⁵⁶⁷⁸⁹]+/
+_EQ: "="
+_LP: "(" | "\\left(" | "\\bigl(" | "\\Bigl(" | "[" | "\\left["
+_RP: ")" | "\\right)" | "\\bigr)" | "\\Bigr)" | "]" | "\\right]"
+_LB: "{"
+_RB: "}"
+SPACE: /\s+/ | /\\[,;:! ]/ | "\\quad" | "\\qquad"
+%ignore SPACE
+""".replace("IDX", _IDX)
+
+_PARSER = Lark(_GRAMMAR, parser="lalr", propagate_positions=False, maybe_placeholders=False)
+
+
+class ParseError(BpttError):
+    """A formula that is not in our grammar: the message names the column, with a caret."""
+
+    def __init__(self, message: str, *, column: int, source: str) -> None:
+        caret = " " * max(column - 1, 0) + "^"
+        super().__init__(f"column {column}: {message}\n  {source}\n  {caret}")
+        self.column = column
+        self.reason = message
+
+
+@dataclass(frozen=True)
+class Num:
+    value: str
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A name as written: ``base`` and an index ``("abs", n)`` or ``("var", "t", offset)``."""
+
+    base: str
+    index: tuple | None
+    column: int
+
+
+@dataclass(frozen=True)
+class Deriv:
+    num: Ref
+    den: Ref
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    prime: bool
+    args: tuple
+    column: int
+
+
+@dataclass(frozen=True)
+class Op:
+    """An operator: ``+ - * / ^`` with two operands, ``neg`` with one."""
+
+    op: str
+    args: tuple
+
+
+@dataclass(frozen=True)
+class Sum:
+    """Σ over ``var`` from ``lo`` to ``hi`` (``None``: every step) of ``body``."""
+
+    var: str
+    lo: object
+    hi: object
+    body: object
+
+
+@dataclass(frozen=True)
+class Chain:
+    """``A = B = C``: the sides, in order."""
+
+    sides: tuple
+
+
+_SUBSCRIPT = str.maketrans("₀₁₂₃₄₅₆₇₈₉₋", "0123456789-")
+_SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
+_NAME = re.compile(r"^([A-Za-zσ]+?)(" + _IDX + r")?$")
+_VAR_INDEX = re.compile(r"^([A-Za-z])\s*(?:([+-])\s*(\d+))?$")
+
+
+def _index(text: str) -> tuple | None:
+    """The index part of a name: ``_1``, ``1``, ``_{-1}``, ``₁``, ``_t``, ``_{t-1}``."""
+    if not text:
+        return None
+    text = text.translate(_SUBSCRIPT).lstrip("_").strip("{}").replace(" ", "")
+    if re.fullmatch(r"-?\d+", text):
+        return ("abs", int(text))
+    m = _VAR_INDEX.match(text)
+    if m is None:
+        raise BpttError(f"cannot read the index {text!r}")
+    off = int(m[3] or 0) * (-1 if m[2] == "-" else 1)
+    return ("var", m[1], off)
+
+
+def _ref(tok: Token) -> Ref:
+    m = _NAME.match(str(tok))
+    base, idx = (m[1], m[2]) if m else (str(tok), None)
+    if base.endswith(("_",)):
+        base = base[:-1]
+    return Ref(base, _index(idx or ""), tok.column)
+
+
+@v_args(inline=True)
+class _Build(Transformer):
+    def number(self, tok):  # noqa: ANN001, ANN201 - lark callbacks
+        return Num(str(tok))
+
+    def ref(self, tok):  # noqa: ANN001, ANN201
+        return _ref(tok)
+
+    def call(self, name, *rest):  # noqa: ANN001, ANN201
+        prime = bool(rest) and isinstance(rest[0], Token) and rest[0].type == "PRIME"
+        args = rest[-1]
+        text = str(name).lstrip("\\")
+        if text.startswith("operatorname{"):
+            text = text[len("operatorname{"):-1]
+        ref = _ref(name) if not str(name).startswith("\\") else Ref(text, None, name.column)
+        if ref.index is not None and not prime:  # v1 (x1 + ...) is a product, not a call
+            if len(args) != 1:
+                raise BpttError(f"{name} is not a function")
+            return Op("*", (ref, args[0]))
+        return Call(ref.base, prime, tuple(args), name.column)
+
+    def args(self, *items):  # noqa: ANN001, ANN201
+        return list(items)
+
+    def deriv_ascii(self, tok):  # noqa: ANN001, ANN201
+        num, den = str(tok).split("/")
+        col = tok.column
+        return Deriv(_ref(Token("NAME", num[1:], column=col + 1)),
+                     _ref(Token("NAME", den[1:], column=col + len(num) + 2)))
+
+    def deriv(self, _p1, num, _div, _p2, den):  # noqa: ANN001, ANN201
+        return Deriv(_ref(num), _ref(den))
+
+    def deriv_frac(self, _frac, _p1, num, _p2, den):  # noqa: ANN001, ANN201
+        return Deriv(_ref(num), _ref(den))
+
+    def frac(self, _frac, top, bottom):  # noqa: ANN001, ANN201
+        if isinstance(top, Ref) and isinstance(bottom, Ref) and top.base.startswith("d") \
+                and bottom.base.startswith("d") and len(top.base) > 1 and len(bottom.base) > 1:
+            return Deriv(Ref(top.base[1:], top.index, top.column + 1),
+                         Ref(bottom.base[1:], bottom.index, bottom.column + 1))
+        return Op("/", (top, bottom))
+
+    def add(self, a, _op, b):  # noqa: ANN001, ANN201
+        return Op("+", (a, b))
+
+    def sub(self, a, _op, b):  # noqa: ANN001, ANN201
+        return Op("-", (a, b))
+
+    def mul(self, a, *rest):  # noqa: ANN001, ANN201
+        return Op("*", (a, rest[-1]))
+
+    def div(self, a, _op, b):  # noqa: ANN001, ANN201
+        return Op("/", (a, b))
+
+    def neg(self, _op, a):  # noqa: ANN001, ANN201
+        return Op("neg", (a,))
+
+    def pos(self, _op, a):  # noqa: ANN001, ANN201
+        return a
+
+    def pow(self, a, _op, b):  # noqa: ANN001, ANN201
+        return Op("^", (a, b))
+
+    def sup(self, a, tok):  # noqa: ANN001, ANN201
+        return Op("^", (a, Num(str(tok).translate(_SUPERSCRIPT))))
+
+    def sumop(self, _sym, bounds, body):  # noqa: ANN001, ANN201
+        var, lo, hi = bounds
+        return Sum(var, lo, hi, body)
+
+    def range(self, var, lo, hi):  # noqa: ANN001, ANN201
+        return (str(var), lo, hi)
+
+    def all_steps(self, var):  # noqa: ANN001, ANN201
+        return (str(var), None, None)
+
+    def start(self, *sides):  # noqa: ANN001, ANN201
+        return Chain(tuple(sides))
+
+
+def _depth_check(text: str) -> None:
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in "({[":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ParseError(f"brackets nested deeper than {MAX_DEPTH}", column=i + 1,
+                                 source=text)
+        elif ch in ")}]":
+            depth -= 1
+
+
+def _expected(exc: UnexpectedInput) -> str:
+    names = sorted(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or [])
+    shown = {"_EQ": "'='", "_RP": "')'", "_RB": "'}'", "_LP": "'('", "_LB": "'{'",
+             "NAME": "a name", "NUMBER": "a number", "DERIV": "a derivative"}
+    words = sorted({shown.get(n, "") for n in names} - {""})
+    return f"; expected {' or '.join(words)}" if words else ""
+
+
+def parse(text: str) -> Chain:
+    """Parse one equation (or chain ``A = B = C``); raises :class:`ParseError` with a column."""
+    source = text.strip()
+    if not source:
+        raise ParseError("empty formula", column=1, source=source)
+    if len(source) > MAX_LENGTH:
+        raise ParseError(f"formula longer than {MAX_LENGTH} characters", column=MAX_LENGTH,
+                         source=source[:80] + "…")
+    _depth_check(source)
+    try:
+        return _Build().transform(_PARSER.parse(source))
+    except UnexpectedCharacters as exc:
+        char = source[exc.pos_in_stream] if exc.pos_in_stream < len(source) else "end"
+        raise ParseError(f"unexpected {char!r}", column=exc.column, source=source) from None
+    except UnexpectedInput as exc:
+        col = getattr(exc, "column", -1)
+        col = len(source) + 1 if col in (-1, None) else col
+        tok = getattr(exc, "token", None)
+        what = "end of formula" if tok is None or tok.type == "$END" else repr(str(tok))
+        if what == "end of formula" and "=" not in source:
+            raise ParseError("no '=' in this formula: write an equation such as dE/du = …",
+                             column=len(source) + 1, source=source) from None
+        raise ParseError(f"unexpected {what}{_expected(exc)}", column=col,
+                         source=source) from None
+    except VisitError as exc:
+        reason = str(exc.orig_exc) if isinstance(exc.orig_exc, BpttError) else "cannot read"
+        raise ParseError(reason, column=1, source=source) from None
+    except LarkError as exc:  # any other parser failure is still a parse error, never a crash
+        raise ParseError(str(exc).splitlines()[0], column=1, source=source) from None

@@ -1,0 +1,162 @@
+"""Resolve a parsed formula against the unrolled graph: names to symbols, ∂X/∂Y to
+``Partial``, functions to the model's rules.  Anything unknown is an :class:`InvalidFormula`
+naming what is wrong and what is known.
+
+    >>> from bptt_sym.graph import unroll
+    >>> from bptt_sym.formula import parse
+    >>> g = unroll("doc", steps=2)
+    >>> lhs, rhs = (to_sympy(s, g) for s in parse("ds_1/dz_1 = f'(z1)").sides)
+    >>> lhs, rhs
+    (ds_1/dz_1, f'(z_1))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import sympy as sp
+
+from .errors import BpttError
+from .formula import Call, Deriv, Num, Op, Ref, Sum
+from .graph import Graph
+from .notation import Partial, step_symbol
+from .rules import function_class, rule
+
+__all__ = ["InvalidFormula", "to_sympy", "MAX_SUM_TERMS"]
+
+MAX_SUM_TERMS = 10_000
+_CONCRETE = {"tanh": ("activation", "tanh"), "sigmoid": ("activation", "sigmoid"),
+             "σ": ("activation", "sigmoid"), "relu": ("activation", "relu")}
+_ROLE_OF = {"f": "activation", "g": "output", "L": "loss"}
+
+
+class InvalidFormula(BpttError):
+    """A formula that parses but does not name things of this model correctly."""
+
+    def __init__(self, message: str, column: int = 0) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+def _known(graph: Graph) -> str:
+    bases = sorted({n.base for n in graph.nodes.values() if n.step is not None})
+    plain = sorted(str(s) for s, n in graph.nodes.items() if n.step is None)
+    last = graph.steps - 1
+    return (f"known: {', '.join(b + '_t' for b in bases)} (t = 0..{last}, s_{{-1}}), "
+            f"{', '.join(plain)}, the parameters {', '.join(graph.copies)}, and the "
+            "functions f, g, L, tanh, sigmoid, relu, exp, log")
+
+
+def _step(ref: Ref, env: Mapping[str, int]) -> int | None:
+    if ref.index is None:
+        return None
+    if ref.index[0] == "abs":
+        return ref.index[1]
+    _, var, off = ref.index
+    if var not in env:
+        raise InvalidFormula(f"the index {var} of {ref.base}_{var} is not bound; write a sum "
+                             f"over {var} (Σ_{var} …) or a step number", ref.column)
+    return env[var] + off
+
+
+def _symbol(ref: Ref, graph: Graph, env: Mapping[str, int]) -> sp.Symbol:
+    step = _step(ref, env)
+    base = graph.spec.loss if ref.base == "L" and step is None else ref.base
+    if base in graph.copies and step is None:
+        return sp.Symbol(base)
+    sym = step_symbol(base, step)
+    if sym in graph.nodes:
+        return sym
+    if base in graph.copies:
+        copies = ", ".join(str(c) for c in graph.copies[base])
+        raise InvalidFormula(f"{sym} is not a step copy of {base} with --steps {graph.steps}; "
+                             f"its copies are {copies}", ref.column)
+    if step is not None and any(n.base == base and n.step is not None
+                                for n in graph.nodes.values()):
+        raise InvalidFormula(f"{sym} is out of range: with --steps {graph.steps} the steps "
+                             f"are 0..{graph.steps - 1} (and -1 for the initial state)",
+                             ref.column)
+    raise InvalidFormula(f"unknown symbol {sym}; {_known(graph)}", ref.column)
+
+
+def _call(node: Call, graph: Graph, args: list[sp.Expr]) -> sp.Expr:
+    if node.name in ("exp", "log") and not node.prime and len(args) == 1:
+        return getattr(sp, node.name)(args[0])
+    if node.name in _ROLE_OF:
+        role = _ROLE_OF[node.name]
+        r = rule(role, graph.choices[role])
+    elif node.name in _CONCRETE:
+        r = rule(*_CONCRETE[node.name])
+    else:
+        raise InvalidFormula(f"unknown function {node.name}; {_known(graph)}", node.column)
+    if len(args) != 1:
+        raise InvalidFormula(f"{node.name} takes one argument, got {len(args)}", node.column)
+    full = [args[0], sp.Symbol("y")][: r.arity]
+    applied = function_class(r)(*full)
+    return r.derivative(*full, out=applied) if node.prime else applied
+
+
+def to_sympy(node: object, graph: Graph, env: Mapping[str, int] | None = None) -> sp.Expr:
+    """The SymPy expression of one side of a formula, in the graph's symbols."""
+    env = env or {}
+    if isinstance(node, Num):
+        return sp.Rational(node.value)
+    if isinstance(node, Ref):
+        return _symbol(node, graph, env)
+    if isinstance(node, Deriv):
+        num = _symbol(node.num, graph, env)
+        den = _symbol(node.den, graph, env)
+        if num in graph.nodes and graph.nodes[num].kind != "node":
+            kind = graph.nodes[num].kind
+            raise InvalidFormula(f"∂{num}/∂{den}: {num} is {'an' if kind[0] in 'aeiou' else 'a'}"
+                                 f" {kind}, not a node; derivatives are taken of nodes "
+                                 "(a_t, b_t, z_t, s_t, q, o, E)", node.num.column)
+        if num not in graph.nodes:
+            raise InvalidFormula(f"∂{num}/∂{den}: {num} is a shared parameter, not a node",
+                                 node.num.column)
+        return Partial(num, den)
+    if isinstance(node, Call):
+        return _call(node, graph, [to_sympy(a, graph, env) for a in node.args])
+    if isinstance(node, Op):
+        a = [to_sympy(x, graph, env) for x in node.args]
+        ops = {"+": lambda: a[0] + a[1], "-": lambda: a[0] - a[1], "*": lambda: a[0] * a[1],
+               "/": lambda: a[0] / a[1], "^": lambda: a[0] ** a[1], "neg": lambda: -a[0]}
+        return ops[node.op]()
+    if isinstance(node, Sum):
+        return _sum(node, graph, env)
+    raise InvalidFormula(f"cannot read {node!r}")
+
+
+def _bound(node: object, graph: Graph, env: Mapping[str, int], default: int) -> int:
+    if node is None:
+        return default
+    if isinstance(node, Ref) and node.base == "T" and node.index is None:
+        return graph.steps
+    value = to_sympy(node, graph, env) if not (isinstance(node, Op) and _has_T(node)) \
+        else to_sympy(_replace_T(node, graph.steps), graph, env)
+    if not value.is_Integer:
+        raise InvalidFormula(f"a sum's bound must be a whole number, got {value}")
+    return int(value)
+
+
+def _has_T(node: object) -> bool:
+    if isinstance(node, Ref):
+        return node.base == "T" and node.index is None
+    return isinstance(node, Op) and any(_has_T(a) for a in node.args)
+
+
+def _replace_T(node: object, steps: int) -> object:
+    if isinstance(node, Ref) and node.base == "T" and node.index is None:
+        return Num(str(steps))
+    if isinstance(node, Op):
+        return Op(node.op, tuple(_replace_T(a, steps) for a in node.args))
+    return node
+
+
+def _sum(node: Sum, graph: Graph, env: Mapping[str, int]) -> sp.Expr:
+    lo = _bound(node.lo, graph, env, 0)
+    hi = _bound(node.hi, graph, env, graph.steps - 1)
+    if hi - lo + 1 > MAX_SUM_TERMS:
+        raise InvalidFormula(f"a sum of {hi - lo + 1} terms is more than {MAX_SUM_TERMS}")
+    terms = [to_sympy(node.body, graph, {**env, node.var: t}) for t in range(hi, lo - 1, -1)]
+    return sp.Add(*terms, evaluate=False) if len(terms) > 1 else (terms[0] if terms else 0)
