@@ -10,10 +10,9 @@ from __future__ import annotations
 import random
 import signal
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import sympy as sp
 

@@ -1,4 +1,4 @@
-"""The ``bptt-sym`` command: ``derive``, ``unroll``, ``verify`` and ``models``.
+"""The ``bptt-sym`` command: ``derive``, ``unroll``, ``verify``, ``check`` and ``models``.
 
 Every mistake in the command line ends as one line on stderr and exit status 2.
 """
@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .check import check_graph, summary
 from .derive import DEFAULT_MAX_PATHS, FORMS, PathLimitError, derive
 from .errors import BpttError, UsageError
 from .graph import MAX_STEPS, Graph, unroll
@@ -64,7 +65,7 @@ def _model_options(p: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> _Parser:
-    top = _Parser(prog="bptt-sym", description="Derive, print and verify the gradients of "
+    top = _Parser(prog="bptt-sym", description="Derive, print, verify and check the gradients of "
                   "backpropagation through time, in the notation of the BPTT article.")
     top.add_argument("--version", action="version", version=f"bptt-sym {__version__}")
     sub = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -114,6 +115,16 @@ def _parser() -> _Parser:
                    "of random points: u, w, k, v, y, s_{-1} numbers and x a list of T numbers "
                    "(or lists of those, one per point)")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    c = sub.add_parser("check", help="check a hand derivation, equation by equation",
+                       description="Read every equation of FILE (plain text, one a line; or "
+                       "Markdown/LaTeX math) in ASCII, Unicode or LaTeX notation and say "
+                       "whether it holds for the model, and when not, why. Exit 0 when every "
+                       "equation holds, 1 when one fails or is invalid, 2 for usage errors.")
+    c.add_argument("file", metavar="FILE", help="the derivation to check; - reads stdin")
+    _model_options(c)
+    c.add_argument("--seed", type=int, default=0, help="seed of the random points (default 0)")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
 
     sub.add_parser("models", help="list the models and their equations",
                    description="List the built-in models with their defining equations.")
@@ -194,6 +205,45 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+MAX_FILE_BYTES = 5_000_000
+
+
+def _read_text(name: str) -> str:
+    """The text of FILE (or stdin for ``-``), as UTF-8; every failure is a UsageError."""
+    try:
+        if name == "-":
+            data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+        else:
+            with open(name, "rb") as fh:
+                data = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {name!r}: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise UsageError(f"{name!r} is larger than {MAX_FILE_BYTES // 1_000_000} MB; split it")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{name!r} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                         f"{exc.start}); save it as UTF-8") from None
+
+
+def _check(args: argparse.Namespace) -> int:
+    text = _read_text(args.file)
+    g = _graph(args)
+    verdicts = check_graph(text, g, seed=args.seed,
+                           on_verdict=None if args.json else lambda v: print(v.text()))
+    counts = summary(verdicts)
+    if args.json:
+        print(json.dumps({"equations": [v.to_json() for v in verdicts], "summary": counts},
+                         ensure_ascii=False, indent=1))
+    elif verdicts:
+        print(f"{counts['holds']} hold, {counts['fails']} fail, {counts['invalid']} invalid")
+    if not verdicts:
+        print(f"bptt-sym check: no equations found in {args.file!r}", file=sys.stderr)
+        return 1
+    return 0 if counts["holds"] == len(verdicts) else 1
+
+
 def _models(args: argparse.Namespace) -> int:
     for spec in MODELS.values():
         print(f"{spec.name}: {spec.title}")
@@ -209,7 +259,8 @@ def _models(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
-    handlers = {"derive": _derive, "unroll": _unroll, "verify": _verify, "models": _models}
+    handlers = {"derive": _derive, "unroll": _unroll, "verify": _verify, "check": _check,
+                "models": _models}
     try:
         return handlers[args.command](args)
     except UsageError as exc:

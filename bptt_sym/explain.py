@@ -100,10 +100,10 @@ def _same(a: sp.Expr, b: sp.Expr) -> bool:
 
 
 def _sign_and_factor(left: list[sp.Expr], right: list[sp.Expr]) -> list[Diagnosis]:
-    if all(_same(l, -r) for l, r in zip(left, right)) and any(l != 0 for l in left):
+    if all(_same(a, -b) for a, b in zip(left, right)) and any(a != 0 for a in left):
         return [Diagnosis("sign", "the sign is flipped: the right side is the negative of "
                                   "the left")]
-    ratios = [r / l for l, r in zip(left, right) if l != 0]
+    ratios = [b / a for a, b in zip(left, right) if a != 0]
     if len(ratios) == len(left) and all(_same(ratios[0], q) for q in ratios[1:]):
         c = ratios[0]
         shown = c if c.is_Rational else sp.Float(c, 6)
@@ -198,10 +198,20 @@ def _terms(rhs: sp.Expr) -> list[sp.Expr]:
     return list(dict.fromkeys(out))
 
 
-def _continues(partial: Partial, term: sp.Expr) -> int:
+def _heads(graph: Graph, term: sp.Expr) -> set[sp.Symbol]:
+    """Nodes whose derivative stands in ``term``: ∂s_0/∂z_0 written as such or as its value."""
+    heads = {p.num for p in term.atoms(Partial)}
+    inside = set(sp.preorder_traversal(term))
+    for (c, _), value in graph.local.items():
+        if graph.nodes[c].nonlinear and value in inside and not value.is_Number:
+            heads.add(c)
+    return heads
+
+
+def _continues(graph: Graph, partial: Partial, term: sp.Expr) -> int:
     """How well edge ``partial`` fits into ``term``: it continues a chain there (2), it
     touches a symbol there (1), or neither (0)."""
-    if any(p.num == partial.den for p in term.atoms(Partial)):
+    if partial.den in _heads(graph, term):
         return 2
     names = term.free_symbols | {s for p in term.atoms(Partial) for s in (p.num, p.den)}
     return int(bool({partial.num, partial.den} & names))
@@ -210,7 +220,7 @@ def _continues(partial: Partial, term: sp.Expr) -> int:
 def _missing_factor(graph: Graph, lhs: sp.Expr, rhs: sp.Expr, holds: Holds) -> list[Diagnosis]:
     factors = [(p, v) for p, v in _candidates(graph, rhs) if isinstance(v, sp.Symbol)]
     for term in _terms(rhs):
-        ranked = sorted(factors, key=lambda item: -_continues(item[0], term))
+        ranked = sorted(factors, key=lambda item: -_continues(graph, item[0], term))
         for partial, v in ranked:
             if holds(lhs, rhs.xreplace({term: term * v})):
                 return [Diagnosis("missing-factor", f"the term {_u(term)} lacks the factor "
