@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +29,11 @@ __all__ = ["Verdict", "Judge", "check", "check_graph", "summary", "POINTS"]
 
 POINTS = 4
 SYMBOLIC_SECONDS = 0.5
+EXPLAIN_SECONDS = 2.0
+
+
+class OutOfTime(Exception):
+    """The search for a diagnosis ran out of its time; the counterexample still stands."""
 
 
 @dataclass(frozen=True)
@@ -97,15 +103,27 @@ class Judge:
     sampler: Sampler = field(init=False)
     points: list[Point] = field(init=False)
 
+    deadline: float | None = field(init=False, default=None)
+    _cache: dict = field(init=False, default_factory=dict)
+
     def __post_init__(self) -> None:
         self.sampler = Sampler(self.graph, random.Random(self.seed))
         self.points = [self.sampler.point() for _ in range(self.n_points)]
 
     def values(self, expr: sp.Expr) -> list[sp.Expr]:
-        return [self.sampler.value(expr, p) for p in self.points]
+        if expr not in self._cache:
+            self._cache[expr] = [self.sampler.value(expr, p) for p in self.points]
+        return self._cache[expr]
 
     def holds(self, lhs: sp.Expr, rhs: sp.Expr) -> bool:
-        return all(is_zero(a - b, a) for a, b in zip(self.values(lhs), self.values(rhs)))
+        """Equal at every point; a try that fails at the first point costs one evaluation."""
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise OutOfTime
+        left = self.values(lhs)
+        for i, p in enumerate(self.points):
+            if not is_zero(left[i] - self.sampler.value(rhs, p), left[i]):
+                return False
+        return True
 
     def symbolic(self, lhs: sp.Expr, rhs: sp.Expr) -> bool:
         """True when lhs − rhs simplifies to 0 in node values within the time budget."""
@@ -146,7 +164,13 @@ def _decide(judge: Judge, sides: list[sp.Expr]) -> tuple[str, str, tuple, dict |
             methods.append(f"{how} at {judge.n_points} random points")
             continue
         which = "" if len(sides) == 2 else f"sides {i + 1} and {i + 2}: "
-        diagnosis = tuple(explain(judge.graph, lhs, rhs, judge.values, judge.holds))
+        judge.deadline = time.monotonic() + EXPLAIN_SECONDS
+        try:
+            diagnosis = tuple(explain(judge.graph, lhs, rhs, judge.values, judge.holds))
+        except OutOfTime:
+            diagnosis = ()
+        finally:
+            judge.deadline = None
         cex = judge.counterexample(lhs, rhs)
         message = f"{which}the two sides differ at a random point ({how})"
         return "fails", message, diagnosis, cex, how

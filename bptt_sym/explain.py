@@ -138,9 +138,17 @@ def _index(graph: Graph, lhs: sp.Expr, rhs: sp.Expr, holds: Holds) -> list[Diagn
         base, step = split_name(str(s))
         for shift in (-1, 1):
             other = step_symbol(base, step + shift)
-            if other in graph.nodes and holds(lhs, _partial_sub(rhs, {s: other})):
-                return [Diagnosis("step-index", f"{_u(s)} where {_u(other)} belongs: a step "
-                                                "index off by one")]
+            if other not in graph.nodes:
+                continue
+            # everywhere at once, else in one term only (x_1 + w_1·x_1: the second x_1)
+            # inside ∂X/∂Y too, or a plain symbol only: everywhere, else in one term only
+            places = [rhs] + [t for t in _terms(rhs) if t != rhs and s in t.free_symbols]
+            tries = [_partial_sub(rhs, {s: other})] + \
+                [rhs.xreplace({place: place.xreplace({s: other})}) for place in places]
+            for moved in dict.fromkeys(tries):
+                if moved != rhs and holds(lhs, moved):
+                    return [Diagnosis("step-index", f"{_u(s)} where {_u(other)} belongs: a "
+                                                    "step index off by one")]
     return []
 
 

@@ -63,7 +63,7 @@ ADD: "+"
 SUB: "-" | "−" | "–"
 MUL: "*" | "·" | "⋅" | "×" | "∙" | "\\cdot" | "\\times"
 DIV: "/"
-POW: "^" | "**"
+POW.2: "^" | "**"
 SUP: /[⁰¹²³⁴⁵⁶⁷⁸⁹]+/
 _EQ: "="
 _LP: "(" | "\\left(" | "\\bigl(" | "\\Bigl(" | "[" | "\\left["
@@ -81,8 +81,12 @@ class ParseError(BpttError):
     """A formula that is not in our grammar: the message names the column, with a caret."""
 
     def __init__(self, message: str, *, column: int, source: str) -> None:
-        caret = " " * max(column - 1, 0) + "^"
-        super().__init__(f"column {column}: {message}\n  {source}\n  {caret}")
+        start = max(column - 41, 0)  # a window of the line around the column, for long lines
+        excerpt = source[start:column + 40]
+        lead = "…" if start else ""
+        tail = "…" if column + 40 < len(source) else ""
+        caret = " " * (len(lead) + column - 1 - start) + "^"
+        super().__init__(f"column {column}: {message}\n  {lead}{excerpt}{tail}\n  {caret}")
         self.column = column
         self.reason = message
 
@@ -274,10 +278,10 @@ def parse(text: str) -> Chain:
     source = text.strip()
     if not source:
         raise ParseError("empty formula", column=1, source=source)
-    if len(source) > MAX_LENGTH:
-        raise ParseError(f"formula longer than {MAX_LENGTH} characters", column=MAX_LENGTH,
-                         source=source[:80] + "…")
     _depth_check(source)
+    if len(source) > MAX_LENGTH:
+        raise ParseError(f"formula longer than {MAX_LENGTH} characters", column=MAX_LENGTH + 1,
+                         source=source)
     try:
         return _Build().transform(_PARSER.parse(source))
     except UnexpectedCharacters as exc:
@@ -285,9 +289,10 @@ def parse(text: str) -> Chain:
         raise ParseError(f"unexpected {char!r}", column=exc.column, source=source) from None
     except UnexpectedInput as exc:
         col = getattr(exc, "column", -1)
-        col = len(source) + 1 if col in (-1, None) else col
         tok = getattr(exc, "token", None)
         what = "end of formula" if tok is None or tok.type == "$END" else repr(str(tok))
+        if col in (-1, None) or what == "end of formula":
+            col = len(source) + 1
         if what == "end of formula" and "=" not in source:
             raise ParseError("no '=' in this formula: write an equation such as dE/du = …",
                              column=len(source) + 1, source=source) from None
