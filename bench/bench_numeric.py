@@ -134,15 +134,24 @@ def torch_call(values: Values) -> Callable[[], dict[str, np.ndarray]]:
     return call
 
 
-def torch_threads() -> int | None:
-    """Set torch's intra-op threads to its default (the CPU count) and return the number."""
+def torch_threads(requested: int | None) -> str | None:
+    """torch's intra-op thread count for the run, as the report states it.
+
+    By default the count is left at torch's default (``torch.get_num_threads()``, the CPU
+    count) and not set again: on the 2-CPU machine of docs/performance.md an explicit
+    ``torch.set_num_threads(2)``, the same number, made batch-1000 calls 5-50× slower
+    (bench/README.md).  ``requested`` calls ``torch.set_num_threads(requested)``.
+    """
     if importlib.util.find_spec("torch") is None:
         return None
     import torch
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    return threads
+    if requested is not None:
+        torch.set_num_threads(requested)
+    n = torch.get_num_threads()
+    how = ("torch's default, left unset" if requested is None
+           else f"torch.set_num_threads({requested})")
+    return f"{n} thread{'' if n == 1 else 's'} ({how})"
 
 
 # ---- measuring -----------------------------------------------------------------------------
@@ -421,7 +430,7 @@ def version(package: str) -> str:
         return "not installed"
 
 
-def machine(threads: int | None) -> dict[str, str]:
+def machine(threads: str | None) -> dict[str, str]:
     """Date (``date -u``), machine, CPU count, versions, torch threads and commit."""
     return {
         "date": command_output(["date", "-u"], time.strftime("%a %b %d %H:%M:%S UTC %Y",
@@ -431,8 +440,7 @@ def machine(threads: int | None) -> dict[str, str]:
         "python": platform.python_version(),
         "numpy": version("numpy"),
         "sympy": version("sympy"),
-        "torch": version("torch") + ("" if threads is None else f", {threads} threads "
-                                     "(torch.get_num_threads(), the default)"),
+        "torch": version("torch") + ("" if threads is None else f", {threads}"),
         "autograd": version("autograd"),
         "load average at start": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
         "commit": git_commit(),
@@ -523,6 +531,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="fewer repetitions (at least 2) for a case whose repetitions "
                              "would take longer than this in all (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random inputs (default: 0)")
+    parser.add_argument("--torch-threads", type=positive(int), metavar="N",
+                        help="call torch.set_num_threads(N) (default: leave torch's default, "
+                             "the CPU count, unset)")
     parser.add_argument("--no-torch", action="store_true", help="skip torch")
     parser.add_argument("--no-autograd", action="store_true", help="skip HIPS autograd")
     parser.add_argument("--json", type=Path, metavar="FILE",
@@ -535,7 +546,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     have = {"autograd": not args.no_autograd and importlib.util.find_spec("autograd") is not None,
             "torch": not args.no_torch and importlib.util.find_spec("torch") is not None}
-    threads = torch_threads() if have["torch"] else None
+    threads = torch_threads(args.torch_threads) if have["torch"] else None
     info = machine(threads)
     compiles: list[CompileRow] = []
     calls: list[CallRow] = []

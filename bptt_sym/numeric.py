@@ -18,6 +18,7 @@ derivation that holds for every activation is exercised numerically too.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,13 +28,13 @@ import sympy as sp
 
 from .derive import derive
 from .errors import UsageError
-from .graph import Graph
+from .graph import Graph, unroll
 from .notation import Partial
 from .printing import deep_recursion
 from .rules import ROLES, function_class, prime_class, rule
 
 __all__ = ["StandIns", "DEFAULT_STAND_INS", "Compiled", "compile_gradients", "compile_loss",
-           "point", "leaf_names"]
+           "compiled", "point", "leaf_names"]
 
 Sym = sp.Symbol
 
@@ -265,6 +266,17 @@ def _locals(graph: Graph, expr: sp.Expr, adjoint: Mapping[sp.Expr, Sym]) -> sp.E
     for p in expr.atoms(Partial):
         subs[p] = adjoint[p] if p in adjoint else graph.local[(p.num, p.den)]
     return expr.xreplace(subs)
+
+
+@functools.lru_cache(maxsize=32)
+def compiled(model: str, steps: int, activation: str, output: str, loss: str, form: str,
+             stand_ins: StandIns = DEFAULT_STAND_INS) -> Compiled:
+    """The compiled gradients (``form`` delta or closed) or loss (``form`` "loss") of one
+    unrolling, made once per (model, options, T, stand-ins) and then reused."""
+    graph = unroll(model, steps=steps, activation=activation, output=output, loss=loss)
+    if form == "loss":
+        return compile_loss(graph, stand_ins=stand_ins)
+    return compile_gradients(graph, form=form, stand_ins=stand_ins)
 
 
 def compile_loss(graph: Graph, *, stand_ins: StandIns = DEFAULT_STAND_INS) -> Compiled:

@@ -19,7 +19,7 @@ import sympy as sp
 
 from .errors import UsageError
 from .graph import Graph, unroll
-from .numeric import StandIns, compile_gradients, compile_loss, leaf_names
+from .numeric import StandIns, compile_gradients, compiled, leaf_names
 from .oracles import ORACLES, doc_loss, functions, gradient, oracle_status
 
 __all__ = ["Row", "Skip", "Report", "verify", "draw_points", "read_points", "FORMS_VERIFIED"]
@@ -193,13 +193,15 @@ def _run(graph: Graph, names: tuple[str, ...], values: Mapping[str, np.ndarray],
          override: Mapping[str, sp.Expr] | None) -> Report:
     e_ref = doc_loss({p: values[p] for p in ("u", "w", "k", "v")}, values["x"],
                      values["s_{-1}"], values["y"], functions(np, *choice, stand_ins))
-    e_sym = compile_loss(graph, stand_ins=stand_ins)(values)[graph.spec.loss]
+    key = (graph.spec.name, graph.steps, *choice)
+    e_sym = compiled(*key, "loss", stand_ins)(values)[graph.spec.loss]
     if not np.all(np.isfinite(e_ref)):
         raise UsageError("the loss is not finite at these values; bce and xent need an "
                          "output in (0, 1): use --output sigmoid")
     forward = _compare(e_sym, e_ref)[1]
-    derived = {form: compile_gradients(graph, form=form, stand_ins=stand_ins,
-                                       override=override)(values) for form in FORMS_VERIFIED}
+    derived = {form: (compile_gradients(graph, form=form, stand_ins=stand_ins,
+                                        override=override) if override else
+                      compiled(*key, form, stand_ins))(values) for form in FORMS_VERIFIED}
     rows, skipped = [], []
     for name in names:
         why = oracle_status(name, choice[0])
