@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.matrices.expressions import MatrixExpr
 from lark import Lark, Transformer, v_args
 from lark.exceptions import LarkError, VisitError
 
@@ -88,10 +89,12 @@ class Template:
 
 @v_args(inline=True)
 class _ToSympy(Transformer):
-    def __init__(self, functions: Mapping[str, Callable[..., sp.Expr]]) -> None:
+    def __init__(self, functions: Mapping[str, Callable[..., sp.Expr]],
+                 symbol: Callable[[Ref], sp.Basic] | None = None) -> None:
         super().__init__()
         self.functions = functions
-        self.refs: dict[sp.Symbol, Ref] = {}
+        self.symbol = symbol or Ref.placeholder
+        self.refs: dict[sp.Basic, Ref] = {}
 
     def var(self, name):  # noqa: ANN001, ANN201 - lark callbacks
         return (str(name), 0)
@@ -107,7 +110,7 @@ class _ToSympy(Transformer):
 
     def ref(self, name, index=None):  # noqa: ANN001, ANN201
         r = Ref(str(name)) if index is None else Ref(str(name), index[0], index[1])
-        p = r.placeholder()
+        p = self.symbol(r)
         self.refs[p] = r
         return p
 
@@ -122,12 +125,16 @@ class _ToSympy(Transformer):
         return fn(*args)
 
     def add(self, a, b):  # noqa: ANN001, ANN201
+        if isinstance(a, MatrixExpr):  # keep the written order: z = U x + W s + b
+            return sp.MatAdd(*(a.args if isinstance(a, sp.MatAdd) else (a,)), b)
         return a + b
 
     def sub(self, a, b):  # noqa: ANN001, ANN201
         return a - b
 
     def mul(self, a, b):  # noqa: ANN001, ANN201
+        if isinstance(a, MatrixExpr) or isinstance(b, MatrixExpr):
+            return sp.MatMul(a, b)
         return a * b
 
     def div(self, a, b):  # noqa: ANN001, ANN201
@@ -143,11 +150,16 @@ class _ToSympy(Transformer):
         return lhs, rhs
 
 
-def parse_equation(source: str, *, functions: Mapping[str, Callable[..., sp.Expr]]) -> Template:
-    """Parse one model equation; ``functions`` maps the names a call may use to SymPy callables."""
+def parse_equation(source: str, *, functions: Mapping[str, Callable[..., sp.Expr]],
+                   symbol: Callable[[Ref], sp.Basic] | None = None) -> Template:
+    """Parse one model equation; ``functions`` maps the names a call may use to SymPy callables.
+
+    ``symbol`` makes the placeholder of each reference (default: a scalar ``Symbol``; a
+    vector model gives ``MatrixSymbol``s of the right shape).
+    """
     try:
         tree = _PARSER.parse(source)
-        builder = _ToSympy(functions)
+        builder = _ToSympy(functions, symbol)
         lhs_symbol, rhs = builder.transform(tree)
     except VisitError as exc:
         if isinstance(exc.orig_exc, BpttError):
@@ -157,6 +169,6 @@ def parse_equation(source: str, *, functions: Mapping[str, Callable[..., sp.Expr
         first = str(exc).strip().splitlines()[0]
         raise BpttError(f"cannot parse model equation {source!r}: {first}") from None
     lhs = builder.refs.pop(lhs_symbol)
-    if lhs_symbol in rhs.free_symbols:
+    if lhs_symbol in rhs.free_symbols or rhs.has(lhs_symbol):
         builder.refs[lhs_symbol] = lhs
     return Template(source, lhs, rhs, dict(builder.refs))

@@ -31,7 +31,7 @@ from .errors import UsageError
 from .graph import Graph, unroll
 from .notation import Partial
 from .printing import deep_recursion
-from .rules import ROLES, function_class, prime_class, rule
+from .rules import RULES, function_class, prime_class, rule
 
 __all__ = ["StandIns", "DEFAULT_STAND_INS", "Compiled", "compile_gradients", "compile_loss",
            "compiled", "point", "leaf_names"]
@@ -88,17 +88,17 @@ def _signed(c: float) -> str:
     return f"+ {c}" if c >= 0 else f"- {-c}"
 
 
+_EXPLICIT: dict[type, Callable[..., sp.Expr]] = {
+    function_class(r): r.explicit for r in RULES.values() if r.explicit is not None}
+
+
 def _elementary(expr: sp.Expr, stand_ins: StandIns) -> sp.Expr:
     """Replace rule functions by their explicit formulas and abstract ones by stand-ins."""
-    table: dict[type, Callable[..., sp.Expr]] = dict(stand_ins.sympy_rules())
-    for role in ROLES:
-        for name in ("tanh", "sigmoid", "relu", "identity", "softmax", "bce", "xent", "mse"):
-            try:
-                r = rule(role, name)
-            except UsageError:
-                continue
-            table[function_class(r)] = r.explicit
-    found = {type(a) for a in expr.atoms(sp.Function)} & set(table)
+    found = {type(a) for a in expr.atoms(sp.Function)}
+    if not found:
+        return expr
+    table = {**_EXPLICIT, **stand_ins.sympy_rules()}
+    found &= set(table)
     for cls in found:
         expr = expr.replace(cls, table[cls])
     return expr
