@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import sympy as sp
-from sympy.matrices.expressions import MatrixExpr
 from lark import Lark, Transformer, v_args
 from lark.exceptions import LarkError, VisitError
+from sympy.matrices.expressions import MatrixExpr
 
 from .errors import BpttError
 

@@ -13,6 +13,7 @@ They subclass SymPy's ``StrPrinter`` and ``LatexPrinter`` and recurse through
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -157,14 +158,104 @@ class _Leibniz:
         return self._print_Function(expr)
 
 
-class AsciiPrinter(_Leibniz, StrPrinter):
+_TEMPLATE = re.compile(r"^(?P<base>[A-Za-z]+)_(?:\{(?P<braced>[^{}]+)\}|(?P<plain>[0-9A-Za-z]+))$")
+
+
+class _Matrix:
+    """Matrix notation: products by juxtaposition (ASCII ``@``), ᵀ, ⊙, Σ_t, diag."""
+
+    matmul = " "
+    hadamard = " ⊙ "
+    transpose = "ᵀ"
+    names: dict[str, str] = {"delta": "δ", "yhat": "ŷ"}
+    step_sum = "Σₜ "
+
+    def _sub(self, index: str) -> str:
+        return index.translate(_SUB).replace("t", "ₜ").replace("+", "₊")
+
+    def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
+        name = expr.name
+        if "/" in name:  # dE/dW: a gradient's name
+            num, den = name.split("/")
+            return self._partial(num[1:], den[1:])
+        m = _TEMPLATE.match(name)
+        if m is None:
+            return self.names.get(name, name)
+        base = self.names.get(m["base"], m["base"])
+        return base + self._sub(m["braced"] or m["plain"])
+
+    def _mat_factor(self, f: sp.Basic) -> str:
+        text = self._print(f)
+        if isinstance(f, (sp.MatAdd, sp.HadamardProduct)):
+            return self._paren(text)
+        return text
+
+    def _print_MatMul(self, expr: sp.MatMul) -> str:
+        args = list(expr.args)
+        sign = ""
+        if args and args[0].is_Number:
+            coeff = args.pop(0)
+            sign = self.neg if coeff == -1 else f"{self._print(coeff)}{self.matmul}"
+        return sign + self.matmul.join(self._mat_factor(a) for a in args)
+
+    def _print_MatAdd(self, expr: sp.MatAdd) -> str:
+        out = ""
+        for i, term in enumerate(expr.args):
+            negative = isinstance(term, sp.MatMul) and term.args[0] == -1
+            body = sp.MatMul(*term.args[1:]) if negative and len(term.args) > 2 else \
+                (term.args[1] if negative else term)
+            text = self._mat_factor(body) if isinstance(body, sp.MatAdd) else self._print(body)
+            if i == 0:
+                out = (self.neg if negative else "") + text
+            else:
+                out += (self.minus if negative else self.plus) + text
+        return out
+
+    def _print_Transpose(self, expr: sp.Transpose) -> str:
+        inner = self._print(expr.arg)
+        if not isinstance(expr.arg, sp.MatrixSymbol):
+            inner = self._paren(inner)
+        return inner + self.transpose
+
+    def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> str:
+        return self.hadamard.join(self._mat_factor(a) for a in expr.args)
+
+    def _print_HadamardPower(self, expr: sp.HadamardPower) -> str:
+        return self.hadamard.join([self._mat_factor(expr.base)] * int(expr.exp))
+
+    def _print_OneMatrix(self, expr: sp.OneMatrix) -> str:
+        return "1"
+
+    def _print_Apply(self, expr: sp.Basic) -> str:
+        name = self.functions.get(expr.name, expr.name)
+        return f"{name}{self._paren(self._print(expr.arg))}"
+
+    def _print_Softmax(self, expr: sp.Basic) -> str:
+        return f"softmax{self._paren(self._print(expr.arg))}"
+
+    def _print_Diag(self, expr: sp.Basic) -> str:
+        return f"diag{self._paren(self._print(expr.args[0]))}"
+
+    def _print_StepSum(self, expr: sp.Basic) -> str:
+        return self.step_sum + self._mat_factor(expr.args[0])
+
+
+class AsciiPrinter(_Matrix, _Leibniz, StrPrinter):
     """ASCII: ``dE/du``, ``*``, ``s_{-1}``."""
 
     times = " * "
     printmethod = "_bptt_ascii"
+    matmul = " @ "
+    hadamard = " * "
+    transpose = "^T"
+    names: dict[str, str] = {}
+    step_sum = "sum_t "
+
+    def _sub(self, index: str) -> str:
+        return f"_{index}" if index.isalnum() and not index.startswith("-") else f"_{{{index}}}"
 
 
-class UnicodePrinter(_Leibniz, StrPrinter):
+class UnicodePrinter(_Matrix, _Leibniz, StrPrinter):
     """Unicode: ``∂E/∂u``, ``·``, subscripts ``s₋₁``."""
 
     times = "·"
@@ -185,7 +276,7 @@ class UnicodePrinter(_Leibniz, StrPrinter):
         return f"∂{num}/∂{den}"
 
 
-class LeibnizLatexPrinter(_Leibniz, LatexPrinter):
+class LeibnizLatexPrinter(_Matrix, _Leibniz, LatexPrinter):
     r"""LaTeX: ``\frac{\partial E}{\partial u}``, ``\cdot``, ``s_{-1}``."""
 
     times = " \\cdot "
@@ -196,6 +287,14 @@ class LeibnizLatexPrinter(_Leibniz, LatexPrinter):
                  "bce": "\\operatorname{bce}", "xent": "\\operatorname{xent}",
                  "mse": "\\operatorname{mse}", "softmax": "\\operatorname{softmax}"}
     printmethod = "_bptt_latex"
+    matmul = " "
+    hadamard = " \\odot "
+    transpose = "^{\\top}"
+    names = {"delta": "\\delta", "yhat": "\\hat{y}"}
+    step_sum = "\\sum_{t} "
+
+    def _sub(self, index: str) -> str:
+        return f"_{{{index}}}"
 
     def _index(self, base: str, step: int) -> str:
         return f"{base}_{{{step}}}"

@@ -1,0 +1,161 @@
+"""Evaluate matrix-form derivations: with NumPy (batched, fast) or with exact SymPy matrices.
+
+One small evaluator walks the derived matrix expressions (MatMul, MatAdd, ᵀ, ⊙, elementwise
+functions), so what is verified is exactly what was derived and printed.  Vectors carry a
+leading batch axis in NumPy: shape (B, n, 1); weights are shared, shape (n, m).
+
+    >>> import numpy as np
+    >>> from bptt_sym.vector import unroll_vector
+    >>> g = unroll_vector(steps=2, hidden=3, inputs=2, classes=3)
+    >>> vals = random_values(g, np.random.default_rng(0), batch=4)
+    >>> sorted(matrix_gradients(g, vals))
+    ['U', 'V', 'W']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import SimpleNamespace
+
+import numpy as np
+import sympy as sp
+
+from .errors import UsageError
+from .mderive import Diag, derive_matrix
+from .vector import Apply, Softmax, VectorGraph, Xent
+
+__all__ = ["evaluate", "NUMPY", "SYMPY", "forward_values", "matrix_gradients",
+           "random_values"]
+
+
+def _np_softmax(a: np.ndarray) -> np.ndarray:
+    e = np.exp(a - a.max(axis=-2, keepdims=True))
+    return e / e.sum(axis=-2, keepdims=True)
+
+
+def _sp_softmax(a: sp.Matrix) -> sp.Matrix:
+    e = a.applyfunc(sp.exp)
+    return e / sum(e)
+
+
+NUMPY = SimpleNamespace(
+    matmul=lambda a, b: a @ b, transpose=lambda a: np.swapaxes(a, -1, -2),
+    hadamard=lambda a, b: a * b, ones=lambda shape: np.ones(shape), softmax=_np_softmax,
+    xent=lambda yhat, y: -(y * np.log(yhat)).sum(axis=(-2, -1)),
+    diag=lambda v: v * np.eye(v.shape[-2]),
+    funcs={"tanh": np.tanh, "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+           "relu": lambda z: np.maximum(z, 0), "identity": lambda z: z,
+           "step": lambda z: (z > 0).astype(float)})
+SYMPY = SimpleNamespace(
+    matmul=lambda a, b: a * b, transpose=lambda a: a.T,
+    hadamard=lambda a, b: a.multiply_elementwise(b), ones=lambda shape: sp.ones(*shape),
+    softmax=_sp_softmax, xent=lambda yhat, y: -sum(y[i] * sp.log(yhat[i])
+                                                   for i in range(y.shape[0])),
+    diag=lambda v: sp.diag(*v),
+    funcs={"tanh": sp.tanh, "sigmoid": lambda z: 1 / (1 + sp.exp(-z)),
+           "relu": lambda z: sp.Max(z, 0), "identity": lambda z: z,
+           "step": lambda z: sp.Heaviside(z, 0)})
+
+
+def evaluate(expr: sp.Basic, env: Mapping[str, object], xp: SimpleNamespace) -> object:
+    """The value of a matrix expression; ``env`` maps symbol names to values."""
+    if isinstance(expr, (sp.MatrixSymbol, sp.Symbol)):
+        return env[expr.name]
+    if expr.is_Number:
+        return float(expr) if xp is NUMPY else expr
+    args = [evaluate(a, env, xp) for a in expr.args[1:]] if isinstance(expr, Apply) else None
+    if isinstance(expr, Apply):
+        fn = xp.funcs.get(expr.name)
+        if fn is None:
+            raise UsageError(f"no numeric form of {expr.name}")
+        return fn(args[0]) if xp is NUMPY else args[0].applyfunc(fn)
+    parts = [evaluate(a, env, xp) for a in expr.args]
+    if isinstance(expr, sp.MatMul):
+        out = parts[0]
+        for p in parts[1:]:
+            out = out * p if _scalar(out) or _scalar(p) else xp.matmul(out, p)
+        return out
+    if isinstance(expr, (sp.MatAdd, sp.Add)):
+        out = parts[0]
+        for p in parts[1:]:
+            out = out + p
+        return out
+    simple: dict[type, Callable] = {
+        sp.Transpose: lambda: xp.transpose(parts[0]),
+        Softmax: lambda: xp.softmax(parts[0]), Xent: lambda: xp.xent(*parts),
+        Diag: lambda: xp.diag(parts[0]), sp.OneMatrix: lambda: xp.ones(expr.shape),
+    }
+    for cls, fn in simple.items():
+        if isinstance(expr, cls):
+            return fn()
+    if isinstance(expr, sp.HadamardProduct):
+        out = parts[0]
+        for p in parts[1:]:
+            out = xp.hadamard(out, p)
+        return out
+    if isinstance(expr, sp.HadamardPower):
+        out = parts[0]
+        for _ in range(int(expr.exp) - 1):
+            out = xp.hadamard(out, parts[0])
+        return out
+    raise UsageError(f"cannot evaluate {type(expr).__name__}")
+
+
+def _scalar(v: object) -> bool:
+    return np.ndim(v) == 0 and not isinstance(v, sp.MatrixBase)
+
+
+def forward_values(graph: VectorGraph, values: Mapping[str, object],
+                   xp: SimpleNamespace = NUMPY) -> dict[str, object]:
+    """Node values of the unrolled forward pass; step copies read the shared weights."""
+    env = dict(values)
+    names = {c.name: p for p, copies in graph.copies.items() for c in copies}
+    for c, p in names.items():
+        env[c] = values[p]
+    for sym, node in graph.nodes.items():
+        if node.expr is not None:
+            env[sym.name] = evaluate(node.expr, env, xp)
+    return env
+
+
+def matrix_gradients(graph: VectorGraph, values: Mapping[str, object],
+                     xp: SimpleNamespace = NUMPY) -> dict[str, object]:
+    """∂E/∂p for every weight p, by running the derived δ recursion and gradient sums.
+
+    With NumPy and a batch, E is the sum of the batch's losses.
+    """
+    env = forward_values(graph, values, xp)
+    out = {}
+    for p in graph.copies:
+        d = derive_matrix(graph, wrt=p)
+        for eq in d.unrolled:
+            value = evaluate(eq.rhs, env, xp)
+            if eq.kind == "delta":
+                env[eq.lhs.name] = value
+            else:
+                out[p] = value.sum(axis=0) if xp is NUMPY and np.ndim(value) == 3 else value
+    return out
+
+
+def random_values(graph: VectorGraph, rng: np.random.Generator, *, batch: int = 1,
+                  one_hot: bool = True) -> dict[str, np.ndarray]:
+    """Weights (shared), inputs, one-hot (or distribution) targets and s_{-1} = 0."""
+    h, d, k = (graph.dims[c] for c in "HDK")
+    scale = {"U": 1 / np.sqrt(d), "W": 0.9 / np.sqrt(h), "V": 1 / np.sqrt(h), "b": 0.1,
+             "c": 0.1}
+    vals: dict[str, np.ndarray] = {}
+    for p, copies in graph.copies.items():
+        vals[p] = rng.normal(0, scale[p], copies[0].shape)
+    for sym, node in graph.nodes.items():
+        if node.kind == "input":
+            vals[sym.name] = rng.normal(0, 1, (batch, d, 1))
+        elif node.kind == "target":
+            if one_hot:
+                y = np.zeros((batch, k, 1))
+                y[np.arange(batch), rng.integers(0, k, batch), 0] = 1
+            else:
+                y = rng.dirichlet(np.ones(k), batch)[..., None]
+            vals[sym.name] = y
+        elif node.kind == "initial":
+            vals[sym.name] = np.zeros((batch, h, 1))
+    return vals
