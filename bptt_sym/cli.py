@@ -1,4 +1,5 @@
-"""The ``bptt-sym`` command: ``derive``, ``unroll``, ``verify``, ``check`` and ``models``.
+"""The ``bptt-sym`` command: ``derive``, ``unroll``, ``verify``, ``check``, ``export``,
+``graph`` and ``models``.
 
 Every mistake in the command line ends as one line on stderr and exit status 2.
 """
@@ -7,13 +8,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import secrets
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__
 from .check import check_graph, summary
 from .derive import DEFAULT_MAX_PATHS, FORMS, PathLimitError, derive
+from .drawing import PICTURE_FORMATS, draw, picture_format
 from .errors import BpttError, UsageError
+from .export import DOCUMENT_FORMATS, Skipped, collect, document_format, latex, markdown
 from .graph import MAX_STEPS, Graph, unroll
 from .models import MODELS
 from .oracles import ORACLES
@@ -64,6 +70,27 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                    help="loss L (default: abstract L)")
 
 
+def _derivation_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--wrt", default=None, metavar="NAMES",
+                   help="comma list of parameters (u, w, k, v) or nodes (s_0, z_1 ...) "
+                   "(default: every parameter)")
+    p.add_argument("--of", default=None, metavar="NODE",
+                   help="the node to differentiate (default: the loss E)")
+    p.add_argument("--form", default=",".join(FORMS), metavar="FORMS",
+                   help=f"comma list of {', '.join(FORMS)} (default: all four, in that order)")
+    p.add_argument("--explicit", action="store_true",
+                   help="write the closed form in inputs and parameters only, not node "
+                   "values (affects --form closed only)")
+    p.add_argument("--max-paths", type=_positive, default=DEFAULT_MAX_PATHS, metavar="N",
+                   help=f"most paths the paths form may print (default: {DEFAULT_MAX_PATHS})")
+
+
+def _output_option(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("-o", "--output-file", default="-", metavar="FILE",
+                   help=f"where to write the {what}; the suffix chooses the format; - writes "
+                   "to stdout (default: -)")
+
+
 def _parser() -> _Parser:
     top = _Parser(prog="bptt-sym", description="Derive, print, verify and check the gradients of "
                   "backpropagation through time, in the notation of the BPTT article.")
@@ -76,21 +103,10 @@ def _parser() -> _Parser:
                        "products, B1-B3, B7, B8, B4), factored (B5, B6), delta (the BPTT "
                        "recursion) and closed (every local derivative evaluated).")
     _model_options(d)
-    d.add_argument("--wrt", default=None, metavar="NAMES",
-                   help="comma list of parameters (u, w, k, v) or nodes (s_0, z_1 ...) "
-                   "(default: every parameter)")
-    d.add_argument("--of", default=None, metavar="NODE",
-                   help="the node to differentiate (default: the loss E)")
-    d.add_argument("--form", default=",".join(FORMS), metavar="FORMS",
-                   help=f"comma list of {', '.join(FORMS)} (default: all four, in that order)")
+    _derivation_options(d)
     d.add_argument("--format", default="unicode", choices=FORMATS,
                    help="unicode (∂, ·, subscripts), ascii (dE/du), latex or json "
                    "(default: unicode)")
-    d.add_argument("--explicit", action="store_true",
-                   help="write the closed form in inputs and parameters only, not node "
-                   "values (affects --form closed only)")
-    d.add_argument("--max-paths", type=_positive, default=DEFAULT_MAX_PATHS, metavar="N",
-                   help=f"most paths the paths form may print (default: {DEFAULT_MAX_PATHS})")
 
     u = sub.add_parser("unroll", help="print the unrolled forward equations",
                        description="Print the model's equations for every step, as the "
@@ -125,6 +141,31 @@ def _parser() -> _Parser:
     _model_options(c)
     c.add_argument("--seed", type=int, default=0, help="seed of the random points (default 0)")
     c.add_argument("--json", action="store_true", help="print one JSON object")
+
+    e = sub.add_parser("export", help="write a whole derivation as a LaTeX or Markdown document",
+                       description="Write the model's equations, the unrolled forward "
+                       "equations and every chosen form of each gradient as a standalone "
+                       "LaTeX document (.tex) or Markdown with $$ math blocks (.md).")
+    _model_options(e)
+    _derivation_options(e)
+    _output_option(e, "document")
+    e.add_argument("--format", default=None, choices=DOCUMENT_FORMATS,
+                   help="latex or markdown (default: from the suffix of -o; latex for -)")
+
+    gr = sub.add_parser("graph", help="draw the unrolled graph with a gradient's paths",
+                        description="Draw the unrolled graph, nodes by time step, each edge "
+                        "labelled with its local partial; the paths from --of down to the "
+                        "copies of --wrt are drawn in one colour per step copy.")
+    _model_options(gr)
+    gr.add_argument("--wrt", default=None, metavar="NAMES",
+                    help="comma list of parameters or nodes whose paths to highlight "
+                    "(default: none)")
+    gr.add_argument("--of", default=None, metavar="NODE",
+                    help="the node the highlighted paths start from (default: the loss E)")
+    _output_option(gr, "picture")
+    gr.add_argument("--format", default=None, choices=PICTURE_FORMATS,
+                    help="dot (Graphviz source, needs no program), svg or png (need the dot "
+                    "program) (default: from the suffix of -o; dot for -)")
 
     sub.add_parser("models", help="list the models and their equations",
                    description="List the built-in models with their defining equations.")
@@ -244,6 +285,78 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if counts["holds"] == len(verdicts) else 1
 
 
+def _check_output(name: str) -> None:
+    """Fail early, before any work, on an output path that cannot be written."""
+    if name == "-":
+        return
+    path = Path(name)
+    if path.is_dir():
+        raise UsageError(f"cannot write {name!r}: it is a directory")
+    parent = path.parent
+    if not parent.exists():
+        raise UsageError(f"cannot write {name!r}: the directory {str(parent)!r} does not exist")
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {name!r}: {str(parent)!r} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write {name!r}: no permission to write in {str(parent)!r}")
+
+
+def _write_output(name: str, data: bytes) -> None:
+    """Write ``data`` to ``name`` whole or not at all (a temporary file, then a rename)."""
+    if name == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    path = Path(os.path.realpath(name))  # through a symlink, to the file it names
+    if path.exists() and not path.is_file():  # /dev/null, a pipe: nothing to rename over
+        try:
+            path.write_bytes(data)
+        except OSError as exc:
+            raise UsageError(f"cannot write {name!r}: {exc.strerror or exc}") from None
+        return
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "xb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UsageError(f"cannot write {name!r}: {exc.strerror or exc}") from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _export(args: argparse.Namespace) -> int:
+    fmt = document_format(args.output_file, args.format)
+    _check_output(args.output_file)
+    forms = _split(args.form, "--form", FORMS)
+    g = _graph(args)
+    wrts = _split(args.wrt, "--wrt") if args.wrt else list(g.copies)
+    of = args.of or g.spec.loss
+    for w in wrts:
+        g.resolve(w)
+    g.resolve(of, option="--of")
+    skipped: list[Skipped] = []
+    results = collect(g, wrt=wrts, forms=forms, of=of, explicit=args.explicit,
+                      max_paths=args.max_paths, skipped=skipped,
+                      skip_long_paths=args.form.strip() == ",".join(FORMS))
+    for note in skipped:
+        print(f"bptt-sym: note: {note}", file=sys.stderr)
+    text = (latex if fmt == "latex" else markdown)(g, results, skipped=skipped)
+    _write_output(args.output_file, text.encode())
+    return 0
+
+
+def _draw(args: argparse.Namespace) -> int:
+    fmt = picture_format(args.output_file, args.format)
+    _check_output(args.output_file)
+    g = _graph(args)
+    wrts = _split(args.wrt, "--wrt") if args.wrt else []
+    picture = draw(g, wrt=wrts, of=args.of or g.spec.loss).render(fmt)
+    _write_output(args.output_file, picture)
+    return 0
+
+
 def _models(args: argparse.Namespace) -> int:
     for spec in MODELS.values():
         print(f"{spec.name}: {spec.title}")
@@ -260,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
     handlers = {"derive": _derive, "unroll": _unroll, "verify": _verify, "check": _check,
-                "models": _models}
+                "models": _models, "export": _export, "graph": _draw}
     try:
         return handlers[args.command](args)
     except UsageError as exc:

@@ -52,7 +52,10 @@ class Derivation:
         return render_derivation(self, fmt)
 
     def _repr_latex_(self) -> str:
-        return self.text("latex-display")
+        """Jupyter: the whole derivation, notes and long equations broken into rows."""
+        from .export import display
+
+        return display(self)
 
 
 class PathLimitError(UsageError):

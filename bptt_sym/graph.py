@@ -72,6 +72,12 @@ class Graph:
         """True when activation, output and loss are the abstract f, g, L."""
         return all(rule(r, self.choices[r]).explicit is None for r in ROLES)
 
+    def _repr_svg_(self) -> str | None:
+        """Jupyter: the graph drawn by bptt_sym.drawing (None when it cannot be drawn)."""
+        from .drawing import notebook_svg
+
+        return notebook_svg(self)
+
     def names(self) -> list[str]:
         """Every name a derivative may use: shared parameters, then symbols in order."""
         return list(self.copies) + [str(s) for s in self.nodes]
