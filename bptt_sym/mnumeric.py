@@ -15,6 +15,7 @@ leading batch axis in NumPy: shape (B, n, 1); weights are shared, shape (n, m).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
@@ -25,12 +26,12 @@ from .mderive import Diag, derive_matrix
 from .vector import Apply, Softmax, VectorGraph, Xent
 
 __all__ = ["evaluate", "NUMPY", "SYMPY", "forward_values", "matrix_gradients",
-           "random_values"]
+           "matrix_program", "MatrixProgram", "random_values"]
 
 
 def _np_softmax(a: np.ndarray) -> np.ndarray:
-    e = np.exp(a - a.max(axis=-2, keepdims=True))
-    return e / e.sum(axis=-2, keepdims=True)
+    e = np.exp(a - a.max(axis=0, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
 
 
 def _sp_softmax(a: sp.Matrix) -> sp.Matrix:
@@ -38,11 +39,13 @@ def _sp_softmax(a: sp.Matrix) -> sp.Matrix:
     return e / sum(e)
 
 
+# NumPy works on a batch of column vectors side by side: a vector is (n, B), so U x is one
+# matrix product and δ sᵀ = (H, B) @ (B, H) is already summed over the batch.
 NUMPY = SimpleNamespace(
-    matmul=lambda a, b: a @ b, transpose=lambda a: np.swapaxes(a, -1, -2),
+    matmul=lambda a, b: a @ b, transpose=lambda a: a.T,
     hadamard=lambda a, b: a * b, ones=lambda shape: np.ones(shape), softmax=_np_softmax,
-    xent=lambda yhat, y: -(y * np.log(yhat)).sum(axis=(-2, -1)),
-    diag=lambda v: v * np.eye(v.shape[-2]),
+    xent=lambda yhat, y: -(y * np.log(yhat)).sum(axis=0),
+    diag=lambda v: np.diag(v[:, 0]),
     funcs={"tanh": np.tanh, "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
            "relu": lambda z: np.maximum(z, 0), "identity": lambda z: z,
            "step": lambda z: (z > 0).astype(float)})
@@ -105,10 +108,18 @@ def _scalar(v: object) -> bool:
     return np.ndim(v) == 0 and not isinstance(v, sp.MatrixBase)
 
 
+def _columns(values: Mapping[str, object]) -> dict[str, object]:
+    """(B, n, 1) batches -> (n, B) columns; weights stay as they are."""
+    return {k: (v[..., 0].T if np.ndim(v) == 3 else v) for k, v in values.items()}
+
+
 def forward_values(graph: VectorGraph, values: Mapping[str, object],
                    xp: SimpleNamespace = NUMPY) -> dict[str, object]:
-    """Node values of the unrolled forward pass; step copies read the shared weights."""
-    env = dict(values)
+    """Node values of the unrolled forward pass; step copies read the shared weights.
+
+    NumPy values come in as (B, n, 1) batches and are held as (n, B) columns.
+    """
+    env = _columns(values) if xp is NUMPY else dict(values)
     names = {c.name: p for p, copies in graph.copies.items() for c in copies}
     for c, p in names.items():
         env[c] = values[p]
@@ -118,23 +129,53 @@ def forward_values(graph: VectorGraph, values: Mapping[str, object],
     return env
 
 
+@dataclass(frozen=True)
+class MatrixProgram:
+    """The derived equations of one unrolling, in the order they run: δ's, then gradients.
+
+    Derived once; calling it runs the forward pass and the equations on arrays.
+    """
+
+    graph: VectorGraph
+    deltas: tuple[tuple[str, sp.Basic], ...]
+    gradients: tuple[tuple[str, sp.Basic], ...]
+
+    def __call__(self, values: Mapping[str, object],
+                 xp: SimpleNamespace = NUMPY) -> dict[str, object]:
+        env = forward_values(self.graph, values, xp)
+        for name, rhs in self.deltas:
+            env[name] = evaluate(rhs, env, xp)
+        out = {}
+        for p, rhs in self.gradients:
+            value = evaluate(rhs, env, xp)
+            if xp is NUMPY and value.shape[1] != self.graph.copies[p][0].shape[1]:
+                value = value.sum(axis=1, keepdims=True)  # a bias: Σ over the batch
+            out[p] = value
+        return out
+
+
+def matrix_program(graph: VectorGraph) -> MatrixProgram:
+    """Derive every weight's matrix-form gradient once, ready to run."""
+    deltas: dict[str, sp.Basic] = {}
+    grads = []
+    for p in graph.copies:
+        d = derive_matrix(graph, wrt=p)
+        for eq in d.unrolled:
+            if eq.kind == "delta":
+                deltas.setdefault(eq.lhs.name, eq.rhs)
+            else:
+                grads.append((p, eq.rhs))
+    return MatrixProgram(graph, tuple(deltas.items()), tuple(grads))
+
+
 def matrix_gradients(graph: VectorGraph, values: Mapping[str, object],
                      xp: SimpleNamespace = NUMPY) -> dict[str, object]:
     """∂E/∂p for every weight p, by running the derived δ recursion and gradient sums.
 
-    With NumPy and a batch, E is the sum of the batch's losses.
+    With NumPy and a batch, E is the sum of the batch's losses.  Derives each call: use
+    :func:`matrix_program` to derive once and run many times.
     """
-    env = forward_values(graph, values, xp)
-    out = {}
-    for p in graph.copies:
-        d = derive_matrix(graph, wrt=p)
-        for eq in d.unrolled:
-            value = evaluate(eq.rhs, env, xp)
-            if eq.kind == "delta":
-                env[eq.lhs.name] = value
-            else:
-                out[p] = value.sum(axis=0) if xp is NUMPY and np.ndim(value) == 3 else value
-    return out
+    return matrix_program(graph)(values, xp)
 
 
 def random_values(graph: VectorGraph, rng: np.random.Generator, *, batch: int = 1,
