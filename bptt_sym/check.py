@@ -19,7 +19,7 @@ import sympy as sp
 
 from .document import find_equations
 from .errors import BpttError
-from .evaluate import Point, Sampler, is_zero
+from .evaluate import Point, Sampler, Undefined, is_zero
 from .explain import Diagnosis, explain
 from .formula import ParseError, parse
 from .graph import Graph, unroll
@@ -28,8 +28,9 @@ from .resolve import InvalidFormula, to_sympy
 __all__ = ["Verdict", "Judge", "check", "check_graph", "summary", "POINTS"]
 
 POINTS = 4
-SYMBOLIC_SECONDS = 0.5
-EXPLAIN_SECONDS = 2.0
+SYMBOLIC_SECONDS = 0.15
+EXPLAIN_SECONDS = 1.0
+DECIDE_SECONDS = 10.0
 
 
 class OutOfTime(Exception):
@@ -59,7 +60,7 @@ class Verdict:
         lines = [head, f"  {self.message}"] if self.message else [head]
         lines += [f"  why: {d.text}" for d in self.diagnosis]
         if self.counterexample:
-            shown = ", ".join(f"{k} = {v:.6g}" if isinstance(v, float) else f"{k} = {v}"
+            shown = ", ".join(f"{k} = {v:.17g}" if isinstance(v, float) else f"{k} = {v}"
                               for k, v in self.counterexample.items())
             lines.append(f"  counterexample: {shown}")
         return "\n".join(lines)
@@ -74,23 +75,29 @@ class Verdict:
 
 
 @contextmanager
-def _budget(seconds: float) -> Iterator[None]:
-    """Stop a SymPy simplification that runs too long (main thread only; else no limit)."""
+def _budget(seconds: float, error: type[Exception] = TimeoutError) -> Iterator[None]:
+    """Raise ``error`` in work that runs longer than ``seconds`` (main thread only; nested
+    budgets restore the outer one)."""
     if threading.current_thread() is not threading.main_thread() or \
             not hasattr(signal, "setitimer"):
         yield
         return
 
     def stop(signum: int, frame: object) -> None:
-        raise TimeoutError
+        raise error
 
+    outer_left, _ = signal.getitimer(signal.ITIMER_REAL)
+    started = time.monotonic()
     old = signal.signal(signal.SIGALRM, stop)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, outer_left) if outer_left else seconds)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+        if outer_left:
+            left = outer_left - (time.monotonic() - started)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3))
 
 
 @dataclass
@@ -133,7 +140,7 @@ class Judge:
         try:
             with _budget(SYMBOLIC_SECONDS):
                 return sp.simplify(diff) == 0
-        except (TimeoutError, RecursionError):
+        except (TimeoutError, RecursionError, TypeError):
             return False
 
     def counterexample(self, lhs: sp.Expr, rhs: sp.Expr) -> dict[str, float | str]:
@@ -147,7 +154,8 @@ class Judge:
                     if not cls.__name__.endswith("'"):
                         out[f"{cls.__name__}(z)"] = str(fn.expr.xreplace({fn.variables[0]:
                                                                           sp.Symbol("z")}))
-                out.update({"left side": float(a), "right side": float(b)})
+                out.update({"left side": float(a), "right side": float(b),
+                            "difference": float(a - b)})
                 return out
         return {}
 
@@ -191,9 +199,15 @@ def check_graph(text: str, graph: Graph, *, seed: int = 0,
         try:
             chain = parse(found.text)
             sides = [to_sympy(s, graph) for s in chain.sides]
-            verdict = Verdict(found.line, found.text, *_decide(judge, sides))
+            with _budget(DECIDE_SECONDS, OutOfTime):
+                verdict = Verdict(found.line, found.text, *_decide(judge, sides))
         except ParseError as exc:
             verdict = _invalid(found.line, found.text, f"syntax error at {exc}")
+        except Undefined as exc:
+            verdict = _invalid(found.line, found.text, str(exc))
+        except OutOfTime:
+            verdict = _invalid(found.line, found.text, f"deciding this formula took more "
+                                                       f"than {DECIDE_SECONDS:g} s; split it")
         except InvalidFormula as exc:
             verdict = _invalid(found.line, found.text, str(exc))
         except (BpttError, ZeroDivisionError, ValueError, TypeError, RecursionError) as exc:

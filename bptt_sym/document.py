@@ -32,7 +32,10 @@ class Found:
 
 
 def _is_math_document(text: str) -> bool:
-    return bool(re.search(r"\$|\\\[|\\begin\{(align|equation|gather)", text))
+    """Math delimiters outside comment lines make a Markdown/LaTeX document."""
+    body = "\n".join(line for line in text.splitlines()
+                     if not line.lstrip().startswith(("#", "%")))
+    return bool(re.search(r"\$[^$\n]+\$|\$\$|\\\[|\\begin\{(align|equation|gather)", body))
 
 
 def _strip_comment(line: str) -> str:
@@ -73,6 +76,7 @@ def find_equations(text: str) -> list[Found]:
     found = []
     for m in _MATH.finditer(kept):
         body = next(g for g in (m["dd"], m["br"], m["d"], m["body"]) if g is not None)
+        body = re.sub(r"\\(begin|end)\{(aligned|gathered|split)\}", " ", body)
         start_line = kept.count("\n", 0, m.start()) + 1
         found.extend(_rows(body, start_line))
     return found

@@ -27,10 +27,14 @@ from .notation import Partial
 from .rules import ROLES, function_class, prime_class, rule
 from .sweep import total
 
-__all__ = ["Point", "Sampler", "DIGITS", "is_zero"]
+__all__ = ["Point", "Sampler", "DIGITS", "is_zero", "Undefined"]
 
 DIGITS = 60
 _ZERO = sp.Float("1e-40", DIGITS)
+
+
+class Undefined(ValueError):
+    """An expression without a finite real value at the point (1/0, log of a negative)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,16 @@ class Sampler:
     @staticmethod
     def _number(expr: sp.Expr, values: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:
         v = expr.xreplace(values)
-        return v if v.is_Rational else sp.N(v, DIGITS)
+        if v.is_Rational and v.q.bit_length() < 2000:
+            return v
+        # 60 digits: transcendental values, and rationals whose digits would keep tripling
+        # through many steps of cubic stand-ins
+        v = sp.N(v, DIGITS)
+        if not (v.is_real and v.is_finite):
+            raise Undefined(f"the formula is undefined or not real at a random point "
+                            f"(it evaluates to {v}); look for a division by zero or a log "
+                            "of a negative number")
+        return v
 
     def partial_value(self, p: Partial) -> sp.Expr:
         """∂X/∂Y in node values (the graph's total derivative), memoised."""

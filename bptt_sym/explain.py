@@ -106,7 +106,8 @@ def _sign_and_factor(left: list[sp.Expr], right: list[sp.Expr]) -> list[Diagnosi
     ratios = [b / a for a, b in zip(left, right) if a != 0]
     if len(ratios) == len(left) and all(_same(ratios[0], q) for q in ratios[1:]):
         c = ratios[0]
-        shown = c if c.is_Rational else sp.Float(c, 6)
+        near = sp.nsimplify(c, tolerance=sp.Float(10) ** -30, rational=True)
+        shown = c if c.is_Rational else (near if near.q < 10**6 else sp.Float(c, 15))
         return [Diagnosis("factor", f"off by a constant factor: the right side is {shown} "
                                     "times the left")]
     return []
@@ -227,8 +228,11 @@ def _continues(graph: Graph, partial: Partial, term: sp.Expr) -> int:
 
 def _missing_factor(graph: Graph, lhs: sp.Expr, rhs: sp.Expr, holds: Holds) -> list[Diagnosis]:
     factors = [(p, v) for p, v in _candidates(graph, rhs) if isinstance(v, sp.Symbol)]
+    end = lhs.den if isinstance(lhs, Partial) else None
     for term in _terms(rhs):
-        ranked = sorted(factors, key=lambda item: -_continues(graph, item[0], term))
+        # a chain that must end at the left side's variable: its last edge leaves from there
+        ranked = sorted(factors, key=lambda item: -(3 * (item[0].den == end) +
+                                                    _continues(graph, item[0], term)))
         for partial, v in ranked:
             if holds(lhs, rhs.xreplace({term: term * v})):
                 return [Diagnosis("missing-factor", f"the term {_u(term)} lacks the factor "

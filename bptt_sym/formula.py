@@ -20,10 +20,13 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, Vi
 from .errors import BpttError
 
 __all__ = ["ParseError", "Num", "Ref", "Deriv", "Call", "Op", "Sum", "Chain", "parse",
-           "MAX_DEPTH", "MAX_LENGTH"]
+           "MAX_DEPTH", "MAX_LENGTH", "FUNCTIONS"]
 
 MAX_DEPTH = 100
 MAX_LENGTH = 20_000
+# Names read as functions before a bracket; any other name times a bracket is a product.
+FUNCTIONS = frozenset({"f", "g", "L", "tanh", "sigmoid", "σ", "sigma", "relu", "step", "exp",
+                       "log", "softmax"})
 
 _IDX = r"(?:_\{[^{}]{1,20}\}|_-?\d+|_[A-Za-z](?![A-Za-z])|\d+|₋?[₀-₉]+)"
 _GRAMMAR = r"""
@@ -52,13 +55,13 @@ bounds: "_" _LB NAME _EQ sum _RB "^" atom -> range
       | "_" _LB NAME _RB -> all_steps
 
 SUMSYM.3: "\\sum" | "Σ" | "∑" | /sum(?=_)/
-DERIV.3: /d[A-Za-z]+IDX?\/d[A-Za-z]+IDX?(?![A-Za-z0-9_])/
+DERIV.3: /d[A-Za-z]+IDX? ?\/ ?d[A-Za-z]+IDX?(?![A-Za-z0-9_])/
 FRAC.2: "\\frac" | "\\dfrac" | "\\tfrac"
 FUNC.2: "\\tanh" | "\\sigma" | "\\exp" | "\\log" | /\\operatorname\{[A-Za-z]+\}/
 PARTIAL: "∂" | "\\partial"
 NAME: /[A-Za-zσ]+IDX?/
 NUMBER: /\d+(\.\d+)?/
-PRIME: "'"
+PRIME: "'" | "′" | "’"
 ADD: "+"
 SUB: "-" | "−" | "–"
 MUL: "*" | "·" | "⋅" | "×" | "∙" | "\\cdot" | "\\times"
@@ -187,7 +190,8 @@ class _Build(Transformer):
         if text.startswith("operatorname{"):
             text = text[len("operatorname{"):-1]
         ref = _ref(name) if not str(name).startswith("\\") else Ref(text, None, name.column)
-        if ref.index is not None and not prime:  # v1 (x1 + ...) is a product, not a call
+        product = ref.index is not None or ref.base not in FUNCTIONS
+        if product and not prime:  # v1 (x1 + ...) and o(1 - o) are products, not calls
             if len(args) != 1:
                 raise BpttError(f"{name} is not a function")
             return Op("*", (ref, args[0]))
@@ -197,7 +201,7 @@ class _Build(Transformer):
         return list(items)
 
     def deriv_ascii(self, tok):  # noqa: ANN001, ANN201
-        num, den = str(tok).split("/")
+        num, den = (part.strip() for part in str(tok).split("/"))
         col = tok.column
         return Deriv(_ref(Token("NAME", num[1:], column=col + 1)),
                      _ref(Token("NAME", den[1:], column=col + len(num) + 2)))

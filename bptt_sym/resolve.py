@@ -26,7 +26,9 @@ __all__ = ["InvalidFormula", "to_sympy", "MAX_SUM_TERMS"]
 
 MAX_SUM_TERMS = 10_000
 _CONCRETE = {"tanh": ("activation", "tanh"), "sigmoid": ("activation", "sigmoid"),
-             "σ": ("activation", "sigmoid"), "relu": ("activation", "relu")}
+             "σ": ("activation", "sigmoid"), "sigma": ("activation", "sigmoid"),
+             "relu": ("activation", "relu")}
+MAX_EXPONENT = 64
 _ROLE_OF = {"f": "activation", "g": "output", "L": "loss"}
 
 
@@ -82,6 +84,8 @@ def _symbol(ref: Ref, graph: Graph, env: Mapping[str, int]) -> sp.Symbol:
 def _call(node: Call, graph: Graph, args: list[sp.Expr]) -> sp.Expr:
     if node.name in ("exp", "log") and not node.prime and len(args) == 1:
         return getattr(sp, node.name)(args[0])
+    if node.name == "step" and not node.prime and len(args) == 1:
+        return sp.Heaviside(args[0], sp.S.Zero)
     if node.name in _ROLE_OF:
         role = _ROLE_OF[node.name]
         r = rule(role, graph.choices[role])
@@ -89,9 +93,12 @@ def _call(node: Call, graph: Graph, args: list[sp.Expr]) -> sp.Expr:
         r = rule(*_CONCRETE[node.name])
     else:
         raise InvalidFormula(f"unknown function {node.name}; {_known(graph)}", node.column)
+    y = sp.Symbol("y")
+    if node.name == "L" and len(args) == 2 and args[1] == y:  # L(o, y), as `models` writes it
+        args = args[:1]
     if len(args) != 1:
         raise InvalidFormula(f"{node.name} takes one argument, got {len(args)}", node.column)
-    full = [args[0], sp.Symbol("y")][: r.arity]
+    full = [args[0], y][: r.arity]
     applied = function_class(r)(*full)
     return r.derivative(*full, out=applied) if node.prime else applied
 
@@ -120,11 +127,20 @@ def to_sympy(node: object, graph: Graph, env: Mapping[str, int] | None = None) -
     if isinstance(node, Op):
         a = [to_sympy(x, graph, env) for x in node.args]
         ops = {"+": lambda: a[0] + a[1], "-": lambda: a[0] - a[1], "*": lambda: a[0] * a[1],
-               "/": lambda: a[0] / a[1], "^": lambda: a[0] ** a[1], "neg": lambda: -a[0]}
+               "/": lambda: a[0] / a[1], "^": lambda: _power(a[0], a[1]), "neg": lambda: -a[0]}
         return ops[node.op]()
     if isinstance(node, Sum):
         return _sum(node, graph, env)
     raise InvalidFormula(f"cannot read {node!r}")
+
+
+def _power(base: sp.Expr, exp: sp.Expr) -> sp.Expr:
+    """base^exp, refusing number exponents so large that evaluating them never ends."""
+    if exp.is_Number and abs(exp) > MAX_EXPONENT:
+        raise InvalidFormula(f"the exponent {exp} is larger than {MAX_EXPONENT} in size")
+    if exp.free_symbols or exp.atoms(sp.Function):
+        raise InvalidFormula("an exponent must be a plain number such as 2")
+    return base**exp
 
 
 def _bound(node: object, graph: Graph, env: Mapping[str, int], default: int) -> int:
@@ -159,4 +175,6 @@ def _sum(node: Sum, graph: Graph, env: Mapping[str, int]) -> sp.Expr:
     if hi - lo + 1 > MAX_SUM_TERMS:
         raise InvalidFormula(f"a sum of {hi - lo + 1} terms is more than {MAX_SUM_TERMS}")
     terms = [to_sympy(node.body, graph, {**env, node.var: t}) for t in range(hi, lo - 1, -1)]
-    return sp.Add(*terms, evaluate=False) if len(terms) > 1 else (terms[0] if terms else 0)
+    if not terms:
+        return sp.S.Zero
+    return sp.Add(*terms, evaluate=False) if len(terms) > 1 else terms[0]
