@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import __version__
 from .check import check_graph, summary
+from .cli_vector import VECTOR_MODELS, derive_vector, unroll_vector_cmd, verify_vector
 from .derive import DEFAULT_MAX_PATHS, FORMS, PathLimitError, derive
 from .drawing import PICTURE_FORMATS, draw, picture_format
 from .errors import BpttError, UsageError
@@ -58,8 +59,9 @@ def _positive(text: str) -> int:
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="doc", choices=list(MODELS),
-                   help="the model to unroll (default: doc, the article's scalar RNN)")
+    p.add_argument("--model", default="doc", choices=list(MODELS) + list(VECTOR_MODELS),
+                   help="the model to unroll (default: doc, the article's scalar RNN; elman: "
+                   "its vector RNN, V1-V4)")
     p.add_argument("--steps", type=_steps, default=2, metavar="T",
                    help="number of time steps t = 0..T-1 (default: 2, as in the article)")
     p.add_argument("--activation", default="f", choices=rule_names("activation"),
@@ -68,6 +70,14 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                    help="output function g (default: abstract g)")
     p.add_argument("--loss", default="L", choices=rule_names("loss"),
                    help="loss L (default: abstract L)")
+    sizes = p.add_argument_group("sizes of the vector model (--model elman)")
+    sizes.add_argument("--hidden", type=_positive, default=None, metavar="H",
+                       help="hidden units (default: 4)")
+    sizes.add_argument("--inputs", type=_positive, default=None, metavar="D",
+                       help="inputs per step (default: 3)")
+    sizes.add_argument("--classes", type=_positive, default=None, metavar="K",
+                       help="output classes (default: 3)")
+    sizes.add_argument("--bias", action="store_true", help="add the biases b and c")
 
 
 def _derivation_options(p: argparse.ArgumentParser) -> None:
@@ -185,6 +195,9 @@ def _split(text: str, option: str, allowed: Sequence[str] | None = None) -> list
 
 
 def _graph(args: argparse.Namespace) -> Graph:
+    if getattr(args, "hidden", None) or getattr(args, "inputs", None) or \
+            getattr(args, "classes", None) or getattr(args, "bias", False):
+        raise UsageError("--hidden, --inputs, --classes and --bias are for --model elman")
     g = unroll(args.model, steps=args.steps, activation=args.activation, output=args.output,
                loss=args.loss)
     for note in g.warnings:
@@ -192,14 +205,22 @@ def _graph(args: argparse.Namespace) -> Graph:
     return g
 
 
-def _derive(args: argparse.Namespace) -> int:
-    forms = _split(args.form, "--form", FORMS)
-    g = _graph(args)
+def _targets(args: argparse.Namespace, g: Graph) -> tuple[list[str], str]:
+    """The --wrt names (default: every parameter) and the --of node, each checked."""
     wrts = _split(args.wrt, "--wrt") if args.wrt else list(g.copies)
     of = args.of or g.spec.loss
     for w in wrts:
         g.resolve(w)
     g.resolve(of, option="--of")
+    return wrts, of
+
+
+def _derive(args: argparse.Namespace) -> int:
+    if args.model in VECTOR_MODELS:
+        return derive_vector(args, _split)
+    forms = _split(args.form, "--form", FORMS)
+    g = _graph(args)
+    wrts, of = _targets(args, g)
     explicit_paths = args.form.strip() != ",".join(FORMS)
     results = []
     for w in wrts:
@@ -222,6 +243,8 @@ def _derive(args: argparse.Namespace) -> int:
 
 
 def _unroll(args: argparse.Namespace) -> int:
+    if args.model in VECTOR_MODELS:
+        return unroll_vector_cmd(args)
     g = _graph(args)
     comment = "%" if args.format == "latex" else "#"
     print(f"{comment} model {g.spec.name}: {g.spec.title}, steps 0..{g.steps - 1}")
@@ -237,6 +260,8 @@ def _unroll(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    if args.model in VECTOR_MODELS:
+        return verify_vector(args)
     g = _graph(args)
     at = read_points(args.at, g) if args.at else None
     report = verify(args.model, steps=args.steps, activation=args.activation,
@@ -269,6 +294,8 @@ def _read_text(name: str) -> str:
 
 
 def _check(args: argparse.Namespace) -> int:
+    if args.model in VECTOR_MODELS:
+        raise UsageError("check does not read matrix formulas yet; --model doc only")
     text = _read_text(args.file)
     g = _graph(args)
     verdicts = check_graph(text, g, seed=args.seed,
@@ -331,11 +358,7 @@ def _export(args: argparse.Namespace) -> int:
     _check_output(args.output_file)
     forms = _split(args.form, "--form", FORMS)
     g = _graph(args)
-    wrts = _split(args.wrt, "--wrt") if args.wrt else list(g.copies)
-    of = args.of or g.spec.loss
-    for w in wrts:
-        g.resolve(w)
-    g.resolve(of, option="--of")
+    wrts, of = _targets(args, g)
     skipped: list[Skipped] = []
     results = collect(g, wrt=wrts, forms=forms, of=of, explicit=args.explicit,
                       max_paths=args.max_paths, skipped=skipped,

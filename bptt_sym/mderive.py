@@ -28,7 +28,7 @@ from .rules import rule
 from .vector import Apply, Softmax, VectorGraph, Xent
 
 __all__ = ["VJP", "MatrixDerivation", "derive_matrix", "elementwise", "Diag", "StepSum",
-           "adjoint_symbol", "shared"]
+           "adjoint_symbol", "shared", "state_jacobian"]
 
 M = MatrixExpr
 
@@ -132,6 +132,21 @@ def _contributions(graph: VectorGraph, n: sp.Basic, g: sp.Basic) -> list[tuple]:
         else:
             out.append((term, VJP["add"](g)))
     return out
+
+
+def state_jacobian(graph: VectorGraph) -> Equation | None:
+    """∂s_t/∂s_{t-1} = diag(f'(z_t)) W, by the Jacobian of each edge on the path, templated."""
+    if graph.steps < 2:
+        return None
+    t = graph.steps - 1
+    s_t = next(n for n, node in graph.nodes.items() if node.base == "s" and node.step == t)
+    z_t = graph.nodes[s_t].expr.arg
+    prev = next(n for n, node in graph.nodes.items() if node.base == "s" and node.step == t - 1)
+    weight = next(term.args[0] for term in graph.nodes[z_t].expr.args
+                  if isinstance(term, sp.MatMul) and term.args[1] == prev)
+    jac = sp.MatMul(Diag(_act_derivative(graph.nodes[s_t].expr, s_t)), weight)
+    eq = Equation(Partial(s_t, prev), jac.xreplace(shared(graph)), "jacobian")
+    return Equation(_template_names(eq.lhs, t), _template_names(eq.rhs, t), eq.kind)
 
 
 @dataclass(frozen=True)

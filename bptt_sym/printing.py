@@ -218,7 +218,12 @@ class _Matrix:
         return inner + self.transpose
 
     def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> str:
-        return self.hadamard.join(self._mat_factor(a) for a in expr.args)
+        return self.hadamard.join(self._paren(self._print(a)) if isinstance(a, sp.MatMul)
+                                  else self._mat_factor(a) for a in expr.args)
+
+    def _print_Xent(self, expr: sp.Basic) -> str:
+        yhat, y = expr.args
+        return f"{self.neg}{self._print(y)}{self.transpose} log{self._paren(self._print(yhat))}"
 
     def _print_HadamardPower(self, expr: sp.HadamardPower) -> str:
         return self.hadamard.join([self._mat_factor(expr.base)] * int(expr.exp))
