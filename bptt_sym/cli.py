@@ -353,7 +353,14 @@ def _write_output(name: str, data: bytes) -> None:
             tmp.unlink()
 
 
+def _scalar_only(args: argparse.Namespace) -> None:
+    if args.model in VECTOR_MODELS:
+        raise UsageError(f"{args.command} does not handle the vector model {args.model} yet; "
+                         "--model doc only")
+
+
 def _export(args: argparse.Namespace) -> int:
+    _scalar_only(args)
     fmt = document_format(args.output_file, args.format)
     _check_output(args.output_file)
     forms = _split(args.form, "--form", FORMS)
@@ -371,6 +378,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _draw(args: argparse.Namespace) -> int:
+    _scalar_only(args)
     fmt = picture_format(args.output_file, args.format)
     _check_output(args.output_file)
     g = _graph(args)
