@@ -264,19 +264,32 @@ def _markdown_text(text: str) -> str:
 
 def markdown(graph: Graph, derivations: Sequence[Derivation], *, skipped: Sequence[Skipped] = (),
              width: float = PAGE_WIDTH) -> str:
-    """Markdown with one $$ block per equation, for GitHub, MathJax and KaTeX."""
+    """Markdown with $$ blocks for GitHub, MathJax and KaTeX: one per numbered equation
+    (a display holds one tag), unnumbered equations together."""
     out = [f"# {_markdown_text(_title(graph))}", "", f"Written by bptt-sym {__version__}."]
     for part, tagged in _tags(_parts(graph, derivations, skipped)):
         out += ["", f"{'#' * (part.level + 1)} {_markdown_text(part.title)}"]
         if part.text:
             out += ["", _markdown_text(part.text)]
+        plain: list[str] = []
         for d, tag in tagged:
+            if (tag or d.note) and plain:
+                out += _block(plain, "")
+                plain = []
             if d.note:
                 out += ["", _markdown_text(_sentence(d.note))]
-            body = " \\\\\n".join(rows(d.lhs, d.rhs, width=width))
-            out += ["", "$$", "\\begin{aligned}", body, "\\end{aligned}"]
-            out += [f"\\tag{{{tag}}}", "$$"] if tag else ["$$"]
+            if tag:
+                out += _block(rows(d.lhs, d.rhs, width=width), tag)
+            else:
+                plain += rows(d.lhs, d.rhs, width=width)
+        out += _block(plain, "") if plain else []
     return "\n".join(out) + "\n"
+
+
+def _block(lines: list[str], tag: str) -> list[str]:
+    """A $$ display of aligned rows, with its tag."""
+    body = ["\\begin{aligned}", " \\\\\n".join(lines), "\\end{aligned}"]
+    return ["", "$$", *body, *([f"\\tag{{{tag}}}"] if tag else []), "$$"]
 
 
 def _math_text(text: str) -> str:
