@@ -52,8 +52,9 @@ def _per_output(g: VectorGraph, wrt: str) -> list[tuple[str, Equation]]:
             Equation(Partial(g.loss, w), StepSum(Partial(e_t, w)), "sum"))]
     jac = state_jacobian(g)
     if jac is not None:
-        eqs.append(("each ∂E_t/∂W sums over k ≤ t the chain ∂E_t/∂ŷ_t · ∂ŷ_t/∂s_t · "
-                    "Π_{j=k+1..t} ∂s_j/∂s_{j-1} · ∂s_k/∂W, where the step Jacobian is", jac))
+        eqs.append((f"each ∂E_t/∂{wrt} sums over k ≤ t the chain ∂E_t/∂ŷ_t · ∂ŷ_t/∂s_t · "
+                    f"Π_{{j=k+1..t}} ∂s_j/∂s_{{j-1}} · ∂s_k/∂{wrt}, where the step Jacobian is",
+                    jac))
     return eqs
 
 
