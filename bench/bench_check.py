@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from _machine import command_output, cpu_model, git_commit  # noqa: E402
 from sympy.core.cache import clear_cache
 
 import bptt_sym
@@ -304,33 +305,10 @@ def other_table(runs: Sequence[Run]) -> str:
     return "\n".join(rows)
 
 
-def git_commit() -> str:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
-                                capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "bptt_sym"], cwd=REPO,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return commit + (" (bptt_sym/ has uncommitted changes)" if dirty else "")
 
 
-def command_output(cmd: Sequence[str], fallback: str) -> str:
-    try:
-        return subprocess.run(list(cmd), capture_output=True, text=True,
-                              check=True).stdout.strip() or fallback
-    except (OSError, subprocess.CalledProcessError):
-        return fallback
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def machine() -> dict[str, str]:
@@ -374,7 +352,8 @@ def report(info: dict[str, str], mixes: Sequence[Run], others: Sequence[Run],
     for r in mixes:
         out += ["", f"### {len(r.equations):,} equations, {r.functions} ({r.unique} distinct "
                     f"lines, {r.bytes:,} bytes)", "", verdict_table(r), "",
-                f"CLI: {r.cli:.2f} s (exit status {r.cli_status}).", "",
+                ("CLI: not run (--no-cli)." if r.cli is None else
+                 f"CLI: {r.cli:.2f} s (exit status {r.cli_status})."), "",
                 "Slowest equations:", "", *slowest_lines(r)]
     out += ["", "### Junk and empty files", "", other_table(others), "", "### Targets", "",
             *targets(mixes), "", f"total runtime: {elapsed:.1f} s"]

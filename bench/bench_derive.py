@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -29,6 +28,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import sympy as sp
+from _machine import cpu_model
+from _machine import git_commit as git_state  # noqa: E402
 from sympy.core.cache import clear_cache
 
 import bptt_sym
@@ -258,27 +259,8 @@ def naive_cells(row: Row) -> list[str]:
     return [ms(n.total()), str(nodes), f"{time_ratio:.1f}×", f"{size_ratio:.1f}×"]
 
 
-def git_state() -> str:
-    """The repository's commit, and whether bptt_sym/ has uncommitted changes."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
-                                capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "bptt_sym"], cwd=REPO,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return commit + (" (bptt_sym/ has uncommitted changes)" if dirty else "")
 
 
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo, or ``platform.processor()``."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def machine() -> dict[str, str]:

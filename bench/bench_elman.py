@@ -30,7 +30,6 @@ import math
 import os
 import platform
 import pstats
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -38,6 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from _machine import command_output, cpu_model, version  # noqa: E402
 from sympy.core.cache import clear_cache
 
 from bptt_sym import mnumeric
@@ -220,29 +220,10 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def command_output(cmd: Sequence[str], fallback: str) -> str:
-    try:
-        return subprocess.run(list(cmd), capture_output=True, text=True, check=True,
-                              cwd=REPO).stdout.strip() or fallback
-    except (OSError, subprocess.CalledProcessError):
-        return fallback
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
-def version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def blas() -> str:

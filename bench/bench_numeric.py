@@ -26,7 +26,6 @@ import json
 import math
 import os
 import platform
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _machine import command_output, cpu_model, git_commit, version  # noqa: E402
 from sympy.core.cache import clear_cache
 
 from bptt_sym import derive, unroll
@@ -392,42 +392,12 @@ def targets_lines(rows: Sequence[CallRow]) -> list[str]:
     return out
 
 
-def git_commit() -> str:
-    """``git rev-parse --short HEAD``, and whether bptt_sym/ has uncommitted changes."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
-                                capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "bptt_sym"], cwd=REPO,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return commit + (" (bptt_sym/ has uncommitted changes)" if dirty else "")
 
 
-def command_output(cmd: Sequence[str], fallback: str) -> str:
-    try:
-        return subprocess.run(list(cmd), capture_output=True, text=True,
-                              check=True).stdout.strip() or fallback
-    except (OSError, subprocess.CalledProcessError):
-        return fallback
 
 
-def cpu_model() -> str:
-    """The CPU model name from /proc/cpuinfo, or ``platform.processor()``."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
-def version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def machine(threads: str | None) -> dict[str, str]:
