@@ -49,12 +49,14 @@ class Verdict:
     diagnosis: tuple[Diagnosis, ...] = ()
     counterexample: Mapping[str, float | str] | None = None
     method: str = ""
+    column: int | None = None
 
     def to_json(self) -> dict[str, object]:
         return {"line": self.line, "source": self.source, "verdict": self.verdict,
                 "message": self.message, "diagnosis": [d.text for d in self.diagnosis],
                 "diagnosis_kinds": [d.kind for d in self.diagnosis],
-                "counterexample": dict(self.counterexample) if self.counterexample else None}
+                "counterexample": dict(self.counterexample) if self.counterexample else None,
+                "method": self.method or None, "column": self.column}
 
     def text(self) -> str:
         head = f"line {self.line}: {self.verdict}: {self.source}"
@@ -194,8 +196,8 @@ def _decide(judge: Judge, sides: list[sp.Expr]) -> tuple[str, str, tuple, dict |
     return "holds", f"holds ({method})", (), None, method
 
 
-def _invalid(line: int, source: str, message: str) -> Verdict:
-    return Verdict(line, source, "invalid", message)
+def _invalid(line: int, source: str, message: str, column: int | None = None) -> Verdict:
+    return Verdict(line, source, "invalid", message, column=column or None)
 
 
 def check_graph(text: str, graph: Graph, *, seed: int = 0,
@@ -210,14 +212,14 @@ def check_graph(text: str, graph: Graph, *, seed: int = 0,
             with _budget(DECIDE_SECONDS, OutOfTime):
                 verdict = Verdict(found.line, found.text, *_decide(judge, sides))
         except ParseError as exc:
-            verdict = _invalid(found.line, found.text, f"syntax error at {exc}")
+            verdict = _invalid(found.line, found.text, f"syntax error at {exc}", exc.column)
         except Undefined as exc:
             verdict = _invalid(found.line, found.text, str(exc))
         except OutOfTime:
             verdict = _invalid(found.line, found.text, f"deciding this formula took more "
                                                        f"than {DECIDE_SECONDS:g} s; split it")
         except InvalidFormula as exc:
-            verdict = _invalid(found.line, found.text, str(exc))
+            verdict = _invalid(found.line, found.text, str(exc), exc.column)
         except (BpttError, ZeroDivisionError, ValueError, TypeError, RecursionError) as exc:
             verdict = _invalid(found.line, found.text, f"cannot check this formula: {exc}")
         verdicts.append(verdict)

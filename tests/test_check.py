@@ -148,6 +148,10 @@ def test_cli_exit_statuses_and_json(tmp_path: Path) -> None:
     assert set(first_fail) >= {"line", "source", "verdict", "message", "diagnosis",
                                "counterexample"}
     assert first_fail["line"] == 11 and isinstance(first_fail["diagnosis"][0], str)
+    assert first_fail["method"] == "60-digit evaluation"
+    r = run("-", "--json", stdin="dE/du = (x1 +\ndE/du = h1\n")
+    cols = [e["column"] for e in json.loads(r.stdout)["equations"]]
+    assert cols == [14, 9]
     r = run("-", stdin="dE/du = dE/du1 + dE/du0\n")
     assert r.returncode == 0
 
