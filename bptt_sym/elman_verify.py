@@ -17,17 +17,11 @@ from .elman_oracles import TOLERANCE, elman_gradient, elman_loss, elman_oracle_s
 from .errors import UsageError
 from .mnumeric import forward_values, matrix_program, random_values
 from .vector import unroll_vector
-from .verify import Report, Row, Skip
+from .verify import Report, Row, Skip, compare
 
 __all__ = ["verify_elman", "ELMAN_ORACLES"]
 
 ELMAN_ORACLES = ("autograd", "torch", "fd")
-
-
-def _compare(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    err = float(np.max(np.abs(a - b)))
-    scale = max(float(np.max(np.abs(a))), float(np.max(np.abs(b))), 1e-300)
-    return err, err / scale
 
 
 def verify_elman(*, steps: int = 3, hidden: int = 4, inputs: int = 3, classes: int = 3,
@@ -48,7 +42,7 @@ def verify_elman(*, steps: int = 3, hidden: int = 4, inputs: int = 3, classes: i
     with np.errstate(all="ignore"):
         e_sym = forward_values(graph, values)["E"]
         e_ref = elman_loss(values, steps=steps, activation=activation, bias=bias)
-        forward = _compare(np.asarray(e_sym), np.asarray(e_ref))[1]
+        forward = compare(np.asarray(e_sym), np.asarray(e_ref))[1]
         derived = matrix_program(graph)(values)
         rows, skipped = [], []
         for name in names:
@@ -58,7 +52,7 @@ def verify_elman(*, steps: int = 3, hidden: int = 4, inputs: int = 3, classes: i
                 continue
             ref = elman_gradient(name, values, steps=steps, activation=activation, bias=bias)
             for p in weight_names(bias):
-                rows.append(Row("matrix", p, name, *_compare(derived[p], ref[p]),
+                rows.append(Row("matrix", p, name, *compare(derived[p], ref[p]),
                                 TOLERANCE[name]))
     choices = {"activation": activation, "output": "softmax", "loss": "xent",
                "sizes": f"hidden {hidden}, inputs {inputs}, classes {classes}"

@@ -78,10 +78,6 @@ class Graph:
 
         return notebook_svg(self)
 
-    def names(self) -> list[str]:
-        """Every name a derivative may use: shared parameters, then symbols in order."""
-        return list(self.copies) + [str(s) for s in self.nodes]
-
     def resolve(self, name: str, *, option: str = "--wrt") -> tuple[sp.Symbol, ...]:
         """The symbols behind ``name``: the copies of a shared parameter, or one symbol."""
         if name in self.copies:

@@ -351,14 +351,10 @@ def _header(d: Derivation, fmt: str) -> str:
 
 
 def render_derivation(d: Derivation, fmt: str) -> str:
-    """Render a derivation as text lines, LaTeX lines, JSON or a LaTeX display block."""
+    """Render a derivation as text lines (unicode, ascii), LaTeX lines or JSON."""
     depth = d.graph.steps
     if fmt == "json":
         return json.dumps(derivation_json(d), ensure_ascii=False, indent=1)
-    if fmt == "latex-display":
-        rows = [f"{leibniz(e.lhs, 'latex', depth=depth)} &= {leibniz(e.rhs, 'latex', depth=depth)}"
-                for e in d.equations]
-        return "$$\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}$$"
     comment = "%" if fmt == "latex" else "#"
     lines = [f"{comment} {_header(d, fmt)}"]
     for e in d.equations:

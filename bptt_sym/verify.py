@@ -22,7 +22,8 @@ from .graph import Graph, unroll
 from .numeric import StandIns, compile_gradients, compiled, leaf_names
 from .oracles import ORACLES, doc_loss, functions, gradient, oracle_status
 
-__all__ = ["Row", "Skip", "Report", "verify", "draw_points", "read_points", "FORMS_VERIFIED"]
+__all__ = ["Row", "Skip", "Report", "verify", "compare", "draw_points", "read_points",
+           "FORMS_VERIFIED"]
 
 FORMS_VERIFIED = ("delta", "closed")
 TINY = 1e-300
@@ -151,7 +152,7 @@ def read_points(path: str | Path, graph: Graph) -> dict[str, np.ndarray]:
             for k, a in out.items()}
 
 
-def _compare(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+def compare(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """gradcheck-style: max |a - b| and max |a - b| / max(|a|, |b|, tiny)."""
     err = np.abs(a - b)
     if not np.all(np.isfinite(err)):
@@ -198,7 +199,7 @@ def _run(graph: Graph, names: tuple[str, ...], values: Mapping[str, np.ndarray],
     if not np.all(np.isfinite(e_ref)):
         raise UsageError("the loss is not finite at these values; bce and xent need an "
                          "output in (0, 1): use --output sigmoid")
-    forward = _compare(e_sym, e_ref)[1]
+    forward = compare(e_sym, e_ref)[1]
     derived = {form: (compile_gradients(graph, form=form, stand_ins=stand_ins,
                                         override=override) if override else
                       compiled(*key, form, stand_ins))(values) for form in FORMS_VERIFIED}
@@ -211,7 +212,7 @@ def _run(graph: Graph, names: tuple[str, ...], values: Mapping[str, np.ndarray],
         ref = gradient(name, values, choice, stand_ins)
         for form in FORMS_VERIFIED:
             for p in graph.copies:
-                rows.append(Row(form, p, name, *_compare(derived[form][p], ref[p]),
+                rows.append(Row(form, p, name, *compare(derived[form][p], ref[p]),
                                 ORACLES[name].tolerance))
     return Report(graph.spec.name, graph.steps, dict(graph.choices), seed, n_points,
                   stand_ins.describe(abstract), forward, tuple(rows), tuple(skipped))
