@@ -127,7 +127,7 @@ class Judge:
 
     def holds(self, lhs: sp.Expr, rhs: sp.Expr) -> bool:
         """Equal at every point; a try that fails at the first point costs one evaluation."""
-        if self.deadline is not None and time.monotonic() > self.deadline:
+        if self.deadline is not None and time.process_time() > self.deadline:
             raise OutOfTime
         left = self.values(lhs)
         for i, p in enumerate(self.points):
@@ -182,7 +182,7 @@ def _decide(judge: Judge, sides: list[sp.Expr]) -> tuple[str, str, tuple, dict |
             methods.append(f"{how} at {judge.n_points} random points")
             continue
         which = "" if len(sides) == 2 else f"sides {i + 1} and {i + 2}: "
-        judge.deadline = time.monotonic() + EXPLAIN_SECONDS
+        judge.deadline = time.process_time() + EXPLAIN_SECONDS  # CPU time: the same under load
         try:
             diagnosis = tuple(explain(judge.graph, lhs, rhs, judge.values, judge.holds))
         except OutOfTime:
@@ -229,8 +229,14 @@ def check_graph(text: str, graph: Graph, *, seed: int = 0,
 
 
 def check(text: str, *, model: str = "doc", steps: int = 2, activation: str = "f",
-          output: str = "g", loss: str = "L", seed: int = 0) -> list[Verdict]:
-    """Check each equation of a document (plain text, Markdown or LaTeX) for ``model``."""
+          output: str = "g", loss: str = "L", seed: int = 0, bias: bool = False) -> list[Verdict]:
+    """Check each equation of a document (plain text, Markdown or LaTeX) for ``model``;
+    ``model="elman"`` reads matrix formulas (see :mod:`bptt_sym.mcheck`)."""
+    if model == "elman":
+        from .mcheck import check_matrix
+
+        return check_matrix(text, steps=steps, bias=bias, seed=seed,
+                            activation="tanh" if activation == "f" else activation)
     graph = unroll(model, steps=steps, activation=activation, output=output, loss=loss)
     return check_graph(text, graph, seed=seed)
 

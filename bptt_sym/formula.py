@@ -19,24 +19,32 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, Vi
 
 from .errors import BpttError
 
-__all__ = ["ParseError", "Num", "Ref", "Deriv", "Call", "Op", "Sum", "Chain", "parse",
-           "MAX_DEPTH", "MAX_LENGTH", "FUNCTIONS"]
+__all__ = ["ParseError", "Num", "Ref", "Deriv", "Call", "Op", "Sum", "Prod", "Chain", "parse",
+           "MAX_DEPTH", "MAX_LENGTH", "FUNCTIONS", "PRODUCTS"]
 
 MAX_DEPTH = 100
 MAX_LENGTH = 20_000
 # Names read as functions before a bracket; any other name times a bracket is a product.
 FUNCTIONS = frozenset({"f", "g", "L", "tanh", "sigmoid", "σ", "sigma", "relu", "step", "exp",
-                       "log", "softmax"})
+                       "log", "softmax", "diag", "outer"})
+# The products an Op can name: ``*`` as typed, ``⊙`` (\odot, ∘), ``@``, ``·`` (\cdot, ×) and
+# ``juxt`` (two factors side by side).  For scalars all multiply; for matrices ``*`` and ``⊙``
+# are elementwise, the others the matrix product.
+PRODUCTS = frozenset({"*", "⊙", "@", "·", "juxt"})
+_PRODUCT_OF = {"*": "*", "⊙": "⊙", "\\odot": "⊙", "∘": "⊙", "\\circ": "⊙", "@": "@"}
 
-_IDX = r"(?:_\{[^{}]{1,20}\}|_-?\d+|_[A-Za-z](?![A-Za-z])|\d+|₋?[₀-₉]+)"
+_IDX = r"(?:_\{[^{}]{1,20}\}|_-?\d+|_[A-Za-z](?![A-Za-z])|\d+|₋?[₀-₉]+|[ₜₖⱼᵢ](?:[₊₋][₀-₉]+)?)"
+# Names beyond plain letters: δ and ŷ as typed or in LaTeX, and bold/vector LaTeX letters.
+_SPECIAL = (r"δ|ŷ|y\u0302|\\delta|\\hat\{y\}|\\hat y|\\widehat\{y\}"
+            r"|\\(?:mathbf|boldsymbol|bm|vec)\{(?:[A-Za-z]|\\delta|\\hat\{y\})\}")
 _GRAMMAR = r"""
 start: expr (_EQ expr)+
 ?expr: sum
 ?sum: product | sum ADD product -> add | sum SUB product -> sub
-?product: signed | product MUL signed -> mul | product DIV signed -> div | sumop
+?product: signed | product MUL signed -> mul | product DIV signed -> div | sumop | prodop
 ?signed: juxt | SUB signed -> neg | ADD signed -> pos
-?juxt: power | juxt power -> mul
-?power: atom | atom POW signed -> pow | atom SUP -> sup
+?juxt: power | juxt power -> juxt
+?power: atom | atom POW signed -> pow | atom SUP -> sup | atom TRANSPOSE -> transpose
 ?atom: NUMBER -> number
      | NAME -> ref
      | NAME PRIME? _LP args _RP -> call
@@ -50,21 +58,28 @@ start: expr (_EQ expr)+
      | _LB sum _RB
 args: sum ("," sum)*
 sumop: SUMSYM bounds product
+prodop: PRODSYM bounds product
 bounds: "_" _LB NAME _EQ sum _RB "^" atom -> range
+      | "_" _LB NAME _EQ sum _RB TRANSPOSE -> range_t
       | "_" NAME -> all_steps
       | "_" _LB NAME _RB -> all_steps
+      | SUBVAR -> all_steps
 
-SUMSYM.3: "\\sum" | "Σ" | "∑" | /sum(?=_)/
+SUMSYM.3: "\\sum" | "Σ" | "∑" | /sum(?=_)/ | /sum(?=[ₜₖⱼᵢ])/
+PRODSYM.3: "\\prod" | "Π" | "∏" | /prod(?=_)/
+SUBVAR: /[ₜₖⱼᵢ]/
+TRANSPOSE.3: /\^\s*(\{\s*TOP\s*\}|T(?![A-Za-z0-9_])|\\top|\\intercal|⊤)/ | "ᵀ"
 DERIV.3: /d[A-Za-z]+IDX? ?\/ ?d[A-Za-z]+IDX?(?![A-Za-z0-9_])/
 FRAC.2: "\\frac" | "\\dfrac" | "\\tfrac"
 FUNC.2: "\\tanh" | "\\sigma" | "\\exp" | "\\log" | /\\operatorname\{[A-Za-z]+\}/
 PARTIAL: "∂" | "\\partial"
-NAME: /[A-Za-zσ]+IDX?/
+NAME: /(?:[A-Za-zσ]+|SPECIAL)IDX?/
 NUMBER: /\d+(\.\d+)?/
 PRIME: "'" | "′" | "’"
 ADD: "+"
 SUB: "-" | "−" | "–"
-MUL: "*" | "·" | "⋅" | "×" | "∙" | "\\cdot" | "\\times"
+MUL: "*" | "·" | "⋅" | "×" | "∙" | "\\cdot" | "\\times" | "⊙" | "\\odot" | "∘" | "\\circ"
+    | "@"
 DIV: "/"
 POW.2: "^" | "**"
 SUP: /[⁰¹²³⁴⁵⁶⁷⁸⁹]+/
@@ -75,7 +90,8 @@ _LB: "{"
 _RB: "}"
 SPACE: /\s+/ | /\\[,;:! ]/ | "\\quad" | "\\qquad"
 %ignore SPACE
-""".replace("IDX", _IDX)
+""".replace("IDX", _IDX).replace("SPECIAL", _SPECIAL).replace(
+    "TOP", r"(T|\\top|\\intercal|⊤|\\mathsf\{T\}|\\mathrm\{T\})")
 
 _PARSER = Lark(_GRAMMAR, parser="lalr", propagate_positions=False, maybe_placeholders=False)
 
@@ -141,13 +157,27 @@ class Sum:
 
 
 @dataclass(frozen=True)
+class Prod:
+    """Π over ``var`` from ``lo`` to ``hi`` of ``body``; for matrices the factor of the
+    highest step stands on the left (the chain rule's order)."""
+
+    var: str
+    lo: object
+    hi: object
+    body: object
+
+
+@dataclass(frozen=True)
 class Chain:
     """``A = B = C``: the sides, in order."""
 
     sides: tuple
 
 
-_SUBSCRIPT = str.maketrans("₀₁₂₃₄₅₆₇₈₉₋", "0123456789-")
+_SUBSCRIPT = str.maketrans("₀₁₂₃₄₅₆₇₈₉₋₊ₜₖⱼᵢ", "0123456789-+tkji")
+_BASES = (("\\widehat{y}", "yhat"), ("\\hat{y}", "yhat"), ("\\hat y", "yhat"), ("ŷ", "yhat"),
+          ("y\u0302", "yhat"), ("\\delta", "delta"), ("δ", "delta"))
+_BOLD = re.compile(r"^\\(?:mathbf|boldsymbol|bm|vec)\{(.*?)\}")
 _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
 _NAME = re.compile(r"^([A-Za-zσ]+?)(" + _IDX + r")?$")
 _VAR_INDEX = re.compile(r"^([A-Za-z])\s*(?:([+-])\s*(\d+))?$")
@@ -167,8 +197,17 @@ def _index(text: str) -> tuple | None:
     return ("var", m[1], off)
 
 
+def _plain(text: str) -> str:
+    """A name with δ, ŷ and LaTeX spellings (\\hat{y}, \\mathbf{W}) as plain letters."""
+    text = _BOLD.sub(lambda m: m[1], text)
+    for spelling, base in _BASES:
+        if text.startswith(spelling):
+            return base + text[len(spelling):]
+    return text
+
+
 def _ref(tok: Token) -> Ref:
-    m = _NAME.match(str(tok))
+    m = _NAME.match(_plain(str(tok)))
     base, idx = (m[1], m[2]) if m else (str(tok), None)
     if base.endswith(("_",)):
         base = base[:-1]
@@ -194,7 +233,7 @@ class _Build(Transformer):
         if product and not prime:  # v1 (x1 + ...) and o(1 - o) are products, not calls
             if len(args) != 1:
                 raise BpttError(f"{name} is not a function")
-            return Op("*", (ref, args[0]))
+            return Op("juxt", (ref, args[0]))
         return Call(ref.base, prime, tuple(args), name.column)
 
     def args(self, *items):  # noqa: ANN001, ANN201
@@ -225,8 +264,14 @@ class _Build(Transformer):
     def sub(self, a, _op, b):  # noqa: ANN001, ANN201
         return Op("-", (a, b))
 
-    def mul(self, a, *rest):  # noqa: ANN001, ANN201
-        return Op("*", (a, rest[-1]))
+    def mul(self, a, tok, b):  # noqa: ANN001, ANN201
+        return Op(_PRODUCT_OF.get(str(tok), "·"), (a, b))
+
+    def juxt(self, a, b):  # noqa: ANN001, ANN201
+        return Op("juxt", (a, b))
+
+    def transpose(self, a, _tok):  # noqa: ANN001, ANN201
+        return Op("T", (a,))
 
     def div(self, a, _op, b):  # noqa: ANN001, ANN201
         return Op("/", (a, b))
@@ -247,11 +292,20 @@ class _Build(Transformer):
         var, lo, hi = bounds
         return Sum(var, lo, hi, body)
 
+    def prodop(self, _sym, bounds, body):  # noqa: ANN001, ANN201
+        var, lo, hi = bounds
+        return Prod(var, lo, hi, body)
+
     def range(self, var, lo, hi):  # noqa: ANN001, ANN201
         return (str(var), lo, hi)
 
+    def range_t(self, var, lo, tok):  # noqa: ANN001, ANN201
+        if str(tok).replace(" ", "") not in ("^T", "^{T}"):
+            raise BpttError(f"a sum's upper bound cannot be {tok}")
+        return (str(var), lo, Ref("T", None, tok.column + 1))
+
     def all_steps(self, var):  # noqa: ANN001, ANN201
-        return (str(var), None, None)
+        return (str(var).translate(_SUBSCRIPT), None, None)
 
     def start(self, *sides):  # noqa: ANN001, ANN201
         return Chain(tuple(sides))

@@ -65,13 +65,13 @@ def evaluate(expr: sp.Basic, env: Mapping[str, object], xp: SimpleNamespace) -> 
     if isinstance(expr, (sp.MatrixSymbol, sp.Symbol)):
         return env[expr.name]
     if expr.is_Number:
-        return float(expr) if xp is NUMPY else expr
+        return float(expr) if xp is NUMPY else getattr(xp, "number", lambda n: n)(expr)
     args = [evaluate(a, env, xp) for a in expr.args[1:]] if isinstance(expr, Apply) else None
     if isinstance(expr, Apply):
         fn = xp.funcs.get(expr.name)
         if fn is None:
             raise UsageError(f"no numeric form of {expr.name}")
-        return fn(args[0]) if xp is NUMPY else args[0].applyfunc(fn)
+        return args[0].applyfunc(fn) if xp is SYMPY else fn(args[0])
     parts = [evaluate(a, env, xp) for a in expr.args]
     if isinstance(expr, sp.MatMul):
         out = parts[0]

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 import sympy as sp
 
 from .errors import BpttError
-from .formula import Call, Deriv, Num, Op, Ref, Sum
+from .formula import PRODUCTS, Call, Deriv, Num, Op, Prod, Ref, Sum
 from .graph import Graph
 from .notation import Partial, step_symbol
 from .rules import function_class, rule
@@ -125,11 +125,16 @@ def to_sympy(node: object, graph: Graph, env: Mapping[str, int] | None = None) -
     if isinstance(node, Call):
         return _call(node, graph, [to_sympy(a, graph, env) for a in node.args])
     if isinstance(node, Op):
+        if node.op == "T":
+            raise InvalidFormula(f"a transpose (ᵀ) is for vectors and matrices; every quantity "
+                                 f"of --model {graph.spec.name} is a scalar")
         a = [to_sympy(x, graph, env) for x in node.args]
-        ops = {"+": lambda: a[0] + a[1], "-": lambda: a[0] - a[1], "*": lambda: a[0] * a[1],
+        if node.op in PRODUCTS:
+            return a[0] * a[1]
+        ops = {"+": lambda: a[0] + a[1], "-": lambda: a[0] - a[1],
                "/": lambda: a[0] / a[1], "^": lambda: _power(a[0], a[1]), "neg": lambda: -a[0]}
         return ops[node.op]()
-    if isinstance(node, Sum):
+    if isinstance(node, (Sum, Prod)):
         return _sum(node, graph, env)
     raise InvalidFormula(f"cannot read {node!r}")
 
@@ -169,12 +174,14 @@ def _replace_T(node: object, steps: int) -> object:
     return node
 
 
-def _sum(node: Sum, graph: Graph, env: Mapping[str, int]) -> sp.Expr:
+def _sum(node: Sum | Prod, graph: Graph, env: Mapping[str, int]) -> sp.Expr:
     lo = _bound(node.lo, graph, env, 0)
     hi = _bound(node.hi, graph, env, graph.steps - 1)
     if hi - lo + 1 > MAX_SUM_TERMS:
         raise InvalidFormula(f"a sum of {hi - lo + 1} terms is more than {MAX_SUM_TERMS}")
     terms = [to_sympy(node.body, graph, {**env, node.var: t}) for t in range(hi, lo - 1, -1)]
+    if isinstance(node, Prod):
+        return sp.Mul(*terms, evaluate=False) if len(terms) > 1 else (terms or [sp.S.One])[0]
     if not terms:
         return sp.S.Zero
     return sp.Add(*terms, evaluate=False) if len(terms) > 1 else terms[0]

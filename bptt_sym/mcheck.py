@@ -1,0 +1,302 @@
+"""Check matrix formulas of the vector model (elman): holds, fails (with why) or invalid.
+
+Each equation is decided entry by entry at random points of several small sizes (three
+(H, D, K) triples, two points each), every free step index t running over the steps: its
+sides are evaluated in 100-digit arithmetic against the model's forward pass, and every
+∂A/∂B and δ_t by the complex step on that forward pass (:mod:`bptt_sym.mtruth`).  A side
+holds when every entry agrees to 10⁻⁴⁰ relative; a shape that does not fit is named first.
+
+    >>> [v.verdict for v in check_matrix("dE/dV = sum_t (yhat_t - y_t) s_t^T\\n"
+    ...                                  "dE/dW = sum_t delta_t s_t^T", steps=2)]
+    ['holds', 'fails']
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from mpmath import mp, mpf
+
+from .check import Verdict, _budget, _invalid
+from .document import find_equations
+from .errors import BpttError, UsageError
+from .explain import Diagnosis
+from .formula import Call, Deriv, Op, ParseError, Prod, Ref, Sum, parse
+from .mexplain import explain_matrix
+from .mformula import SCALAR, Item, MatrixNames, OutOfRange, ShapeError, Walk, shape_of, show
+from .mtruth import DPS, FUNCS, MPoint, complex_step
+from .resolve import InvalidFormula
+from .vector import ELMAN, VectorSpec
+
+__all__ = ["check_matrix", "MatrixJudge", "SHAPES", "POINTS_PER_SHAPE", "Values"]
+
+SHAPES = ({"H": 3, "D": 2, "K": 4}, {"H": 2, "D": 4, "K": 3}, {"H": 4, "D": 3, "K": 2})
+POINTS_PER_SHAPE = 2
+THRESHOLD = mpf(10) ** -40
+EXPLAIN_SECONDS = 3.0
+DECIDE_SECONDS = 30.0
+MAX_FREE = 2
+
+
+class Values:
+    """One random point as the walk sees it: values, derivatives (memoised), functions."""
+
+    def __init__(self, point: MPoint, dims: Mapping[str, int]) -> None:
+        self.point, self.dims = point, dict(dims)
+        self.steps = point.graph.steps
+        self._cache: dict[tuple[str, str], np.ndarray] = {}
+
+    def _size(self, letter: str) -> int:
+        return 1 if letter == "1" else self.dims[letter]
+
+    def value(self, item: Item) -> np.ndarray:
+        if item.kind in ("weight", "copy"):
+            return self.point.leaves[item.base]
+        if item.kind == "delta":
+            if item.step == self.steps:
+                return self.zeros(("H", "1"))
+            return self._derivative("E", f"z_{item.step}")
+        return self.point.values[item.name]
+
+    def derivative(self, num: Item, den: Item) -> np.ndarray:
+        return self._derivative(num.name, den.name)
+
+    def _derivative(self, num: str, den: str) -> np.ndarray:
+        if (num, den) not in self._cache:
+            self._cache[(num, den)] = self.point.derivative(num, den)
+        return self._cache[(num, den)]
+
+    def softmax(self, v: np.ndarray) -> np.ndarray:
+        e = FUNCS["exp"](v)
+        return e / e.sum(axis=0, keepdims=True)
+
+    def function(self, name: str, v: np.ndarray, prime: bool) -> np.ndarray:
+        fn = FUNCS[name]
+        if name == "log" and any(x <= 0 for x in np.ravel(v)):
+            raise InvalidFormula("log of a number that is not positive at a random point")
+        return complex_step(fn, v) if prime else fn(v)
+
+    def identity(self, shape: tuple[str, str]) -> np.ndarray:
+        return np.array(np.eye(self._size(shape[0]), dtype=int), dtype=object) * mpf(1)
+
+    def zeros(self, shape: tuple[str, str]) -> np.ndarray:
+        return np.full((self._size(shape[0]), self._size(shape[1])), mpf(0), dtype=object)
+
+
+def free_variables(chain_sides: Sequence[object], names: MatrixNames) -> tuple[str, ...]:
+    """Step variables used but bound by no sum, in order of appearance (t, k …)."""
+    found: list[str] = []
+
+    def visit(node: object, bound: frozenset[str]) -> None:
+        if isinstance(node, Ref):
+            var = node.index[1] if node.index and node.index[0] == "var" else None
+            if var is None and node.index is None and len(node.base) == 1 and \
+                    node.base.islower() and node.base not in names.stepped | {"T"}:
+                var = node.base
+            if var and var not in bound and var not in found:
+                found.append(var)
+        elif isinstance(node, Deriv):
+            visit(node.num, bound)
+            visit(node.den, bound)
+        elif isinstance(node, (Sum, Prod)):
+            for b in (node.lo, node.hi):
+                if b is not None:
+                    visit(b, bound)
+            visit(node.body, bound | {node.var})
+        elif isinstance(node, (Op, Call)):
+            for a in node.args:
+                visit(a, bound)
+
+    for side in chain_sides:
+        visit(side, frozenset())
+    return tuple(found)
+
+
+@dataclass
+class Mismatch:
+    """Where two sides differ: the point, the step variables, the entry and both values."""
+
+    where: int
+    env: Mapping[str, int]
+    entry: tuple[int, int]
+    left: mpf
+    right: mpf
+
+
+@dataclass
+class MatrixJudge:
+    """Decides matrix equalities at fixed random points of several sizes."""
+
+    names: MatrixNames
+    seed: int = 0
+    shapes: Sequence[Mapping[str, int]] = SHAPES
+    per_shape: int = POINTS_PER_SHAPE
+    points: list[Values] = field(init=False)
+    deadline: float | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        rng = random.Random(self.seed)
+        with mp.workdps(DPS):
+            self.points = [
+                Values(MPoint.draw(self.names.spec, steps=self.names.steps, dims=dims,
+                                   bias=self.names.bias, activation=self.names.activation,
+                                   rng=rng), dims)
+                for dims in self.shapes for _ in range(self.per_shape)]
+
+    def assignments(self, free: tuple[str, ...]) -> list[dict[str, int]]:
+        steps = range(self.names.steps)
+        return [dict(zip(free, combo)) for combo in itertools.product(steps, repeat=len(free))]
+
+    def _pairs(self, free: tuple[str, ...], first: tuple[int, dict] | None
+               ) -> Iterator[tuple[int, dict]]:
+        if first is not None:
+            yield first
+        for i in range(len(self.points)):
+            for env in self.assignments(free):
+                if first is None or (i, env) != first:
+                    yield i, env
+
+    def compare(self, lhs: object, rhs: object, free: tuple[str, ...],
+                first: tuple[int, dict] | None = None) -> tuple[Mismatch | None, int]:
+        """The first place where the sides differ (None: they agree everywhere) and how
+        many (point, step) places were compared."""
+        if self.deadline is not None and time.process_time() > self.deadline:
+            raise TimeoutError
+        compared = 0
+        with mp.workdps(DPS):
+            for i, env in self._pairs(free, first):
+                walk = Walk(self.names, self.points[i])
+                try:
+                    _, lv = walk(lhs, env)
+                    _, rv = walk(rhs, env)
+                except OutOfRange:
+                    continue  # a free step where some name does not exist
+                compared += 1
+                diff = _difference(lv, rv)
+                if diff is not None:
+                    return Mismatch(i, env, diff, lv[diff], rv[diff]), compared
+        return None, compared
+
+    def holds(self, lhs: object, rhs: object, free: tuple[str, ...],
+              first: tuple[int, dict] | None = None) -> bool:
+        """Shapes fit and every entry agrees (False for a side that is not well formed)."""
+        try:
+            if shape_of(lhs, self.names, free) != shape_of(rhs, self.names, free):
+                return False
+            mismatch, compared = self.compare(lhs, rhs, free, first)
+        except (ShapeError, InvalidFormula, ZeroDivisionError):
+            return False
+        return mismatch is None and compared > 0
+
+
+def _difference(lv: np.ndarray, rv: np.ndarray) -> tuple[int, int] | None:
+    """The entry where two values differ by more than 10⁻⁴⁰ relative, or None."""
+    scale = max([mpf(1)] + [abs(x) for x in np.ravel(lv)])
+    diff = np.abs(np.asarray(lv - rv, dtype=object))
+    for idx in np.ndindex(diff.shape):
+        if diff[idx] > THRESHOLD * scale:
+            return idx
+    return None
+
+
+def _sizes(dims: Mapping[str, int]) -> str:
+    return f"H = {dims['H']}, D = {dims['D']}, K = {dims['K']}"
+
+
+def _decide(judge: MatrixJudge, sides: list[object]) -> tuple:
+    names = judge.names
+    free = free_variables(sides, names)
+    if len(free) > MAX_FREE:
+        raise InvalidFormula(f"more than {MAX_FREE} free step indices ({', '.join(free)}); "
+                             "bind them with sums")
+    shapes = []
+    for side in sides:
+        try:
+            shapes.append(shape_of(side, names, free))
+        except ShapeError as exc:
+            diagnosis = (Diagnosis("shape", f"shape mismatch: {exc}"),)
+            diagnosis += tuple(explain_matrix(sides[0], side, names, free, judge.holds,
+                                              kinds=("transpose",)))
+            return "fails", f"the formula {show(side)} does not fit together", diagnosis, \
+                None, "shapes"
+    for i, (lhs, rhs) in enumerate(zip(sides, sides[1:])):
+        which = "" if len(sides) == 2 else f"sides {i + 1} and {i + 2}: "
+        if shapes[i] != shapes[i + 1]:
+            text = (f"shape mismatch: the left side {show(lhs)} is {_dims(shapes[i])}, the right "
+                    f"side is {_dims(shapes[i + 1])}")
+            more = explain_matrix(lhs, rhs, names, free, judge.holds,
+                                  kinds=("transpose", "whole-transpose"))
+            return "fails", f"{which}the two sides have different shapes", \
+                (Diagnosis("shape", text), *more), None, "shapes"
+        mismatch, compared = judge.compare(lhs, rhs, free)
+        if compared == 0:
+            raise InvalidFormula(f"no step {', '.join(free)} = 0..{names.steps - 1} makes every "
+                                 "name of this formula exist; check the step indices")
+        if mismatch is None:
+            continue
+        judge.deadline = time.process_time() + EXPLAIN_SECONDS
+        try:
+            first = (mismatch.where, dict(mismatch.env))
+            diagnosis = tuple(explain_matrix(lhs, rhs, names, free,
+                                             lambda a, b, f, at=first: judge.holds(a, b, f, at)))
+        except TimeoutError:
+            diagnosis = ()
+        finally:
+            judge.deadline = None
+        dims = judge.points[mismatch.where].dims
+        r, c = mismatch.entry
+        cex: dict[str, float | str] = {"sizes": _sizes(dims)}
+        cex.update({k: str(v) for k, v in mismatch.env.items()})
+        cex.update({"entry": f"({r + 1}, {c + 1})", "left side": float(mismatch.left),
+                    "right side": float(mismatch.right),
+                    "difference": float(mismatch.left - mismatch.right)})
+        return "fails", f"{which}the two sides differ at a random point (elementwise, " \
+                        f"{DPS} digits)", diagnosis, cex, "elementwise evaluation"
+    sizes = f"{len(judge.shapes)} size{'s' if len(judge.shapes) > 1 else ''}"
+    method = f"elementwise evaluation at {sizes} × {judge.per_shape} random points, {DPS} digits"
+    steps = f", {', '.join(free)} = 0..{names.steps - 1}" if free else ""
+    return "holds", f"holds ({method}{steps})", (), None, "elementwise evaluation"
+
+
+def _dims(shape: tuple[str, str]) -> str:
+    return "1×1 (a number)" if shape == SCALAR else f"{shape[0]}×{shape[1]}"
+
+
+def check_matrix(text: str, *, spec: VectorSpec = ELMAN, steps: int = 2, bias: bool = False,
+                 activation: str = "tanh", seed: int = 0,
+                 shapes: Sequence[Mapping[str, int]] | None = None,
+                 on_verdict: Callable[[Verdict], None] | None = None) -> list[Verdict]:
+    """Check each equation of a document against the vector model ``spec``."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 50:
+        raise UsageError(f"--steps for checking matrix formulas must be from 1 to 50, "
+                         f"got {steps!r}")
+    if activation not in ("tanh", "sigmoid", "relu", "identity"):
+        raise UsageError(f"unknown activation {activation!r}; choose tanh, sigmoid, relu or "
+                         "identity")
+    names = MatrixNames(spec, steps, bias=bias, activation=activation)
+    judge: MatrixJudge | None = None
+    verdicts = []
+    for found in find_equations(text):
+        try:
+            chain = parse(found.text)
+            judge = judge or MatrixJudge(names, seed, shapes or SHAPES)
+            with _budget(DECIDE_SECONDS, TimeoutError):
+                verdict = Verdict(found.line, found.text, *_decide(judge, list(chain.sides)))
+        except ParseError as exc:
+            verdict = _invalid(found.line, found.text, f"syntax error at {exc}", exc.column)
+        except TimeoutError:
+            verdict = _invalid(found.line, found.text, f"deciding this formula took more than "
+                                                       f"{DECIDE_SECONDS:g} s; split it")
+        except InvalidFormula as exc:
+            verdict = _invalid(found.line, found.text, str(exc), exc.column)
+        except (BpttError, ZeroDivisionError, ValueError, TypeError, RecursionError) as exc:
+            verdict = _invalid(found.line, found.text, f"cannot check this formula: {exc}")
+        verdicts.append(verdict)
+        if on_verdict:
+            on_verdict(verdict)
+    return verdicts

@@ -1,0 +1,237 @@
+"""Why a matrix formula fails: each search changes the person's right side in one way and
+asks the judge whether the equation then holds at the same random points.
+
+The changes, in the order they are tried: flip the sign; transpose the whole side; add or
+remove one transpose; move one step index by one; put the softmax-with-cross-entropy error
+ŷ_t − y_t in place of one K-vector; multiply one H-vector by the activation's derivative;
+put that derivative in place of one H-vector; add the missing recursion term Wᵀ δ_{t+1} (or
+the step's own output term Vᵀ(ŷ_t − y_t)); let a sum run over every step; sum a one-step
+term over t.
+
+    >>> # see bptt_sym.mcheck for the judge and tests/test_mcheck.py for every kind
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
+
+from .explain import Diagnosis
+from .formula import Call, Deriv, Num, Op, Prod, Ref, Sum
+from .mformula import MatrixNames, ShapeError, Walk, show
+from .resolve import InvalidFormula
+
+__all__ = ["explain_matrix", "MATRIX_KINDS"]
+
+MATRIX_KINDS = ("shape", "sign", "whole-transpose", "transpose", "step-index", "softmax",
+                "missing-factor", "local-derivative", "missing-term", "missing-steps",
+                "missing-sum")
+Holds = Callable[[object, object, tuple], bool]
+_DERIVATIVE_TEXT = {"tanh": "1 − s ⊙ s", "sigmoid": "s ⊙ (1 − s)", "relu": "step(z)",
+                    "identity": "1"}
+MAX_TRIES = 400
+
+
+def _children(node: object) -> list[tuple[str, int | None, object]]:
+    """(field, position, child) of every sub-formula directly below ``node``."""
+    if isinstance(node, (Op, Call)):
+        return [("args", i, a) for i, a in enumerate(node.args)]
+    if isinstance(node, (Sum, Prod)):
+        return [("body", None, node.body)]
+    return []
+
+
+def _positions(node: object, path: tuple = ()) -> Iterator[tuple[tuple, object]]:
+    """Every sub-formula with its path from the root, the root first."""
+    yield path, node
+    for fld, i, child in _children(node):
+        yield from _positions(child, path + ((fld, i),))
+
+
+def _replace(node: object, path: tuple, new: object) -> object:
+    if not path:
+        return new
+    (fld, i), rest = path[0], path[1:]
+    if fld == "args":
+        args = list(node.args)
+        args[i] = _replace(args[i], rest, new)
+        return dataclasses.replace(node, args=tuple(args))
+    return dataclasses.replace(node, body=_replace(node.body, rest, new))
+
+
+def _step_var(root: object, path: tuple, free: tuple[str, ...], lhs: object) -> tuple | None:
+    """The step index that a candidate term at ``path`` should carry: the innermost sum's
+    variable, else the free variable, else the left side's own step (δ_2 = …)."""
+    node, var = root, None
+    for fld, i in path:
+        if isinstance(node, (Sum, Prod)):
+            var = node.var
+        node = node.args[i] if fld == "args" else node.body
+    if var:
+        return ("var", var, 0)
+    if free:
+        return ("var", free[0], 0)
+    ref = lhs.num if isinstance(lhs, Deriv) else lhs
+    if isinstance(ref, Ref) and ref.index and ref.index[0] == "abs":
+        return ref.index
+    return None
+
+
+def _shifted(index: tuple, by: int) -> tuple:
+    if index[0] == "abs":
+        return ("abs", index[1] + by)
+    return ("var", index[1], index[2] + by)
+
+
+def _ref(base: str, index: tuple | None) -> Ref:
+    return Ref(base, index, 0)
+
+
+def _has(node: object, bases: set[str]) -> bool:
+    return any(isinstance(n, Deriv) or (isinstance(n, Ref) and n.base in bases)
+               for _, n in _positions(node))
+
+
+def explain_matrix(lhs: object, rhs: object, names: MatrixNames, free: tuple[str, ...],
+                   holds: Holds, *, kinds: Sequence[str] | None = None) -> list[Diagnosis]:
+    """The first change to ``rhs`` that makes ``lhs = rhs`` hold, as a diagnosis."""
+    shapes: dict[tuple, tuple | None] = {}
+    walk = Walk(names)
+
+    def shape(node: object, path: tuple) -> tuple | None:
+        if path not in shapes:
+            env = dict.fromkeys(free)
+            for _, var in _bound_vars(rhs, path):
+                env[var] = None
+            try:
+                shapes[path] = walk(node, env)[0]
+            except (ShapeError, InvalidFormula):
+                shapes[path] = None
+        return shapes[path]
+
+    tries = 0
+    for kind, candidate, text in _candidates(lhs, rhs, names, free, shape):
+        if kinds is not None and kind not in kinds:
+            continue
+        tries += 1
+        if tries > MAX_TRIES:
+            break
+        if holds(lhs, candidate, free):
+            return [Diagnosis(kind, text)]
+    return []
+
+
+def _bound_vars(root: object, path: tuple) -> Iterator[tuple[tuple, str]]:
+    node = root
+    for depth, (fld, i) in enumerate(path):
+        if isinstance(node, (Sum, Prod)):
+            yield path[:depth], node.var
+        node = node.args[i] if fld == "args" else node.body
+
+
+def _candidates(lhs: object, rhs: object, names: MatrixNames, free: tuple[str, ...],
+                shape: Callable) -> Iterator[tuple[str, object, str]]:
+    positions = list(_positions(rhs))
+    act = names.activation
+    yield "sign", Op("neg", (rhs,)), f"the sign: the right side is −({show(lhs)})"
+    yield "whole-transpose", Op("T", (rhs,)), \
+        f"the right side is the transpose of {show(lhs)}: transpose it (or swap the factors)"
+    for path, node in positions:
+        if isinstance(node, (Sum, Prod)):
+            yield "whole-transpose", _replace(rhs, path, dataclasses.replace(
+                node, body=Op("T", (node.body,)))), \
+                f"each term of {show(node)} is transposed: write ({show(node.body)})ᵀ"
+    # one transpose added or removed
+    for path, node in positions:
+        if isinstance(node, Op) and node.op == "T" and isinstance(node.args[0], Ref):
+            yield "transpose", _replace(rhs, path, node.args[0]), \
+                f"wrong transpose: {show(node)} should be {show(node.args[0])}"
+        elif isinstance(node, Ref) and shape(node, path) not in (None, ("1", "1")) and \
+                not _under_transpose(rhs, path):
+            yield "transpose", _replace(rhs, path, Op("T", (node,))), \
+                f"wrong transpose: {show(node)} should be {show(node)}ᵀ"
+    # one step index moved by one
+    for path, node in positions:
+        refs = [(None, node)] if isinstance(node, Ref) else \
+            [("num", node.num), ("den", node.den)] if isinstance(node, Deriv) else []
+        for part, ref in refs:
+            if ref.index is None:
+                continue
+            for by in (-1, 1):
+                moved = dataclasses.replace(ref, index=_shifted(ref.index, by))
+                new = moved if part is None else dataclasses.replace(node, **{part: moved})
+                yield "step-index", _replace(rhs, path, new), \
+                    f"off-by-one step index: {show(ref)} should be {show(moved)}"
+    # the output error of softmax with cross-entropy
+    for path, node in positions:
+        step = _step_var(rhs, path, free, lhs)
+        if step is None or shape(node, path) != ("K", "1"):
+            continue
+        error = Op("-", (_ref("yhat", step), _ref("y", step)))
+        if node == error:
+            continue
+        flipped = Op("-", (_ref("y", step), _ref("yhat", step)))
+        why = (f"the output error is {show(error)}, not {show(node)} (its sign)" if node == flipped
+               else f"wrong softmax derivative: with cross-entropy the error at the logits is "
+                    f"∂E/∂l = {show(error)} (softmax's Jacobian diag(ŷ) − ŷ ŷᵀ times "
+                    f"−y/ŷ), not {show(node)}")
+        yield "softmax", _replace(rhs, path, error), why
+    # the activation's derivative: missing, or written wrong
+    for path, node in positions:
+        step = _step_var(rhs, path, free, lhs)
+        if step is None or shape(node, path) != ("H", "1"):
+            continue
+        deriv = Call("f", True, (_ref("z", step),), 0)
+        text = f"{act}'({show(_ref('z', step))}) = " \
+               f"{_DERIVATIVE_TEXT.get(act, '').replace('s', show(_ref('s', step)))}"
+        yield "missing-factor", _replace(rhs, path, Op("⊙", (node, deriv))), \
+            f"missing the factor {text} (the derivative of {act}) on {show(node)}"
+    for path, node in positions:
+        step = _step_var(rhs, path, free, lhs)
+        if step is None or shape(node, path) != ("H", "1") or \
+                _has(node, {"delta", "yhat", "y", "x"}) or isinstance(node, Num):
+            continue
+        deriv = Call("f", True, (_ref("z", step),), 0)
+        text = f"{act}'({show(_ref('z', step))}) = " \
+               f"{_DERIVATIVE_TEXT.get(act, '').replace('s', show(_ref('s', step)))}"
+        yield "local-derivative", _replace(rhs, path, deriv), \
+            f"wrong derivative of {act}: {show(node)} should be {text}"
+    # a missing term of the δ recursion
+    for path, node in positions:
+        step = _step_var(rhs, path, free, lhs)
+        if step is None or shape(node, path) != ("H", "1"):
+            continue
+        back = Op("juxt", (Op("T", (_ref("W", None),)), _ref("delta", _shifted(step, 1))))
+        own = Op("juxt", (Op("T", (_ref("V", None),)),
+                          Op("-", (_ref("yhat", step), _ref("y", step)))))
+        yield "missing-term", _replace(rhs, path, Op("+", (node, back))), \
+            f"missing the term {show(back)} (the error that flows back from the next step) " \
+            f"in {show(node)}"
+        yield "missing-term", _replace(rhs, path, Op("+", (node, own))), \
+            f"missing the term {show(own)} (the error of this step's own output) in {show(node)}"
+    # sums over too few steps; a one-step term not summed
+    for path, node in positions:
+        if isinstance(node, Sum) and (node.lo is not None or node.hi is not None):
+            whole = dataclasses.replace(node, lo=None, hi=None)
+            yield "missing-steps", _replace(rhs, path, whole), \
+                f"the sum over {node.var} must run over every step 0..{names.steps - 1}: " \
+                f"write {show(whole)}"
+    lhs_vars = {v for _, n in _positions(lhs) for v in _index_vars(n)}
+    for var in free:
+        if var not in lhs_vars:
+            yield "missing-sum", Sum(var, None, None, rhs), \
+                f"the right side is the term of one step {var}; {show(lhs)} sums it over " \
+                f"every step: Σ_{var} …"
+
+
+def _index_vars(node: object) -> set[str]:
+    refs = [node] if isinstance(node, Ref) else [node.num, node.den] \
+        if isinstance(node, Deriv) else []
+    return {r.index[1] for r in refs if r.index and r.index[0] == "var"}
+
+
+def _under_transpose(root: object, path: tuple) -> bool:
+    node = root
+    for fld, i in path[:-1]:
+        node = node.args[i] if fld == "args" else node.body
+    return isinstance(node, Op) and node.op == "T"

@@ -1,0 +1,434 @@
+"""Matrix formulas of the vector model: what each name means, its shape, and its value.
+
+The grammar is the one of :mod:`bptt_sym.formula`; here a parsed side is read as matrix
+algebra.  Shapes are worked out first in the letters of the model (H hidden, D inputs,
+K classes), so a mismatch is named before any number is computed:
+
+    >>> from bptt_sym.formula import parse
+    >>> from bptt_sym.vector import ELMAN
+    >>> names = MatrixNames(ELMAN, steps=3)
+    >>> shape_of(parse("dE/dV = sum_t (yhat_t - y_t) s_t^T").sides[1], names)
+    ('K', 'H')
+    >>> shape_of(parse("x = V (yhat_t - y_t)").sides[1], names)
+    Traceback (most recent call last):
+    ...
+    bptt_sym.mformula.ShapeError: V (K×H) times ŷ_t − y_t (K×1): the inner sizes H and K differ
+
+Conventions (docs/check.md): ``*``, ⊙ and ∘ are elementwise; juxtaposition, ``@``, · and ×
+the matrix product; a number or a 1×1 value scales; ``s^2`` squares entrywise; δ_t is
+∂E/∂z_t (δ_T = 0); ∂E/∂X has the shape of X, ∂a/∂b of two vectors is the Jacobian (rows: a).
+A gradient standing first in a matrix product whose sizes only fit as a row is read as the
+row (the article's chain ∂E_t/∂ŷ_t · ∂ŷ_t/∂s_t · …).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from mpmath import mpf
+
+from .errors import BpttError
+from .formula import PRODUCTS, Call, Deriv, Num, Op, Prod, Ref, Sum
+from .resolve import MAX_EXPONENT, MAX_SUM_TERMS, InvalidFormula
+from .vector import VectorSpec
+
+__all__ = ["MatrixNames", "Item", "ShapeError", "OutOfRange", "shape_of", "Walk", "show",
+           "SCALAR", "ELEMENTWISE", "MATMUL"]
+
+Shape = tuple[str, str]
+SCALAR: Shape = ("1", "1")
+ELEMENTWISE = frozenset({"*", "⊙"})
+MATMUL = PRODUCTS - ELEMENTWISE
+_ACTIVATIONS = {"tanh": "tanh", "sigmoid": "sigmoid", "sigma": "sigmoid", "σ": "sigmoid",
+                "relu": "relu"}
+_UNARY = frozenset({"exp", "log"})
+
+
+class ShapeError(BpttError):
+    """Two shapes that do not fit; the message names both."""
+
+
+class OutOfRange(InvalidFormula):
+    """A step index outside the unrolled steps (a free index skips such steps)."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """What a name means: ``kind`` is value, weight, copy, delta or int; ``name`` the key
+    of its value (z_1, W, W_2, s_{-1}, delta_3)."""
+
+    kind: str
+    base: str
+    step: int | None
+    name: str
+
+
+def _dims(shape: Shape) -> str:
+    return f"{shape[0]}×{shape[1]}"
+
+
+class MatrixNames:
+    """The names of one vector model unrolled over ``steps`` steps, and their shapes."""
+
+    def __init__(self, spec: VectorSpec, steps: int, *, bias: bool = False,
+                 activation: str = "tanh") -> None:
+        self.spec, self.steps, self.bias, self.activation = spec, steps, bias, activation
+        self.weights = spec.parameters + (spec.bias_parameters if bias else ())
+        self.stepped = {b for b in spec.shapes if b not in spec.parameters + spec.bias_parameters}
+        self.stepped |= {spec.loss_term}
+
+    def known(self) -> str:
+        vectors = ", ".join(f"{b}_t" for b in sorted(self.stepped)) + ", delta_t (δ_t = ∂E/∂z_t)"
+        return (f"known: the weights {', '.join(self.weights)} (and their step copies such as "
+                f"{self.weights[0]}_0), {vectors}, {self.spec.loss} (t = 0..{self.steps - 1}, "
+                "s_{-1}), and the functions f, tanh, sigmoid, relu, exp, log, softmax, diag, "
+                "outer")
+
+    def shape(self, base: str) -> Shape:
+        if base in (self.spec.loss, self.spec.loss_term):
+            return SCALAR
+        if base == "delta":
+            base = "z"
+        return self.spec.shapes[base]
+
+    def item(self, ref: Ref, env: Mapping[str, int | None]) -> Item:
+        """The meaning of ``ref``; a variable bound to None (shapes only) leaves the step
+        unchecked."""
+        base = "yhat" if ref.base == "ŷ" else ref.base
+        if ref.index is None and base in env:
+            return Item("int", base, env[base], base)
+        if ref.index is None and base == "T":
+            return Item("int", "T", self.steps, "T")
+        if ref.index is None and base == "I":
+            return Item("identity", "I", None, "I")
+        if base not in self.weights and base not in self.stepped and base != "delta" and \
+                base != self.spec.loss:
+            if base in self.spec.bias_parameters:
+                raise InvalidFormula(f"{base} is a bias; check with --bias to use it", ref.column)
+            raise InvalidFormula(f"unknown name {base}; {self.known()}", ref.column)
+        if ref.index is None:
+            if base in self.weights:
+                return Item("weight", base, None, base)
+            if base == self.spec.loss:
+                return Item("value", base, None, base)
+            raise InvalidFormula(f"{base} needs a step index: {base}_t, {base}_0 …", ref.column)
+        if base == self.spec.loss and base != self.spec.loss_term:
+            raise InvalidFormula(f"the loss {base} has no step; its terms are "
+                                 f"{self.spec.loss_term}_t", ref.column)
+        step = self._step(ref, env)
+        if step is None:
+            return Item("copy" if base in self.weights else "value", base, None, base)
+        low = -1 if base in self.spec.states else 0
+        high = self.steps if base == "delta" else self.steps - 1
+        if not low <= step <= high:
+            raise OutOfRange(f"{base}_{step} is out of range: with --steps {self.steps} the "
+                             f"steps are 0..{self.steps - 1}"
+                             + (" (and -1 for the initial state)" if low < 0 else ""),
+                             ref.column)
+        name = f"{base}_{step}" if step >= 0 else f"{base}_{{{step}}}"
+        if base == "delta":
+            return Item("delta", base, step, name)
+        return Item("copy" if base in self.weights else "value", base, step, name)
+
+    @staticmethod
+    def _step(ref: Ref, env: Mapping[str, int | None]) -> int | None:
+        if ref.index[0] == "abs":
+            return ref.index[1]
+        _, var, off = ref.index
+        if var not in env:
+            raise InvalidFormula(f"the index {var} of {ref.base}_{var} is not bound", ref.column)
+        return None if env[var] is None else env[var] + off
+
+
+# ---------------------------------------------------------------- showing a tree as text
+
+_OP_TEXT = {"+": " + ", "-": " − ", "*": " ⊙ ", "⊙": " ⊙ ", "@": " ", "·": " ", "juxt": " ",
+            "/": " / "}
+_SUB = str.maketrans("0123456789-+", "₀₁₂₃₄₅₆₇₈₉₋₊")
+
+
+def _index_text(index: tuple | None) -> str:
+    if index is None:
+        return ""
+    if index[0] == "abs":
+        return f"_{index[1]}" if index[1] >= 0 else f"_{{{index[1]}}}"
+    _, var, off = index
+    return f"_{var}" if off == 0 else f"_{{{var}{off:+d}}}"
+
+
+def _name_text(ref: Ref) -> str:
+    base = {"yhat": "ŷ", "delta": "δ"}.get(ref.base, ref.base)
+    return base + _index_text(ref.index)
+
+
+def show(node: object) -> str:
+    """A parsed formula as Unicode text (for messages)."""
+    if isinstance(node, Num):
+        return node.value
+    if isinstance(node, Ref):
+        return _name_text(node)
+    if isinstance(node, Deriv):
+        return f"∂{_name_text(node.num)}/∂{_name_text(node.den)}"
+    if isinstance(node, Call):
+        args = ", ".join(show(a) for a in node.args)
+        return f"{node.name}{chr(39) if node.prime else ''}({args})"
+    if isinstance(node, (Sum, Prod)):
+        sym = "Σ" if isinstance(node, Sum) else "Π"
+        bounds = f"_{node.var}" if node.lo is None else \
+            f"_{{{node.var}={show(node.lo)}..{show(node.hi) if node.hi is not None else 'T-1'}}}"
+        return f"{sym}{bounds} {_wrapped(node.body, 'sum')}"
+    if isinstance(node, Op):
+        if node.op == "neg":
+            return f"−{_wrapped(node.args[0], 'neg')}"
+        if node.op == "T":
+            return f"{_wrapped(node.args[0], 'T')}ᵀ"
+        if node.op == "^":
+            return f"{_wrapped(node.args[0], 'T')}^{show(node.args[1])}"
+        a, b = node.args
+        return f"{_wrapped(a, node.op)}{_OP_TEXT[node.op]}{_wrapped(b, node.op, right=True)}"
+    return str(node)
+
+
+def _wrapped(node: object, outer: str, *, right: bool = False) -> str:
+    text = show(node)
+    inner = node.op if isinstance(node, Op) else None
+    loose = {"+", "-"}
+    if inner in loose and (outer not in loose or (right and outer == "-")):
+        return f"({text})"
+    if isinstance(node, (Sum, Prod)) and outer != "sum":
+        return f"({text})"
+    if inner in PRODUCTS | {"/"} and outer in PRODUCTS | {"T", "neg", "/"} \
+            and (outer != inner or right):
+        return f"({text})"
+    if inner == "neg" and outer not in ("+", "sum"):
+        return f"({text})"
+    return text
+
+
+# ---------------------------------------------------------------- shapes and values
+
+
+def _is_gradient(node: object, names: MatrixNames) -> bool:
+    """∂(scalar)/∂(vector): a gradient that may stand as a row at the head of a chain."""
+    return isinstance(node, Deriv) and names.shape(node.num.base) == SCALAR and \
+        names.shape(node.den.base)[1] == "1"
+
+
+class Walk:
+    """Shapes (always) and values (with a point) of a parsed side.
+
+    ``point`` supplies ``value(item)`` and ``derivative(num_item, den_item)`` as object
+    arrays; without it only shapes are worked out.
+    """
+
+    def __init__(self, names: MatrixNames, point: object | None = None) -> None:
+        self.names = names
+        self.point = point
+
+    def __call__(self, node: object, env: Mapping[str, int | None]) -> tuple[Shape, object]:
+        method: Callable = getattr(self, "_" + type(node).__name__.lower())
+        return method(node, env)
+
+    # leaves
+    def _num(self, node: Num, env: Mapping[str, int | None]) -> tuple[Shape, object]:
+        return SCALAR, (self._scalar(mpf(node.value)) if self.point else None)
+
+    def _ref(self, node: Ref, env: Mapping[str, int | None]) -> tuple[Shape, object]:
+        item = self.names.item(node, env)
+        if item.kind == "int":
+            return SCALAR, self._scalar(mpf(item.step)) if self.point else None
+        if item.kind == "identity":
+            raise InvalidFormula("I (the identity) is not known here; write diag(1) of a "
+                                 "vector or leave the factor out", node.column)
+        shape = self.names.shape(item.base)
+        return shape, (self.point.value(item) if self.point else None)
+
+    def _deriv(self, node: Deriv, env: Mapping[str, int | None]) -> tuple[Shape, object]:
+        num, den = (self.names.item(r, env) for r in (node.num, node.den))
+        if num.kind == "delta" or den.kind == "delta":
+            raise InvalidFormula("δ_t stands for ∂E/∂z_t; write derivatives of nodes "
+                                 "(∂E/∂z_t, ∂s_t/∂s_{t-1}) instead", node.num.column)
+        if num.kind in ("weight", "copy") or (num.kind == "value" and num.base in
+                                               self.names.spec.inputs + self.names.spec.targets):
+            raise InvalidFormula(f"∂{show(node.num)}/…: {show(node.num)} is not computed by the "
+                                 "model; derivatives are taken of its nodes", node.num.column)
+        if num.kind == "int" or den.kind == "int":
+            raise InvalidFormula("a derivative of or by a step number", node.num.column)
+        ns, ds = self.names.shape(num.base), self.names.shape(den.base)
+        if ns == SCALAR:
+            shape = ds
+        elif ns[1] == "1" and ds[1] == "1":
+            shape = (ns[0], ds[0])
+        else:
+            raise InvalidFormula(f"∂{show(node.num)}/∂{show(node.den)} is a 3-tensor (a vector "
+                                 f"by a matrix); write the gradient of the loss instead, such "
+                                 f"as ∂E/∂{show(node.den)} = Σ_t δ_t …", node.num.column)
+        if not self.point:
+            return shape, None
+        return shape, self.point.derivative(num, den)
+
+    # operators
+    def _op(self, node: Op, env: Mapping[str, int | None]) -> tuple[Shape, object]:
+        if node.op == "neg":
+            shape, v = self(node.args[0], env)
+            return shape, (-v if v is not None else None)
+        if node.op == "T":
+            shape, v = self(node.args[0], env)
+            return (shape[1], shape[0]), (v.T if v is not None else None)
+        if node.op == "^":
+            return self._power(node, env)
+        (sa, va), (sb, vb) = self(node.args[0], env), self(node.args[1], env)
+        if node.op in MATMUL:
+            return self._matmul(node, sa, va, sb, vb)
+        a_text, b_text = show(node.args[0]), show(node.args[1])
+        if sa != sb and SCALAR not in (sa, sb):
+            what = {"+": "plus", "-": "minus", "/": "divided by"}.get(node.op, "⊙")
+            raise ShapeError(f"{a_text} ({_dims(sa)}) {what} {b_text} ({_dims(sb)}): the shapes "
+                             "differ")
+        shape = sa if sa != SCALAR else sb
+        if va is None or vb is None:
+            return shape, None
+        if node.op == "/":
+            if any(x == 0 for x in np.ravel(vb)):
+                raise InvalidFormula(f"division by zero in {a_text} / {b_text}")
+            return shape, va / vb
+        ops = {"+": lambda: va + vb, "-": lambda: va - vb}
+        return shape, ops.get(node.op, lambda: va * vb)()
+
+    def _matmul(self, node: Op, sa: Shape, va: object, sb: Shape,
+                vb: object) -> tuple[Shape, object]:
+        if SCALAR in (sa, sb):
+            return (sa if sb == SCALAR else sb), (va * vb if va is not None else None)
+        if sa[1] != sb[0] and _is_gradient(node.args[0], self.names) and sa[0] == sb[0]:
+            sa, va = (sa[1], sa[0]), (va.T if va is not None else None)  # a row, as written
+        if sa[1] != sb[0]:
+            raise ShapeError(f"{show(node.args[0])} ({_dims(sa)}) times {show(node.args[1])} "
+                             f"({_dims(sb)}): the inner sizes {sa[1]} and {sb[0]} differ")
+        shape = (sa[0], sb[1])
+        if va is None or vb is None:
+            return shape, None
+        return shape, va.dot(vb)
+
+    def _power(self, node: Op, env: Mapping[str, int | None]) -> tuple[Shape, object]:
+        base, exp = node.args
+        if not isinstance(exp, Num) or "." in exp.value:
+            raise InvalidFormula("an exponent must be a whole number such as 2")
+        n = int(exp.value)
+        if n > MAX_EXPONENT:
+            raise InvalidFormula(f"the exponent {n} is larger than {MAX_EXPONENT}")
+        shape, v = self(base, env)
+        return shape, (v ** n if v is not None else None)
+
+    def _call(self, node: Call, env: Mapping[str, int | None]) -> tuple[Shape, object]:
+        name = node.name
+        parts = [self(a, env) for a in node.args]
+        if name == "outer":
+            if len(parts) != 2 or any(s[1] != "1" for s, _ in parts):
+                raise InvalidFormula("outer(a, b) takes two column vectors", node.column)
+            (sa, va), (sb, vb) = parts
+            return (sa[0], sb[0]), (va.dot(vb.T) if va is not None and vb is not None else None)
+        if len(parts) != 1:
+            raise InvalidFormula(f"{name} takes one argument, got {len(parts)}", node.column)
+        (shape, v), = parts
+        if name == "diag":
+            if shape[1] != "1" or shape == SCALAR:
+                raise InvalidFormula(f"diag takes a column vector, got {show(node.args[0])} "
+                                     f"({_dims(shape)})", node.column)
+            return (shape[0], shape[0]), (np.diag(v[:, 0]) if v is not None else None)
+        if name == "softmax":
+            if node.prime:
+                raise InvalidFormula("softmax' is not elementwise; write its Jacobian "
+                                     "diag(ŷ) − ŷ ŷᵀ", node.column)
+            if shape[1] != "1":
+                raise InvalidFormula("softmax takes a column vector", node.column)
+            return shape, (self.point.softmax(v) if v is not None else None)
+        fn = self._elementwise(node)
+        return shape, (fn(v, node.prime) if v is not None else None)
+
+    def _elementwise(self, node: Call) -> Callable:
+        name = node.name
+        if name == "f":
+            name = self.names.activation
+        elif name in _ACTIVATIONS:
+            name = _ACTIVATIONS[name]
+        elif name not in _UNARY:
+            raise InvalidFormula(f"unknown function {node.name}; {self.names.known()}",
+                                 node.column)
+        if node.prime and name in _UNARY:
+            raise InvalidFormula(f"write {name}' as what it is ({name}' = exp, log' = 1/x)",
+                                 node.column)
+        return lambda v, prime: self.point.function(name, v, prime)
+
+    def _sum(self, node: Sum, env: Mapping[str, int | None]) -> tuple[Shape, object]:
+        if self.point is None:
+            return self(node.body, {**env, node.var: None})[0], None
+        terms = [self._term(node, env, t) for t in self._range(node, env)]
+        if not terms:
+            shape = Walk(self.names)(node.body, {**env, node.var: None})[0]
+            return shape, self.point.zeros(shape)
+        total = terms[0][1]
+        for _, v in terms[1:]:
+            total = total + v
+        return terms[0][0], total
+
+    def _prod(self, node: Prod, env: Mapping[str, int | None]) -> tuple[Shape, object]:
+        shape = Walk(self.names)(node.body, {**env, node.var: None})[0]
+        if shape[0] != shape[1]:
+            raise ShapeError(f"a product Π over {node.var} needs square factors; "
+                             f"{show(node.body)} is {_dims(shape)}")
+        if self.point is None:
+            return shape, None
+        out = None
+        for t in reversed(self._range(node, env)):  # the highest step stands on the left
+            v = self._term(node, env, t)[1]
+            out = v if out is None else out.dot(v)
+        if out is None:
+            out = self.point.identity(shape)
+        return shape, out
+
+    def _term(self, node: Sum | Prod, env: Mapping[str, int | None],
+              t: int) -> tuple[Shape, object]:
+        try:
+            return self(node.body, {**env, node.var: t})
+        except OutOfRange as exc:  # the bounds are the person's: not a step to skip
+            raise InvalidFormula(f"{exc} (in the {'sum' if isinstance(node, Sum) else 'product'}"
+                                 f" over {node.var} at {node.var} = {t})", exc.column) from None
+
+    def _range(self, node: Sum | Prod, env: Mapping[str, int]) -> list[int]:
+        lo = 0 if node.lo is None else self._bound(node.lo, env)
+        hi = self.names.steps - 1 if node.hi is None else self._bound(node.hi, env)
+        if hi - lo + 1 > MAX_SUM_TERMS:
+            raise InvalidFormula(f"a sum of {hi - lo + 1} terms is more than {MAX_SUM_TERMS}")
+        return list(range(lo, hi + 1))
+
+    def _bound(self, node: object, env: Mapping[str, int]) -> int:
+        saved = self.point
+        self.point = _Integers()
+        try:
+            shape, v = self(node, env)
+        finally:
+            self.point = saved
+        if shape != SCALAR or v is None or v[0, 0] != int(v[0, 0]):
+            raise InvalidFormula(f"a bound must be a whole number, got {show(node)}")
+        return int(v[0, 0])
+
+    def _scalar(self, value: mpf) -> np.ndarray:
+        return np.array([[value]], dtype=object)
+
+
+class _Integers:
+    """The 'point' of a sum's bounds: only whole numbers and step variables."""
+
+    def value(self, item: Item) -> object:
+        raise InvalidFormula(f"a bound must be a whole number, not {item.name}")
+
+    def derivative(self, num: Item, den: Item) -> object:
+        raise InvalidFormula("a bound must be a whole number, not a derivative")
+
+
+def shape_of(node: object, names: MatrixNames, free: tuple[str, ...] = ("t",)) -> Shape:
+    """The shape of a parsed side in the model's letters (raises :class:`ShapeError`);
+    ``free`` are the step variables not bound by a sum."""
+    return Walk(names)(node, dict.fromkeys(free))[0]
