@@ -208,6 +208,9 @@ def check_graph(text: str, graph: Graph, *, seed: int = 0,
     for found in find_equations(text):
         try:
             chain = parse(found.text)
+            if chain.condition is not None:
+                raise InvalidFormula("a condition such as k ≤ t is for formulas with free step "
+                                     "indices (--model elman); write the steps out here")
             sides = [to_sympy(s, graph) for s in chain.sides]
             with _budget(DECIDE_SECONDS, OutOfTime):
                 verdict = Verdict(found.line, found.text, *_decide(judge, sides))

@@ -19,7 +19,8 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, Vi
 
 from .errors import BpttError
 
-__all__ = ["ParseError", "Num", "Ref", "Deriv", "Call", "Op", "Sum", "Prod", "Chain", "parse",
+__all__ = ["ParseError", "Num", "Ref", "Deriv", "Call", "Op", "Sum", "Prod", "Chain", "Condition",
+           "parse",
            "MAX_DEPTH", "MAX_LENGTH", "FUNCTIONS", "PRODUCTS"]
 
 MAX_DEPTH = 100
@@ -38,10 +39,13 @@ _IDX = r"(?:_\{[^{}]{1,20}\}|_-?\d+|_[A-Za-z](?![A-Za-z])|\d+|₋?[₀-₉]+|[�
 _SPECIAL = (r"δ|ŷ|y\u0302|\\delta|\\hat\{y\}|\\hat y|\\widehat\{y\}"
             r"|\\(?:mathbf|boldsymbol|bm|vec)\{(?:[A-Za-z]|\\delta|\\hat\{y\})\}")
 _GRAMMAR = r"""
-start: expr (_EQ expr)+
+start: expr (_EQ expr)+ condition?
+condition: _COMMA? FOR? sum REL sum
 ?expr: sum
 ?sum: product | sum ADD product -> add | sum SUB product -> sub
 ?product: signed | product MUL signed -> mul | product DIV signed -> div | sumop | prodop
+        | product MUL sumop -> mul | product MUL prodop -> mul
+        | juxt sumop -> juxt | juxt prodop -> juxt
 ?signed: juxt | SUB signed -> neg | ADD signed -> pos
 ?juxt: power | juxt power -> juxt
 ?power: atom | atom POW signed -> pow | atom SUP -> sup | atom TRANSPOSE -> transpose
@@ -84,6 +88,9 @@ DIV: "/"
 POW.2: "^" | "**"
 SUP: /[⁰¹²³⁴⁵⁶⁷⁸⁹]+/
 _EQ: "="
+_COMMA: ","
+FOR.4: /for(?![A-Za-z])/ | /\\(text|mbox|mathrm)\{\s*for\s*\}/
+REL: "<=" | "≤" | "\\le" | "\\leq" | "<" | ">=" | "≥" | "\\ge" | "\\geq" | ">"
 _LP: "(" | "\\left(" | "\\bigl(" | "\\Bigl(" | "[" | "\\left["
 _RP: ")" | "\\right)" | "\\bigr)" | "\\Bigr)" | "]" | "\\right]"
 _LB: "{"
@@ -168,10 +175,20 @@ class Prod:
 
 
 @dataclass(frozen=True)
+class Condition:
+    """``k ≤ t`` after an equation: the steps where it is claimed (``op`` is <=, <, >=, >)."""
+
+    left: object
+    op: str
+    right: object
+
+
+@dataclass(frozen=True)
 class Chain:
-    """``A = B = C``: the sides, in order."""
+    """``A = B = C``: the sides, in order, and an optional condition (``…, k ≤ t``)."""
 
     sides: tuple
+    condition: Condition | None = None
 
 
 _SUBSCRIPT = str.maketrans("₀₁₂₃₄₅₆₇₈₉₋₊ₜₖⱼᵢ", "0123456789-+tkji")
@@ -308,7 +325,15 @@ class _Build(Transformer):
         return (str(var).translate(_SUBSCRIPT), None, None)
 
     def start(self, *sides):  # noqa: ANN001, ANN201
+        if sides and isinstance(sides[-1], Condition):
+            return Chain(tuple(sides[:-1]), sides[-1])
         return Chain(tuple(sides))
+
+    def condition(self, *parts):  # noqa: ANN001, ANN201
+        left, rel, right = [p for p in parts if not (isinstance(p, Token) and p.type == "FOR")]
+        op = {"≤": "<=", "\\le": "<=", "\\leq": "<=", "≥": ">=", "\\ge": ">=",
+              "\\geq": ">="}.get(str(rel), str(rel))
+        return Condition(left, op, right)
 
 
 def _depth_check(text: str) -> None:

@@ -26,7 +26,7 @@ from .check import Verdict, _budget, _invalid
 from .document import find_equations
 from .errors import BpttError, UsageError
 from .explain import Diagnosis
-from .formula import Call, Deriv, Op, ParseError, Prod, Ref, Sum, parse
+from .formula import Call, Chain, Condition, Deriv, Op, ParseError, Prod, Ref, Sum, parse
 from .mexplain import explain_matrix
 from .mformula import SCALAR, Item, MatrixNames, OutOfRange, ShapeError, Walk, shape_of, show
 from .mtruth import DPS, FUNCS, MPoint, complex_step
@@ -96,7 +96,7 @@ def free_variables(chain_sides: Sequence[object], names: MatrixNames) -> tuple[s
         if isinstance(node, Ref):
             var = node.index[1] if node.index and node.index[0] == "var" else None
             if var is None and node.index is None and len(node.base) == 1 and \
-                    node.base.islower() and node.base not in names.stepped | {"T"}:
+                    node.base.islower() and node.base not in names.reserved:
                 var = node.base
             if var and var not in bound and var not in found:
                 found.append(var)
@@ -138,6 +138,7 @@ class MatrixJudge:
     per_shape: int = POINTS_PER_SHAPE
     points: list[Values] = field(init=False)
     deadline: float | None = field(init=False, default=None)
+    condition: Condition | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         rng = random.Random(self.seed)
@@ -149,8 +150,11 @@ class MatrixJudge:
                 for dims in self.shapes for _ in range(self.per_shape)]
 
     def assignments(self, free: tuple[str, ...]) -> list[dict[str, int]]:
+        """Every value of the free step variables that satisfies the equation's condition."""
         steps = range(self.names.steps)
-        return [dict(zip(free, combo)) for combo in itertools.product(steps, repeat=len(free))]
+        envs = [dict(zip(free, combo)) for combo in itertools.product(steps, repeat=len(free))]
+        return [env for env in envs if self.condition is None or
+                _satisfied(self.condition, env, self.names)]
 
     def _pairs(self, free: tuple[str, ...], first: tuple[int, dict] | None
                ) -> Iterator[tuple[int, dict]]:
@@ -194,6 +198,31 @@ class MatrixJudge:
         return mismatch is None and compared > 0
 
 
+def _satisfied(cond: Condition, env: Mapping[str, int], names: MatrixNames) -> bool:
+    walk = Walk(names)
+    a, b = walk.integer(cond.left, env), walk.integer(cond.right, env)
+    return {"<=": a <= b, "<": a < b, ">=": a >= b, ">": a > b}[cond.op]
+
+
+def _step_range(judge: MatrixJudge, lhs: object, rhs: object,
+                free: tuple[str, ...]) -> Diagnosis | None:
+    """With two free steps: does it hold on one side of the diagonal only (k ≤ t)?"""
+    if len(free) != 2 or judge.condition is not None:
+        return None
+    a, b = (Ref(v, None, 0) for v in free)
+    for cond in (Condition(b, "<=", a), Condition(a, "<=", b), Condition(b, "<", a),
+                 Condition(a, "<", b)):
+        judge.condition = cond
+        try:
+            if judge.holds(lhs, rhs, free):
+                text = f"{show(cond.left)} {'≤' if cond.op == '<=' else '<'} {show(cond.right)}"
+                return Diagnosis("step-range", f"it holds for {text} only; say so after the "
+                                               f"equation: …, {text}")
+        finally:
+            judge.condition = None
+    return None
+
+
 def _difference(lv: np.ndarray, rv: np.ndarray) -> tuple[int, int] | None:
     """The entry where two values differ by more than 10⁻⁴⁰ relative, or None."""
     scale = max([mpf(1)] + [abs(x) for x in np.ravel(lv)])
@@ -208,9 +237,20 @@ def _sizes(dims: Mapping[str, int]) -> str:
     return f"H = {dims['H']}, D = {dims['D']}, K = {dims['K']}"
 
 
-def _decide(judge: MatrixJudge, sides: list[object]) -> tuple:
+def _decide(judge: MatrixJudge, chain: Chain) -> tuple:
     names = judge.names
-    free = free_variables(sides, names)
+    sides = list(chain.sides)
+    cond = chain.condition
+    free = free_variables(sides + ([cond.left, cond.right] if cond else []), names)
+    judge.condition = cond
+    try:
+        return _decide_sides(judge, sides, free)
+    finally:
+        judge.condition = None
+
+
+def _decide_sides(judge: MatrixJudge, sides: list[object], free: tuple[str, ...]) -> tuple:
+    names = judge.names
     if len(free) > MAX_FREE:
         raise InvalidFormula(f"more than {MAX_FREE} free step indices ({', '.join(free)}); "
                              "bind them with sums")
@@ -241,9 +281,10 @@ def _decide(judge: MatrixJudge, sides: list[object]) -> tuple:
             continue
         judge.deadline = time.process_time() + EXPLAIN_SECONDS
         try:
+            ranged = _step_range(judge, lhs, rhs, free)
             first = (mismatch.where, dict(mismatch.env))
-            diagnosis = tuple(explain_matrix(lhs, rhs, names, free,
-                                             lambda a, b, f, at=first: judge.holds(a, b, f, at)))
+            diagnosis = (ranged,) if ranged else tuple(explain_matrix(
+                lhs, rhs, names, free, lambda a, b, f, at=first: judge.holds(a, b, f, at)))
         except TimeoutError:
             diagnosis = ()
         finally:
@@ -260,10 +301,16 @@ def _decide(judge: MatrixJudge, sides: list[object]) -> tuple:
     sizes = f"{len(judge.shapes)} size{'s' if len(judge.shapes) > 1 else ''}"
     method = f"elementwise evaluation at {sizes} × {judge.per_shape} random points, {DPS} digits"
     steps = f", {', '.join(free)} = 0..{names.steps - 1}" if free else ""
+    if judge.condition is not None:
+        c = judge.condition
+        op = {"<=": "≤", ">=": "≥"}.get(c.op, c.op)
+        steps += f" with {show(c.left)} {op} {show(c.right)}"
     return "holds", f"holds ({method}{steps})", (), None, "elementwise evaluation"
 
 
 def _dims(shape: tuple[str, str]) -> str:
+    if len(shape) == 3:
+        return f"a 3-tensor ({shape[0]} by {shape[1]}×{shape[2]})"
     return "1×1 (a number)" if shape == SCALAR else f"{shape[0]}×{shape[1]}"
 
 
@@ -286,7 +333,7 @@ def check_matrix(text: str, *, spec: VectorSpec = ELMAN, steps: int = 2, bias: b
             chain = parse(found.text)
             judge = judge or MatrixJudge(names, seed, shapes or SHAPES)
             with _budget(DECIDE_SECONDS, TimeoutError):
-                verdict = Verdict(found.line, found.text, *_decide(judge, list(chain.sides)))
+                verdict = Verdict(found.line, found.text, *_decide(judge, chain))
         except ParseError as exc:
             verdict = _invalid(found.line, found.text, f"syntax error at {exc}", exc.column)
         except TimeoutError:

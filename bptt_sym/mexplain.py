@@ -5,8 +5,8 @@ The changes, in the order they are tried: flip the sign; transpose the whole sid
 remove one transpose; move one step index by one; put the softmax-with-cross-entropy error
 ŷ_t − y_t in place of one K-vector; multiply one H-vector by the activation's derivative;
 put that derivative in place of one H-vector; add the missing recursion term Wᵀ δ_{t+1} (or
-the step's own output term Vᵀ(ŷ_t − y_t)); let a sum run over every step; sum a one-step
-term over t.
+the step's own output term Vᵀ(ŷ_t − y_t)); put the copy W_k for W in ∂s_k/∂W; move a sum's
+or product's bound by one; let a sum run over every step; sum a one-step term over t.
 
     >>> # see bptt_sym.mcheck for the judge and tests/test_mcheck.py for every kind
 """
@@ -24,8 +24,8 @@ from .resolve import InvalidFormula
 __all__ = ["explain_matrix", "MATRIX_KINDS"]
 
 MATRIX_KINDS = ("shape", "sign", "whole-transpose", "transpose", "step-index", "softmax",
-                "missing-factor", "local-derivative", "missing-term", "missing-steps",
-                "missing-sum")
+                "missing-factor", "local-derivative", "missing-term", "copy", "bounds",
+                "missing-steps", "missing-sum", "step-range")
 Holds = Callable[[object, object, tuple], bool]
 _DERIVATIVE_TEXT = {"tanh": "1 − s ⊙ s", "sigmoid": "s ⊙ (1 − s)", "relu": "step(z)",
                     "identity": "1"}
@@ -209,6 +209,31 @@ def _candidates(lhs: object, rhs: object, names: MatrixNames, free: tuple[str, .
             f"in {show(node)}"
         yield "missing-term", _replace(rhs, path, Op("+", (node, own))), \
             f"missing the term {show(own)} (the error of this step's own output) in {show(node)}"
+    # ∂s_k/∂W (every path) where the immediate ∂s_k/∂W_k (the copy at step k) is meant
+    for path, node in positions:
+        if isinstance(node, Deriv) and node.den.base in names.weights and \
+                node.den.index is None and node.num.index is not None:
+            copy = dataclasses.replace(node, den=dataclasses.replace(node.den,
+                                                                     index=node.num.index))
+            yield "copy", _replace(rhs, path, copy), \
+                f"{show(node)} is the total derivative through every earlier step; in this " \
+                f"sum the immediate one is meant: {show(copy)}, through the copy of " \
+                f"{node.den.base} used at that step"
+    # a sum's or product's bound off by one
+    for path, node in positions:
+        if not isinstance(node, (Sum, Prod)):
+            continue
+        for fld in ("lo", "hi"):
+            bound = getattr(node, fld)
+            if bound is None:
+                continue
+            for by in (1, -1):
+                moved = Op("+" if by > 0 else "-", (bound, Num("1")))
+                new = dataclasses.replace(node, **{fld: moved})
+                which = "start" if fld == "lo" else "end"
+                yield "bounds", _replace(rhs, path, new), \
+                    f"the {'sum' if isinstance(node, Sum) else 'product'} over {node.var} " \
+                    f"should {which} at {node.var} = {show(moved)}, not {show(bound)}"
     # sums over too few steps; a one-step term not summed
     for path, node in positions:
         if isinstance(node, Sum) and (node.lo is not None or node.hi is not None):

@@ -65,8 +65,8 @@ class Item:
     name: str
 
 
-def _dims(shape: Shape) -> str:
-    return f"{shape[0]}×{shape[1]}"
+def _dims(shape: tuple) -> str:
+    return "×".join(shape)
 
 
 class MatrixNames:
@@ -78,6 +78,8 @@ class MatrixNames:
         self.weights = spec.parameters + (spec.bias_parameters if bias else ())
         self.stepped = {b for b in spec.shapes if b not in spec.parameters + spec.bias_parameters}
         self.stepped |= {spec.loss_term}
+        self.reserved = self.stepped | set(spec.parameters + spec.bias_parameters) | \
+            {spec.loss, "T", "I", "delta"}
 
     def known(self) -> str:
         vectors = ", ".join(f"{b}_t" for b in sorted(self.stepped)) + ", delta_t (δ_t = ∂E/∂z_t)"
@@ -261,10 +263,8 @@ class Walk:
             shape = ds
         elif ns[1] == "1" and ds[1] == "1":
             shape = (ns[0], ds[0])
-        else:
-            raise InvalidFormula(f"∂{show(node.num)}/∂{show(node.den)} is a 3-tensor (a vector "
-                                 f"by a matrix); write the gradient of the loss instead, such "
-                                 f"as ∂E/∂{show(node.den)} = Σ_t δ_t …", node.num.column)
+        else:  # a vector by a matrix: a 3-tensor, for the end of a chain (V5)
+            shape = (ns[0], ds[0], ds[1])
         if not self.point:
             return shape, None
         return shape, self.point.derivative(num, den)
@@ -276,12 +276,15 @@ class Walk:
             return shape, (-v if v is not None else None)
         if node.op == "T":
             shape, v = self(node.args[0], env)
+            _no_tensor(node.args[0], shape)
             return (shape[1], shape[0]), (v.T if v is not None else None)
         if node.op == "^":
             return self._power(node, env)
         (sa, va), (sb, vb) = self(node.args[0], env), self(node.args[1], env)
         if node.op in MATMUL:
             return self._matmul(node, sa, va, sb, vb)
+        _no_tensor(node.args[0], sa)
+        _no_tensor(node.args[1], sb)
         a_text, b_text = show(node.args[0]), show(node.args[1])
         if sa != sb and SCALAR not in (sa, sb):
             what = {"+": "plus", "-": "minus", "/": "divided by"}.get(node.op, "⊙")
@@ -299,6 +302,14 @@ class Walk:
 
     def _matmul(self, node: Op, sa: Shape, va: object, sb: Shape,
                 vb: object) -> tuple[Shape, object]:
+        if len(sb) == 3:  # row · ∂s/∂W: the gradient by the matrix W
+            if sa != ("1", sb[0]):
+                raise ShapeError(f"{show(node.args[0])} ({_dims(sa)}) times "
+                                 f"{show(node.args[1])} (a 3-tensor, {sb[0]} by {_dims(sb[1:])})"
+                                 f": a tensor by a matrix can only follow a 1×{sb[0]} row")
+            shape = sb[1:]
+            return shape, (np.tensordot(va[0], vb, axes=1) if va is not None else None)
+        _no_tensor(node.args[0], sa)
         if SCALAR in (sa, sb):
             return (sa if sb == SCALAR else sb), (va * vb if va is not None else None)
         if sa[1] != sb[0] and _is_gradient(node.args[0], self.names) and sa[0] == sb[0]:
@@ -403,6 +414,10 @@ class Walk:
             raise InvalidFormula(f"a sum of {hi - lo + 1} terms is more than {MAX_SUM_TERMS}")
         return list(range(lo, hi + 1))
 
+    def integer(self, node: object, env: Mapping[str, int]) -> int:
+        """The whole number a bound or condition stands for (step variables, T, numbers)."""
+        return self._bound(node, env)
+
     def _bound(self, node: object, env: Mapping[str, int]) -> int:
         saved = self.point
         self.point = _Integers()
@@ -416,6 +431,12 @@ class Walk:
 
     def _scalar(self, value: mpf) -> np.ndarray:
         return np.array([[value]], dtype=object)
+
+
+def _no_tensor(node: object, shape: tuple) -> None:
+    if len(shape) == 3:
+        raise ShapeError(f"{show(node)} is a 3-tensor ({shape[0]} by {_dims(shape[1:])}); it "
+                         "can only stand last in a chain, after a row such as ∂E_t/∂s_k")
 
 
 class _Integers:

@@ -155,6 +155,8 @@ class MPoint:
         jac = np.array(cols, dtype=object).T  # (entries of num, entries of den)
         if self.values[num].size == 1:
             return jac.reshape(self._shape(den))
+        if self._shape(den)[1] > 1:  # a vector by a matrix: (entries of num, rows, cols)
+            return jac.reshape((jac.shape[0],) + self._shape(den))
         return jac
 
     def _shape(self, name: str) -> tuple[int, ...]:
