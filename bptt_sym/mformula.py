@@ -43,7 +43,7 @@ ELEMENTWISE = frozenset({"*", "⊙"})
 MATMUL = PRODUCTS - ELEMENTWISE
 _ACTIVATIONS = {"tanh": "tanh", "sigmoid": "sigmoid", "sigma": "sigmoid", "σ": "sigmoid",
                 "relu": "relu"}
-_UNARY = frozenset({"exp", "log"})
+_UNARY = frozenset({"exp", "log", "step"})
 
 
 class ShapeError(BpttError):
@@ -121,7 +121,8 @@ class MatrixNames:
                                  f"{self.spec.loss_term}_t", ref.column)
         step = self._step(ref, env)
         if step is None:
-            return Item("copy" if base in self.weights else "value", base, None, base)
+            kind = "copy" if base in self.weights else "delta" if base == "delta" else "value"
+            return Item(kind, base, None, base)
         low = -1 if base in self.spec.states else 0
         high = self.steps if base == "delta" else self.steps - 1
         if not low <= step <= high:
