@@ -233,10 +233,6 @@ def _difference(lv: np.ndarray, rv: np.ndarray) -> tuple[int, int] | None:
     return None
 
 
-def _sizes(dims: Mapping[str, int]) -> str:
-    return f"H = {dims['H']}, D = {dims['D']}, K = {dims['K']}"
-
-
 def _decide(judge: MatrixJudge, chain: Chain) -> tuple:
     names = judge.names
     sides = list(chain.sides)
@@ -291,7 +287,7 @@ def _decide_sides(judge: MatrixJudge, sides: list[object], free: tuple[str, ...]
             judge.deadline = None
         dims = judge.points[mismatch.where].dims
         r, c = mismatch.entry
-        cex: dict[str, float | str] = {"sizes": _sizes(dims)}
+        cex: dict[str, float | str] = {k: str(dims[k]) for k in "HDK"}
         cex.update({k: str(v) for k, v in mismatch.env.items()})
         cex.update({"entry": f"({r + 1}, {c + 1})", "left side": float(mismatch.left),
                     "right side": float(mismatch.right),

@@ -149,7 +149,7 @@ class MatrixNames:
 
 _OP_TEXT = {"+": " + ", "-": " − ", "*": " ⊙ ", "⊙": " ⊙ ", "@": " ", "·": " ", "juxt": " ",
             "/": " / "}
-_SUB = str.maketrans("0123456789-+", "₀₁₂₃₄₅₆₇₈₉₋₊")
+_SUP = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def _index_text(index: tuple | None) -> str:
@@ -188,7 +188,9 @@ def show(node: object) -> str:
         if node.op == "T":
             return f"{_wrapped(node.args[0], 'T')}ᵀ"
         if node.op == "^":
-            return f"{_wrapped(node.args[0], 'T')}^{show(node.args[1])}"
+            exp = show(node.args[1])
+            sup = exp.translate(_SUP) if exp.isdigit() else f"^{exp}"
+            return f"{_wrapped(node.args[0], 'T')}{sup}"
         a, b = node.args
         return f"{_wrapped(a, node.op)}{_OP_TEXT[node.op]}{_wrapped(b, node.op, right=True)}"
     return str(node)
@@ -205,7 +207,7 @@ def _wrapped(node: object, outer: str, *, right: bool = False) -> str:
     if inner in PRODUCTS | {"/"} and outer in PRODUCTS | {"T", "neg", "/"} \
             and (outer != inner or right):
         return f"({text})"
-    if inner == "neg" and outer not in ("+", "sum"):
+    if inner == "neg" and (outer not in ("+", "sum", "/") or right):
         return f"({text})"
     return text
 
