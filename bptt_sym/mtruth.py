@@ -131,16 +131,26 @@ class MPoint:
             return out
 
         env: dict[str, object] = {}
+        dirty: set[str] = set()  # the names the move reaches; the rest keeps its value
         for p, copies in self.graph.copies.items():
             env[p] = self.leaves[p]
             for c in copies:
                 env[c.name] = bump(c.name, self.leaves[p], p)
+                if moved in (c.name, p):
+                    dirty.add(c.name)
         for sym, node in self.graph.nodes.items():
             name = sym.name
             if node.expr is not None:
-                env[name] = bump(name, _column(evaluate(node.expr, env, MP)))
+                if moved is None or name == moved or \
+                        any(getattr(q, "name", str(q)) in dirty for q in node.parents):
+                    env[name] = bump(name, _column(evaluate(node.expr, env, MP)))
+                    dirty.add(name)
+                else:
+                    env[name] = self.values[name]
             elif node.kind != "parameter":
                 env[name] = bump(name, self.leaves[name])
+                if name == moved:
+                    dirty.add(name)
         return env
 
     def derivative(self, num: str, den: str) -> np.ndarray:
