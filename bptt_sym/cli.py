@@ -16,12 +16,21 @@ from pathlib import Path
 
 from . import __version__
 from .check import check_graph, summary
-from .cli_vector import VECTOR_MODELS, derive_vector, unroll_vector_cmd, verify_vector
+from .cli_vector import (
+    VECTOR_MODELS,
+    check_vector,
+    derive_vector,
+    unroll_vector_cmd,
+    vector_graph,
+    vector_request,
+    verify_vector,
+)
 from .derive import DEFAULT_MAX_PATHS, FORMS, PathLimitError, derive
 from .drawing import PICTURE_FORMATS, draw, picture_format
 from .errors import BpttError, UsageError
 from .export import DOCUMENT_FORMATS, Skipped, collect, document_format, latex, markdown
 from .graph import MAX_STEPS, Graph, unroll
+from .mexport import vector_document
 from .models import MODELS
 from .oracles import ORACLES
 from .printing import FORMATS, derivation_json, leibniz
@@ -139,7 +148,8 @@ def _parser() -> _Parser:
     v.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     v.add_argument("--at", metavar="FILE", help="a JSON file of values to check at instead "
                    "of random points: u, w, k, v, y, s_{-1} numbers and x a list of T numbers "
-                   "(or lists of those, one per point)")
+                   "(or lists of those, one per point); for elman the matrices U, W, V, x (T "
+                   "rows), y (T rows) and optionally s_{-1} (see docs/elman.md)")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
 
     c = sub.add_parser("check", help="check a hand derivation, equation by equation",
@@ -294,12 +304,15 @@ def _read_text(name: str) -> str:
 
 
 def _check(args: argparse.Namespace) -> int:
+    show = None if args.json else lambda v: print(v.text())
     if args.model in VECTOR_MODELS:
-        raise UsageError("check does not read matrix formulas yet; --model doc only")
-    text = _read_text(args.file)
-    g = _graph(args)
-    verdicts = check_graph(text, g, seed=args.seed,
-                           on_verdict=None if args.json else lambda v: print(v.text()))
+        vector_graph(args)  # the same checks of the options as derive and verify
+        text = _read_text(args.file)
+        verdicts = check_vector(args, text, show)
+    else:
+        g = _graph(args)
+        text = _read_text(args.file)
+        verdicts = check_graph(text, g, seed=args.seed, on_verdict=show)
     counts = summary(verdicts)
     if args.json:
         print(json.dumps({"equations": [v.to_json() for v in verdicts], "summary": counts},
@@ -353,16 +366,14 @@ def _write_output(name: str, data: bytes) -> None:
             tmp.unlink()
 
 
-def _scalar_only(args: argparse.Namespace) -> None:
-    if args.model in VECTOR_MODELS:
-        raise UsageError(f"{args.command} does not handle the vector model {args.model} yet; "
-                         "--model doc only")
-
-
 def _export(args: argparse.Namespace) -> int:
-    _scalar_only(args)
     fmt = document_format(args.output_file, args.format)
     _check_output(args.output_file)
+    if args.model in VECTOR_MODELS:
+        g, wrts, forms = vector_request(args, _split)
+        text = vector_document(g, wrt=wrts, forms=forms, fmt=fmt)
+        _write_output(args.output_file, text.encode())
+        return 0
     forms = _split(args.form, "--form", FORMS)
     g = _graph(args)
     wrts, of = _targets(args, g)
@@ -378,10 +389,9 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _draw(args: argparse.Namespace) -> int:
-    _scalar_only(args)
     fmt = picture_format(args.output_file, args.format)
     _check_output(args.output_file)
-    g = _graph(args)
+    g = vector_graph(args) if args.model in VECTOR_MODELS else _graph(args)
     wrts = _split(args.wrt, "--wrt") if args.wrt else []
     picture = draw(g, wrt=wrts, of=args.of or g.spec.loss).render(fmt)
     _write_output(args.output_file, picture)

@@ -7,21 +7,18 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 
-import sympy as sp
-
-from .derive import FORMS, Equation
+from .derive import FORMS
 from .errors import UsageError
-from .mderive import StepSum, derive_matrix, state_jacobian
-from .notation import Partial
+from .mforms import MATRIX_FORMS, MatrixStep, matrix_form
 from .printing import leibniz
 from .vector import ELMAN, VectorGraph, unroll_vector
 
-__all__ = ["vector_graph", "derive_vector", "unroll_vector_cmd", "verify_vector",
+__all__ = ["vector_graph", "check_vector", "derive_vector", "unroll_vector_cmd", "verify_vector",
            "VECTOR_MODELS"]
 
 VECTOR_MODELS = {"elman": ELMAN}
-VECTOR_FORMS = ("paths", "delta")
 
 
 def vector_graph(args: argparse.Namespace) -> VectorGraph:
@@ -34,63 +31,57 @@ def vector_graph(args: argparse.Namespace) -> VectorGraph:
                          classes=args.classes or 3, bias=args.bias, activation=activation)
 
 
-def _lines(eqs: list[tuple[str, Equation]], fmt: str) -> list[str]:
+def _lines(steps: list[MatrixStep], fmt: str) -> list[str]:
     comment = "%" if fmt == "latex" else "#"
     out = []
-    for note, e in eqs:
-        if note:
-            out.append(f"{comment} {note}")
-        out.append(f"{leibniz(e.lhs, fmt)} = {leibniz(e.rhs, fmt)}")
+    for step in steps:
+        if step.note:
+            out.append(f"{comment} {_note(step)}")
+        out.append(f"{leibniz(step.equation.lhs, fmt)} = {leibniz(step.equation.rhs, fmt)}")
     return out
 
 
-def _per_output(g: VectorGraph, wrt: str) -> list[tuple[str, Equation]]:
-    """V5: ∂E/∂W = Σ_t ∂E_t/∂W, and the Jacobian that carries each term back in time."""
-    w = sp.MatrixSymbol(wrt, *g.copies[wrt][0].shape)
-    e_t = sp.Symbol("E_t")
-    eqs = [("(V5) the whole sequence is one sample: a sum of the losses of every step",
-            Equation(Partial(g.loss, w), StepSum(Partial(e_t, w)), "sum"))]
-    jac = state_jacobian(g)
-    if jac is not None:
-        eqs.append((f"each ∂E_t/∂{wrt} sums over k ≤ t the chain ∂E_t/∂ŷ_t · ∂ŷ_t/∂s_t · "
-                    f"Π_{{j=k+1..t}} ∂s_j/∂s_{{j-1}} · ∂s_k/∂{wrt}, where the step Jacobian is",
-                    jac))
-    return eqs
+def _note(step: MatrixStep) -> str:
+    return f"({step.ref}) {step.note}" if step.ref else step.note
 
 
-def derive_vector(args: argparse.Namespace, split: callable) -> int:
-    """``bptt-sym derive --model elman``: the matrix forms of each weight's gradient."""
+def vector_request(args: argparse.Namespace, split: Callable[..., list[str]]
+                   ) -> tuple[VectorGraph, list[str], list[str]]:
+    """The graph, the --wrt weights and the --form forms of derive or export for elman."""
     g = vector_graph(args)
     asked = split(args.form, "--form", FORMS)
-    forms = [f for f in asked if f in VECTOR_FORMS]
+    forms = [f for f in asked if f in MATRIX_FORMS]
     if not forms or (args.form.strip() != ",".join(FORMS) and len(forms) < len(asked)):
-        raise UsageError(f"elman has the forms {', '.join(VECTOR_FORMS)} (delta: the matrix "
+        raise UsageError(f"elman has the forms {', '.join(MATRIX_FORMS)} (delta: the matrix "
                          "δ recursion; paths: the per-output form V5)")
     wrts = split(args.wrt, "--wrt") if args.wrt else list(g.copies)
+    for w in wrts:
+        if w not in g.copies:
+            raise UsageError(f"unknown --wrt {w!r} for {g.spec.name}; choose from "
+                             f"{', '.join(g.copies)}")
     if args.of not in (None, "E"):
         raise UsageError("--of for elman is the loss E only")
+    return g, wrts, forms
+
+
+def derive_vector(args: argparse.Namespace, split: Callable[..., list[str]]) -> int:
+    """``bptt-sym derive --model elman``: the matrix forms of each weight's gradient."""
+    g, wrts, forms = vector_request(args, split)
     blocks, docs = [], []
     for w in wrts:
-        d = derive_matrix(g, wrt=w)
         for form in forms:
-            if form == "paths":
-                eqs = _per_output(g, w)
-            else:
-                notes = ["the output error of softmax with cross-entropy (targets sum to 1)",
-                         f"the delta recursion δ_t = ∂E/∂z_t, with δ_{g.steps} = 0", ""]
-                eqs = list(zip(notes, d.template))
-                eqs += [("unrolled over the steps" if i == 0 else "", e)
-                        for i, e in enumerate(d.unrolled)]
+            steps = matrix_form(g, wrt=w, form=form)
             docs.append({"wrt": w, "form": form, "equations": [
-                {"note": n, "lhs": {f: leibniz(e.lhs, f) for f in ("ascii", "unicode", "latex")},
-                 "rhs": {f: leibniz(e.rhs, f) for f in ("ascii", "unicode", "latex")}}
-                for n, e in eqs]})
+                {"note": _note(st),
+                 "lhs": {f: leibniz(st.equation.lhs, f) for f in ("ascii", "unicode", "latex")},
+                 "rhs": {f: leibniz(st.equation.rhs, f) for f in ("ascii", "unicode", "latex")}}
+                for st in steps]})
             if args.format != "json":
                 comment = "%" if args.format == "latex" else "#"
                 head = (f"{comment} dE/d{w}, {'matrix form' if form == 'delta' else 'per output'}"
                         f" (elman: hidden {g.dims['H']}, inputs {g.dims['D']}, classes "
                         f"{g.dims['K']}, T = {g.steps})")
-                blocks.append("\n".join([head] + _lines(eqs, args.format)))
+                blocks.append("\n".join([head] + _lines(steps, args.format)))
     if args.format == "json":
         print(json.dumps({"model": "elman", "steps": g.steps, "dims": dict(g.dims),
                           "derivations": docs}, ensure_ascii=False, indent=1))
@@ -112,14 +103,27 @@ def unroll_vector_cmd(args: argparse.Namespace) -> int:
 
 def verify_vector(args: argparse.Namespace) -> int:
     """``bptt-sym verify --model elman``."""
+    from .elman_points import read_elman_points
     from .elman_verify import verify_elman
 
-    if args.at:
-        raise UsageError("--at is not available for elman yet; use --seed and --points")
-    vector_graph(args)  # the same checks of the options
+    g = vector_graph(args)  # the same checks of the options
+    at = read_elman_points(args.at, g) if args.at else None
     report = verify_elman(steps=args.steps, hidden=args.hidden or 4, inputs=args.inputs or 3,
                           classes=args.classes or 3, bias=args.bias,
                           activation="tanh" if args.activation == "f" else args.activation,
-                          oracles=args.oracle, points=args.points, seed=args.seed)
+                          oracles=args.oracle, points=args.points, seed=args.seed, at=at)
     print(json.dumps(report.to_json(), indent=1) if args.json else report.text())
     return 0 if report.passed else 1
+
+
+def check_vector(args: argparse.Namespace, text: str, show: callable) -> list:
+    """``bptt-sym check --model elman``: matrix formulas, decided at small random sizes
+    (or at the sizes --hidden/--inputs/--classes give)."""
+    from .mcheck import SHAPES, check_matrix
+
+    given = {"H": args.hidden, "D": args.inputs, "K": args.classes}
+    shapes = SHAPES if not any(given.values()) else \
+        ({k: v or SHAPES[0][k] for k, v in given.items()},)
+    return check_matrix(text, spec=VECTOR_MODELS[args.model], steps=args.steps, bias=args.bias,
+                        activation="tanh" if args.activation == "f" else args.activation,
+                        seed=args.seed, shapes=shapes, on_verdict=show)

@@ -23,9 +23,11 @@ import sympy as sp
 
 from .errors import UsageError
 from .graph import Graph
+from .mgraph import drawable
 from .notation import Partial
 from .printing import leibniz
 from .sweep import relevant
+from .vector import VectorGraph
 
 __all__ = ["PICTURE_FORMATS", "PALETTE", "MAX_DRAWN_STEPS", "Drawing", "draw", "notebook_svg",
            "picture_format"]
@@ -173,11 +175,14 @@ def _positions(graph: Graph) -> tuple[dict[Sym, tuple[float, float]], dict[str, 
     return pos, centres
 
 
-def draw(graph: Graph, *, wrt: Sequence[str] = (), of: str = "E") -> Drawing:
+def draw(graph: Graph | VectorGraph, *, wrt: Sequence[str] = (), of: str = "E") -> Drawing:
     """Draw ``graph``; the paths from ``of`` down to the copies of each ``wrt`` in colour.
 
-    ``wrt`` names parameters (every copy) or nodes, as ``derive`` takes them.
+    ``wrt`` names parameters (every copy) or nodes, as ``derive`` takes them.  A vector
+    graph (elman) is drawn the same way, each edge labelled with its local Jacobian.
     """
+    if isinstance(graph, VectorGraph):
+        graph = drawable(graph)
     if graph.steps > MAX_DRAWN_STEPS:
         raise UsageError(f"graph draws at most {MAX_DRAWN_STEPS} steps (--steps "
                          f"{graph.steps}); a larger drawing is unreadable")

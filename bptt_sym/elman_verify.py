@@ -9,7 +9,7 @@ against autograd, torch's own nn.RNN and finite differences of a hand-written fo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -27,8 +27,12 @@ ELMAN_ORACLES = ("autograd", "torch", "fd")
 def verify_elman(*, steps: int = 3, hidden: int = 4, inputs: int = 3, classes: int = 3,
                  bias: bool = False, activation: str = "tanh",
                  oracles: Sequence[str] | None = None, points: int = 8, seed: int = 0,
-                 one_hot: bool = True) -> Report:
-    """Verify every weight's matrix-form gradient of elman against the oracles."""
+                 one_hot: bool = True, at: Mapping[str, np.ndarray] | None = None) -> Report:
+    """Verify every weight's matrix-form gradient of elman against the oracles.
+
+    ``at`` gives the values (as :func:`bptt_sym.elman_points.read_elman_points` reads
+    them) instead of random points drawn from ``seed``.
+    """
     names = tuple(oracles) if oracles else ELMAN_ORACLES
     for name in names:
         if name not in ELMAN_ORACLES:
@@ -38,7 +42,12 @@ def verify_elman(*, steps: int = 3, hidden: int = 4, inputs: int = 3, classes: i
         raise UsageError(f"--points must be at least 1, got {points}")
     graph = unroll_vector(steps=steps, hidden=hidden, inputs=inputs, classes=classes,
                           bias=bias, activation=activation)
-    values = random_values(graph, np.random.default_rng(seed), batch=points, one_hot=one_hot)
+    if at is None:
+        values = random_values(graph, np.random.default_rng(seed), batch=points,
+                               one_hot=one_hot)
+    else:
+        values = dict(at)
+        points, seed = int(values["x_0"].shape[0]), None
     with np.errstate(all="ignore"):
         e_sym = forward_values(graph, values)["E"]
         e_ref = elman_loss(values, steps=steps, activation=activation, bias=bias)

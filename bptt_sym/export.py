@@ -29,7 +29,8 @@ from .layout import rows
 from .notation import Partial
 from .printing import leibniz
 
-__all__ = ["DOCUMENT_FORMATS", "Skipped", "document_format", "collect", "latex", "markdown",
+__all__ = ["DOCUMENT_FORMATS", "Skipped", "Display", "Part", "document_format", "collect",
+           "latex", "markdown", "latex_document", "markdown_document", "document_title",
            "display"]
 
 DOCUMENT_FORMATS = ("latex", "markdown")
@@ -202,9 +203,14 @@ def _tags(parts: Sequence[Part]) -> Iterator[tuple[Part, list[tuple[Display, str
         yield part, tagged
 
 
+def document_title(model: str, steps: int) -> str:
+    """The title of a document: the model and the number of steps."""
+    return (f"Backpropagation through time: model {model}, "
+            f"T = {steps} step{'s' if steps > 1 else ''}")
+
+
 def _title(graph: Graph) -> str:
-    return (f"Backpropagation through time: model {graph.spec.name}, "
-            f"T = {graph.steps} step{'s' if graph.steps > 1 else ''}")
+    return document_title(graph.spec.name, graph.steps)
 
 
 def _latex_text(text: str) -> str:
@@ -228,13 +234,18 @@ def _sentence(note: str, ref: str = "") -> str:
 def latex(graph: Graph, derivations: Sequence[Derivation], *, skipped: Sequence[Skipped] = (),
           width: float = PAGE_WIDTH) -> str:
     """A standalone LaTeX document (article class, amsmath) of the whole derivation."""
+    return latex_document(_title(graph), _parts(graph, derivations, skipped), width=width)
+
+
+def latex_document(title: str, parts: Sequence[Part], *, width: float = PAGE_WIDTH) -> str:
+    """A standalone LaTeX document of ``parts``, each equation in a numbered align row."""
     head = ["\\documentclass[11pt]{article}", "\\usepackage[a4paper,margin=2cm]{geometry}",
             "\\usepackage{amsmath}", "\\allowdisplaybreaks", "\\setlength{\\parindent}{0pt}",
-            "\\setlength{\\parskip}{0.6ex}", f"\\title{{{_latex_text(_title(graph))}}}",
+            "\\setlength{\\parskip}{0.6ex}", f"\\title{{{_latex_text(title)}}}",
             f"\\author{{bptt-sym {__version__}}}", "\\date{}", "\\begin{document}",
             "\\maketitle"]
     body: list[str] = []
-    for part, tagged in _tags(_parts(graph, derivations, skipped)):
+    for part, tagged in _tags(parts):
         body.append(f"\n\\{'sub' * (part.level - 1)}section*{{{_latex_text(part.title)}}}")
         if part.text:
             body.append(_latex_text(part.text))
@@ -266,8 +277,13 @@ def markdown(graph: Graph, derivations: Sequence[Derivation], *, skipped: Sequen
              width: float = PAGE_WIDTH) -> str:
     """Markdown with $$ blocks for GitHub, MathJax and KaTeX: one per numbered equation
     (a display holds one tag), unnumbered equations together."""
-    out = [f"# {_markdown_text(_title(graph))}", "", f"Written by bptt-sym {__version__}."]
-    for part, tagged in _tags(_parts(graph, derivations, skipped)):
+    return markdown_document(_title(graph), _parts(graph, derivations, skipped), width=width)
+
+
+def markdown_document(title: str, parts: Sequence[Part], *, width: float = PAGE_WIDTH) -> str:
+    """Markdown of ``parts``: a $$ block per numbered equation, unnumbered ones together."""
+    out = [f"# {_markdown_text(title)}", "", f"Written by bptt-sym {__version__}."]
+    for part, tagged in _tags(parts):
         out += ["", f"{'#' * (part.level + 1)} {_markdown_text(part.title)}"]
         if part.text:
             out += ["", _markdown_text(part.text)]

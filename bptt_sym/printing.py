@@ -167,6 +167,8 @@ class _Matrix:
     matmul = " "
     hadamard = " ⊙ "
     transpose = "ᵀ"
+    inverse = "⁻¹"
+    kronecker = " ⊗ "
     names: dict[str, str] = {"delta": "δ", "yhat": "ŷ"}
     step_sum = "Σₜ "
 
@@ -223,7 +225,8 @@ class _Matrix:
 
     def _print_Xent(self, expr: sp.Basic) -> str:
         yhat, y = expr.args
-        return f"{self.neg}{self._print(y)}{self.transpose} log{self._paren(self._print(yhat))}"
+        log = self.functions.get("log", "log")
+        return f"{self.neg}{self._print(y)}{self.transpose} {log}{self._paren(self._print(yhat))}"
 
     def _print_HadamardPower(self, expr: sp.HadamardPower) -> str:
         return self.hadamard.join([self._mat_factor(expr.base)] * int(expr.exp))
@@ -236,10 +239,23 @@ class _Matrix:
         return f"{name}{self._paren(self._print(expr.arg))}"
 
     def _print_Softmax(self, expr: sp.Basic) -> str:
-        return f"softmax{self._paren(self._print(expr.arg))}"
+        name = self.functions.get("softmax", "softmax")
+        return f"{name}{self._paren(self._print(expr.arg))}"
 
     def _print_Diag(self, expr: sp.Basic) -> str:
-        return f"diag{self._paren(self._print(expr.args[0]))}"
+        return f"{self.functions.get('diag', 'diag')}{self._paren(self._print(expr.args[0]))}"
+
+    def _print_Identity(self, expr: sp.Identity) -> str:
+        return "I"
+
+    def _print_Inverse(self, expr: sp.Inverse) -> str:
+        inner = self._print(expr.arg)
+        if not isinstance(expr.arg, sp.MatrixSymbol) and type(expr.arg).__name__ != "Diag":
+            inner = self._paren(inner)
+        return inner + self.inverse
+
+    def _print_KroneckerProduct(self, expr: sp.KroneckerProduct) -> str:
+        return self.kronecker.join(self._mat_factor(a) for a in expr.args)
 
     def _print_StepSum(self, expr: sp.Basic) -> str:
         return self.step_sum + self._mat_factor(expr.args[0])
@@ -253,6 +269,8 @@ class AsciiPrinter(_Matrix, _Leibniz, StrPrinter):
     matmul = " @ "
     hadamard = " * "
     transpose = "^T"
+    inverse = "^-1"
+    kronecker = " kron "
     names: dict[str, str] = {}
     step_sum = "sum_t "
 
@@ -290,11 +308,14 @@ class LeibnizLatexPrinter(_Matrix, _Leibniz, LatexPrinter):
     functions = {"tanh": "\\tanh", "sigmoid": "\\sigma", "exp": "\\exp", "log": "\\log",
                  "step": "\\operatorname{step}", "relu": "\\operatorname{relu}",
                  "bce": "\\operatorname{bce}", "xent": "\\operatorname{xent}",
-                 "mse": "\\operatorname{mse}", "softmax": "\\operatorname{softmax}"}
+                 "mse": "\\operatorname{mse}", "softmax": "\\operatorname{softmax}",
+                 "diag": "\\operatorname{diag}"}
     printmethod = "_bptt_latex"
     matmul = " "
     hadamard = " \\odot "
     transpose = "^{\\top}"
+    inverse = "^{-1}"
+    kronecker = " \\otimes "
     names = {"delta": "\\delta", "yhat": "\\hat{y}"}
     step_sum = "\\sum_{t} "
 

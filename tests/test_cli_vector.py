@@ -52,7 +52,8 @@ def test_verify_with_biases_and_distribution_targets() -> None:
     (("derive", "--model", "elman", "--wrt", "Q"), "unknown --wrt 'Q'"),
     (("derive", "--model", "elman", "--loss", "bce"), "softmax output"),
     (("verify", "--model", "elman", "--oracle", "jax"), "unknown oracle 'jax' for elman"),
-    (("check", "-", "--model", "elman"), "matrix formulas"),
+    (("check", "-", "--model", "elman", "--hidden", "0"), "--hidden"),
+    (("check", "/nonexistent.md", "--model", "elman"), "cannot read"),
 ])
 def test_bad_input(args: tuple[str, ...], words: str) -> None:
     r = run(*args)

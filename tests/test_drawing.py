@@ -166,7 +166,7 @@ BAD = [
     (["-o", "g.svg", "--format", "gif"], "invalid choice: 'gif'"),
     (["-o", "g.dot", "--wrt", "u_7"], "'u_7' is not a step copy of u"),
     (["-o", "g.dot", "--steps", str(MAX_DRAWN_STEPS + 1)], f"at most {MAX_DRAWN_STEPS} steps"),
-    (["-o", "g.dot", "--model", "elman"], "graph does not handle the vector model elman yet"),
+    (["-o", "g.dot", "--model", "elman", "--wrt", "Q"], "unknown --wrt name 'Q'; choose a weight"),
 ]
 
 

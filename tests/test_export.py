@@ -238,7 +238,7 @@ BAD = [
     (["-o", "folder", "--format", "latex"], "it is a directory"),
     (["-o", "d.tex", "--format", "html"], "invalid choice: 'html'"),
     (["-o", "d.tex", "--wrt", "nope"], "unknown --wrt name 'nope'"),
-    (["-o", "d.tex", "--model", "elman"], "export does not handle the vector model elman yet"),
+    (["-o", "d.tex", "--model", "elman", "--form", "closed"], "elman has the forms paths, delta"),
 ]
 
 

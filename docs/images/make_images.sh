@@ -19,6 +19,7 @@ pdftoppm -png -r 70 -f 2 -l 2 -singlefile "$work/long.pdf" export-long-equations
 
 # The graph of the issue's example, and what Jupyter shows for a Graph and a Derivation.
 bptt-sym graph --model doc --steps 3 --wrt u -o graph-doc-3-u.svg
+bptt-sym graph --model elman --steps 3 --wrt W -o graph-elman-3-W.svg
 python - "$work" <<'PY'
 import sys
 from pathlib import Path
