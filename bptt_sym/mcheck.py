@@ -28,7 +28,7 @@ from .errors import BpttError, UsageError
 from .explain import Diagnosis
 from .formula import Call, Chain, Condition, Deriv, Op, ParseError, Prod, Ref, Sum, parse
 from .mexplain import explain_matrix
-from .mformula import SCALAR, Item, MatrixNames, OutOfRange, ShapeError, Walk, shape_of, show
+from .mformula import SCALAR, Item, MatrixNames, OutOfRange, ShapeError, Walk, shape_of, show, side
 from .mtruth import DPS, FUNCS, MPoint, complex_step
 from .resolve import InvalidFormula
 from .vector import ELMAN, VectorSpec
@@ -112,8 +112,8 @@ def free_variables(chain_sides: Sequence[object], names: MatrixNames) -> tuple[s
             for a in node.args:
                 visit(a, bound)
 
-    for side in chain_sides:
-        visit(side, frozenset())
+    for part in chain_sides:
+        visit(part, frozenset())
     return tuple(found)
 
 
@@ -174,10 +174,9 @@ class MatrixJudge:
         compared = 0
         with mp.workdps(DPS):
             for i, env in self._pairs(free, first):
-                walk = Walk(self.names, self.points[i])
                 try:
-                    _, lv = walk(lhs, env)
-                    _, rv = walk(rhs, env)
+                    _, lv = side(lhs, self.names, env, self.points[i])
+                    _, rv = side(rhs, self.names, env, self.points[i])
                 except OutOfRange:
                     continue  # a free step where some name does not exist
                 compared += 1
@@ -251,14 +250,14 @@ def _decide_sides(judge: MatrixJudge, sides: list[object], free: tuple[str, ...]
         raise InvalidFormula(f"more than {MAX_FREE} free step indices ({', '.join(free)}); "
                              "bind them with sums")
     shapes = []
-    for side in sides:
+    for part in sides:
         try:
-            shapes.append(shape_of(side, names, free))
+            shapes.append(shape_of(part, names, free))
         except ShapeError as exc:
             diagnosis = (Diagnosis("shape", f"shape mismatch: {exc}"),)
-            diagnosis += tuple(explain_matrix(sides[0], side, names, free, judge.holds,
+            diagnosis += tuple(explain_matrix(sides[0], part, names, free, judge.holds,
                                               kinds=("transpose",)))
-            return "fails", f"the formula {show(side)} does not fit together", diagnosis, \
+            return "fails", f"the formula {show(part)} does not fit together", diagnosis, \
                 None, "shapes"
     for i, (lhs, rhs) in enumerate(zip(sides, sides[1:])):
         which = "" if len(sides) == 2 else f"sides {i + 1} and {i + 2}: "

@@ -14,6 +14,7 @@ adjoint an implementation stores), every other adjoint is written out in place.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,7 +29,8 @@ from .rules import rule
 from .vector import Apply, Softmax, VectorGraph, Xent
 
 __all__ = ["VJP", "MatrixDerivation", "derive_matrix", "elementwise", "Diag", "StepSum",
-           "adjoint_symbol", "shared", "state_jacobian"]
+           "BoundedSum", "StepProduct", "ChainProduct", "adjoint_symbol", "shared",
+           "state_jacobian", "per_output"]
 
 M = MatrixExpr
 
@@ -51,6 +53,28 @@ class StepSum(sp.Expr):
 
     def __new__(cls, body: sp.Basic, var: str | sp.Symbol = "t") -> StepSum:
         return sp.Expr.__new__(cls, body, sp.Symbol(str(var)))
+
+
+class BoundedSum(sp.Expr):
+    """Σ_{var=lo}^{hi} body, for printing; the bounds are names such as 0, t, k+1."""
+
+    is_commutative = False
+
+    def __new__(cls, body: sp.Basic, var: str, lo: str, hi: str) -> BoundedSum:
+        return sp.Expr.__new__(cls, body, *(sp.Symbol(x) for x in (var, lo, hi)))
+
+
+class StepProduct(BoundedSum):
+    """Π_{var=lo}^{hi} body of matrices, the factor of the highest step on the left."""
+
+
+class ChainProduct(sp.Expr):
+    """A chain of Jacobians in the order the chain rule writes them (not multiplied out)."""
+
+    is_commutative = False
+
+    def __new__(cls, *factors: sp.Basic) -> ChainProduct:
+        return sp.Expr.__new__(cls, *factors)
 
 
 def elementwise(expr: sp.Expr, mapping: dict[sp.Symbol, MatrixExpr], shape: tuple) -> M:
@@ -147,6 +171,65 @@ def state_jacobian(graph: VectorGraph) -> Equation | None:
     jac = sp.MatMul(Diag(_act_derivative(graph.nodes[s_t].expr, s_t)), weight)
     eq = Equation(Partial(s_t, prev), jac.xreplace(shared(graph)), "jacobian")
     return Equation(_template_names(eq.lhs, t), _template_names(eq.rhs, t), eq.kind)
+
+
+def _named(base: str, index: str, like: sp.Basic) -> sp.Basic:
+    """The template symbol base_index (s_k, s_{j-1}, W_k) of the shape of ``like``."""
+    name = f"{base}_{index}" if index.isalnum() else f"{base}_{{{index}}}"
+    return sp.MatrixSymbol(name, *like.shape) if isinstance(like, sp.MatrixSymbol) else \
+        sp.MatrixSymbol(name, 1, 1)
+
+
+def _downstream(graph: VectorGraph, start: sp.Basic) -> set[sp.Basic]:
+    reached = {start}
+    for n, node in graph.nodes.items():
+        if any(p in reached for p in node.parents):
+            reached.add(n)
+    return reached
+
+
+def per_output(graph: VectorGraph, wrt: str) -> list[tuple[str, Equation]]:
+    """V5 per output: the chain that carries E_t back to ``wrt``, read off the graph.
+
+    For a weight inside the recurrence (U, W, b) the chain runs through the states of
+    every step k ≤ t: ∂E_t/∂W = Σ_{k=0}^{t} ∂E_t/∂ŷ_t ∂ŷ_t/∂s_t (Π_{j=k+1}^{t}
+    ∂s_j/∂s_{j−1}) ∂s_k/∂W_k, with the immediate ∂s_k/∂W_k of step k's copy.  A weight of
+    the output (V, c) reaches E_t at step t only.  Each chain comes with its local pieces,
+    derived by the reverse sweep of the loss E_t alone.
+    """
+    spec, t0 = graph.spec, graph.steps - 1
+    at = {(node.base, node.step): n for n, node in graph.nodes.items()}
+    e_t = at[(spec.loss_term, t0)]
+    out = next(p for p in graph.nodes[e_t].parents if graph.nodes[p].kind == "node")
+    state = at[(spec.states[0], t0)]
+    copy = next(c for c in graph.copies[wrt] if graph.nodes[c].step == t0)
+    w = sp.MatrixSymbol(wrt, *copy.shape)
+    loss_t = sp.MatrixSymbol(f"{spec.loss_term}_t", 1, 1)
+    out_t = _named(graph.nodes[out].base, "t", out)
+    s = spec.states[0]
+    if state in _downstream(graph, copy):
+        chain = ChainProduct(Partial(loss_t, out_t), Partial(out_t, _named(s, "t", state)),
+                             StepProduct(Partial(_named(s, "j", state),
+                                                 _named(s, "j-1", state)), "j", "k+1", "t"),
+                             Partial(_named(s, "k", state), _named(wrt, "k", copy)))
+        eqs = [("chain", Equation(Partial(loss_t, w), BoundedSum(chain, "k", "0", "t"),
+                                  "chain"))]
+        jac = state_jacobian(graph)
+        if jac is not None:
+            eqs.append(("jacobian", jac))
+        piece = state
+    else:
+        chain = ChainProduct(Partial(loss_t, out_t), Partial(out_t, _named(wrt, "t", copy)))
+        eqs = [("chain", Equation(Partial(loss_t, w), chain, "chain"))]
+        piece = copy
+    alone = dict(graph.nodes)  # the graph whose loss is E_t alone
+    alone[graph.loss] = dataclasses.replace(graph.nodes[graph.loss], expr=e_t, parents=(e_t,))
+    value, _ = _sweep(dataclasses.replace(graph, nodes=alone))
+    local = Equation(Partial(loss_t, piece if piece is state else w),
+                     value[piece].xreplace(shared(graph)), "local")
+    eqs.append(("local", Equation(_template_names(local.lhs, t0),
+                                  _template_names(local.rhs, t0), "local")))
+    return eqs
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import sympy as sp
 
 from .derive import Equation
 from .errors import UsageError
-from .mderive import StepSum, derive_matrix, state_jacobian
+from .mderive import BoundedSum, StepSum, derive_matrix, per_output
 from .notation import Partial
 from .vector import VectorGraph
 
@@ -38,22 +38,29 @@ class MatrixStep:
 
 
 def _per_output(g: VectorGraph, wrt: str) -> list[MatrixStep]:
-    """V5: ∂E/∂W = Σ_t ∂E_t/∂W, and the Jacobian that carries each term back in time."""
+    """V5: ∂E/∂W = Σ_t ∂E_t/∂W, the chain that carries each E_t back to W, and its pieces."""
     w = sp.MatrixSymbol(wrt, *g.copies[wrt][0].shape)
-    out = [MatrixStep(Equation(Partial(g.loss, w), StepSum(Partial(sp.Symbol("E_t"), w)), "sum"),
+    e_t = sp.MatrixSymbol("E_t", 1, 1)
+    out = [MatrixStep(Equation(Partial(g.loss, w), StepSum(Partial(e_t, w)), "sum"),
                       "the whole sequence is one sample: a sum of the losses of every step",
                       "the whole sequence is one sample: a sum of the losses of every step",
                       "V5")]
-    jac = state_jacobian(g)
-    if jac is not None:
-        out.append(MatrixStep(
-            jac,
-            f"each ∂E_t/∂{wrt} sums over k ≤ t the chain ∂E_t/∂ŷ_t · ∂ŷ_t/∂s_t · "
-            f"Π_{{j=k+1..t}} ∂s_j/∂s_{{j-1}} · ∂s_k/∂{wrt}, where the step Jacobian is",
-            f"each $\\partial E_t/\\partial {wrt}$ sums over $k \\le t$ the chain "
-            "$\\frac{\\partial E_t}{\\partial \\hat{y}_t} \\frac{\\partial \\hat{y}_t}"
-            "{\\partial s_t} \\prod_{j=k+1}^{t} \\frac{\\partial s_j}{\\partial s_{j-1}} "
-            f"\\frac{{\\partial s_k}}{{\\partial {wrt}}}$, with the step Jacobian below"))
+    notes = {
+        "chain": (f"each loss E_t reaches {wrt} through the state of every step k ≤ t, by the "
+                  f"copy {wrt}_k used at step k (∂s_k/∂{wrt}_k is a 3-tensor)",
+                  f"each loss $E_t$ reaches ${wrt}$ through the state of every step $k \\le t$, "
+                  f"by the copy ${wrt}_k$ used at step $k$"),
+        "jacobian": ("where the step Jacobian is", "where the step Jacobian is"),
+        "local": ("and the error of E_t alone at its state (softmax with cross-entropy)",
+                  "and the error of $E_t$ alone at its state (softmax with cross-entropy)"),
+    }
+    if all(not isinstance(e.rhs, BoundedSum) for kind, e in per_output(g, wrt)):
+        notes["chain"] = (f"{wrt} acts on the output of step t only",
+                          f"${wrt}$ acts on the output of step $t$ only")
+        notes["local"] = ("the same, worked out (softmax with cross-entropy)",
+                          "the same, worked out (softmax with cross-entropy)")
+    for kind, eq in per_output(g, wrt):
+        out.append(MatrixStep(eq, *notes[kind]))
     return out
 
 

@@ -34,7 +34,7 @@ from .formula import PRODUCTS, Call, Deriv, Num, Op, Prod, Ref, Sum
 from .resolve import MAX_EXPONENT, MAX_SUM_TERMS, InvalidFormula
 from .vector import VectorSpec
 
-__all__ = ["MatrixNames", "Item", "ShapeError", "OutOfRange", "shape_of", "Walk", "show",
+__all__ = ["MatrixNames", "Item", "ShapeError", "OutOfRange", "shape_of", "side", "Walk", "show",
            "SCALAR", "ELEMENTWISE", "MATMUL"]
 
 Shape = tuple[str, str]
@@ -231,6 +231,7 @@ class Walk:
     def __init__(self, names: MatrixNames, point: object | None = None) -> None:
         self.names = names
         self.point = point
+        self.rowed = False  # a gradient was read as a row (the article's chain order)
 
     def __call__(self, node: object, env: Mapping[str, int | None]) -> tuple[Shape, object]:
         method: Callable = getattr(self, "_" + type(node).__name__.lower())
@@ -305,6 +306,9 @@ class Walk:
 
     def _matmul(self, node: Op, sa: Shape, va: object, sb: Shape,
                 vb: object) -> tuple[Shape, object]:
+        if sa[1] != sb[0] and _is_gradient(node.args[0], self.names) and sa[0] == sb[0]:
+            sa, va = (sa[1], sa[0]), (va.T if va is not None else None)  # a row, as written
+            self.rowed = True
         if len(sb) == 3:  # row · ∂s/∂W: the gradient by the matrix W
             if sa != ("1", sb[0]):
                 raise ShapeError(f"{show(node.args[0])} ({_dims(sa)}) times "
@@ -315,8 +319,6 @@ class Walk:
         _no_tensor(node.args[0], sa)
         if SCALAR in (sa, sb):
             return (sa if sb == SCALAR else sb), (va * vb if va is not None else None)
-        if sa[1] != sb[0] and _is_gradient(node.args[0], self.names) and sa[0] == sb[0]:
-            sa, va = (sa[1], sa[0]), (va.T if va is not None else None)  # a row, as written
         if sa[1] != sb[0]:
             raise ShapeError(f"{show(node.args[0])} ({_dims(sa)}) times {show(node.args[1])} "
                              f"({_dims(sb)}): the inner sizes {sa[1]} and {sb[0]} differ")
@@ -452,7 +454,18 @@ class _Integers:
         raise InvalidFormula("a bound must be a whole number, not a derivative")
 
 
+def side(node: object, names: MatrixNames, env: Mapping[str, int | None],
+         point: object | None = None) -> tuple[Shape, object]:
+    """Shape and value of one side of an equation.  A chain that began with a gradient read
+    as a row (∂E_t/∂ŷ_t ∂ŷ_t/∂c_t) is a gradient again: its 1×n result stands as a column."""
+    walk = Walk(names, point)
+    shape, value = walk(node, env)
+    if walk.rowed and len(shape) == 2 and shape[0] == "1" and shape[1] != "1":
+        return (shape[1], "1"), (value.T if value is not None else None)
+    return shape, value
+
+
 def shape_of(node: object, names: MatrixNames, free: tuple[str, ...] = ("t",)) -> Shape:
     """The shape of a parsed side in the model's letters (raises :class:`ShapeError`);
     ``free`` are the step variables not bound by a sum."""
-    return Walk(names)(node, dict.fromkeys(free))[0]
+    return side(node, names, dict.fromkeys(free))[0]

@@ -35,6 +35,7 @@ __all__ = ["FORMATS", "leibniz", "render_derivation", "AsciiPrinter", "UnicodePr
 FORMATS = ("unicode", "ascii", "latex", "json")
 _SUB = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+_SUB_LETTERS = str.maketrans("tkj+", "ₜₖⱼ₊")
 
 
 def _has_division(f: sp.Expr) -> bool:
@@ -171,9 +172,10 @@ class _Matrix:
     kronecker = " ⊗ "
     names: dict[str, str] = {"delta": "δ", "yhat": "ŷ"}
     step_sum = "Σₜ "
+    sum_sign, prod_sign = "Σ", "Π"
 
     def _sub(self, index: str) -> str:
-        return index.translate(_SUB).replace("t", "ₜ").replace("+", "₊")
+        return index.translate(_SUB).translate(_SUB_LETTERS)
 
     def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
         name = expr.name
@@ -260,6 +262,19 @@ class _Matrix:
     def _print_StepSum(self, expr: sp.Basic) -> str:
         return self.step_sum + self._mat_factor(expr.args[0])
 
+    def _bounds(self, expr: sp.Basic) -> str:
+        var, lo, hi = (a.name for a in expr.args[1:])
+        return f"_{{{var}={lo}}}^{{{hi}}}"
+
+    def _print_BoundedSum(self, expr: sp.Basic) -> str:
+        return f"{self.sum_sign}{self._bounds(expr)} {self._print(expr.args[0])}"
+
+    def _print_StepProduct(self, expr: sp.Basic) -> str:
+        return self._paren(f"{self.prod_sign}{self._bounds(expr)} {self._print(expr.args[0])}")
+
+    def _print_ChainProduct(self, expr: sp.Basic) -> str:
+        return self.matmul.join(self._mat_factor(a) for a in expr.args)
+
 
 class AsciiPrinter(_Matrix, _Leibniz, StrPrinter):
     """ASCII: ``dE/du``, ``*``, ``s_{-1}``."""
@@ -273,6 +288,7 @@ class AsciiPrinter(_Matrix, _Leibniz, StrPrinter):
     kronecker = " kron "
     names: dict[str, str] = {}
     step_sum = "sum_t "
+    sum_sign, prod_sign = "sum", "prod"
 
     def _sub(self, index: str) -> str:
         return f"_{index}" if index.isalnum() and not index.startswith("-") else f"_{{{index}}}"
@@ -318,6 +334,7 @@ class LeibnizLatexPrinter(_Matrix, _Leibniz, LatexPrinter):
     kronecker = " \\otimes "
     names = {"delta": "\\delta", "yhat": "\\hat{y}"}
     step_sum = "\\sum_{t} "
+    sum_sign, prod_sign = "\\sum", "\\prod"
 
     def _sub(self, index: str) -> str:
         return f"_{{{index}}}"
