@@ -15,7 +15,7 @@ leading batch axis in NumPy: shape (B, n, 1); weights are shared, shape (n, m).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import numpy as np
@@ -25,7 +25,7 @@ from .errors import UsageError
 from .mderive import Diag, derive_matrix
 from .vector import Apply, Softmax, VectorGraph, Xent
 
-__all__ = ["evaluate", "NUMPY", "SYMPY", "forward_values", "matrix_gradients",
+__all__ = ["evaluate", "compile_expr", "NUMPY", "SYMPY", "forward_values", "matrix_gradients",
            "matrix_program", "MatrixProgram", "random_values"]
 
 
@@ -104,6 +104,89 @@ def evaluate(expr: sp.Basic, env: Mapping[str, object], xp: SimpleNamespace) -> 
     raise UsageError(f"cannot evaluate {type(expr).__name__}")
 
 
+Compiled = Callable[[Mapping[str, object]], object]
+
+
+def compile_expr(expr: sp.Basic, xp: SimpleNamespace = NUMPY) -> Compiled:
+    """``evaluate`` done once: a tree of closures that computes ``expr`` from an env.
+
+    The same rules as :func:`evaluate`, without walking SymPy objects on every call.  A sum
+    of outer products Σ_t a_t b_tᵀ (a weight's gradient) runs as one matrix product
+    [a_0 … a_T][b_0 … b_T]ᵀ: the same sum, in one BLAS call.
+    """
+    if isinstance(expr, (sp.MatrixSymbol, sp.Symbol)):
+        name = expr.name
+        return lambda env: env[name]
+    if expr.is_Number:
+        value = evaluate(expr, {}, xp)
+        return lambda env: value
+    if isinstance(expr, (sp.MatAdd, sp.Add)) and xp is NUMPY:
+        outer = _outer_terms(expr)
+        if outer is not None:
+            lefts = [compile_expr(a, xp) for a, _ in outer]
+            rights = [compile_expr(b, xp) for _, b in outer]
+            return lambda env: np.hstack([f(env) for f in lefts]) @ \
+                np.hstack([f(env) for f in rights]).T
+    if isinstance(expr, Apply):
+        fn = xp.funcs.get(expr.name)
+        if fn is None:
+            raise UsageError(f"no numeric form of {expr.name}")
+        arg = compile_expr(expr.arg, xp)
+        return (lambda env: arg(env).applyfunc(fn)) if xp is SYMPY else (lambda env: fn(arg(env)))
+    parts = [compile_expr(a, xp) for a in expr.args]
+    if isinstance(expr, sp.MatMul):
+        def matmul(env: Mapping[str, object]) -> object:
+            out = parts[0](env)
+            for p in parts[1:]:
+                v = p(env)
+                out = out * v if _scalar(out) or _scalar(v) else xp.matmul(out, v)
+            return out
+        return matmul
+    if isinstance(expr, (sp.MatAdd, sp.Add)):
+        def add(env: Mapping[str, object]) -> object:
+            out = parts[0](env)
+            for p in parts[1:]:
+                out = out + p(env)
+            return out
+        return add
+    if isinstance(expr, (sp.HadamardProduct, sp.HadamardPower)):
+        reps = int(expr.exp) if isinstance(expr, sp.HadamardPower) else 1
+        factors = parts if reps == 1 else [parts[0]] * reps
+
+        def hadamard(env: Mapping[str, object]) -> object:
+            out = factors[0](env)
+            for p in factors[1:]:
+                out = xp.hadamard(out, p(env))
+            return out
+        return hadamard
+    first = parts[0] if parts else None
+    simple: dict[type, Compiled] = {
+        sp.Transpose: lambda env: xp.transpose(first(env)),
+        Softmax: lambda env: xp.softmax(first(env)),
+        Xent: lambda env: xp.xent(*(p(env) for p in parts)),
+        Diag: lambda env: xp.diag(first(env)),
+        sp.OneMatrix: lambda env: xp.ones(expr.shape),
+    }
+    for cls, fn in simple.items():
+        if isinstance(expr, cls):
+            return fn
+    raise UsageError(f"cannot evaluate {type(expr).__name__}")
+
+
+def _outer_terms(expr: sp.Basic) -> list[tuple[sp.Basic, sp.Basic]] | None:
+    """The (a, b) of a sum of two or more a bᵀ with column vectors a, b; else None."""
+    out = []
+    for term in expr.args:
+        if not (isinstance(term, sp.MatMul) and len(term.args) == 2 and
+                isinstance(term.args[1], sp.Transpose)):
+            return None
+        a, bt = term.args
+        if a.shape[1] != 1 or bt.arg.shape[1] != 1:
+            return None
+        out.append((a, bt.arg))
+    return out if len(out) > 1 else None
+
+
 def _scalar(v: object) -> bool:
     return np.ndim(v) == 0 and not isinstance(v, sp.MatrixBase)
 
@@ -139,15 +222,32 @@ class MatrixProgram:
     graph: VectorGraph
     deltas: tuple[tuple[str, sp.Basic], ...]
     gradients: tuple[tuple[str, sp.Basic], ...]
+    _compiled: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def _program(self, xp: SimpleNamespace) -> tuple:
+        """The forward equations, δ's and gradients compiled once for ``xp``."""
+        if id(xp) not in self._compiled:
+            nodes = [(s.name, compile_expr(n.expr, xp)) for s, n in self.graph.nodes.items()
+                     if n.expr is not None]
+            deltas = [(name, compile_expr(rhs, xp)) for name, rhs in self.deltas]
+            grads = [(p, compile_expr(rhs, xp)) for p, rhs in self.gradients]
+            self._compiled[id(xp)] = (nodes, deltas, grads)
+        return self._compiled[id(xp)]
 
     def __call__(self, values: Mapping[str, object],
                  xp: SimpleNamespace = NUMPY) -> dict[str, object]:
-        env = forward_values(self.graph, values, xp)
-        for name, rhs in self.deltas:
-            env[name] = evaluate(rhs, env, xp)
+        nodes, deltas, grads = self._program(xp)
+        env = _columns(values) if xp is NUMPY else dict(values)
+        for p, copies in self.graph.copies.items():
+            for c in copies:
+                env[c.name] = values[p]
+        for name, fn in nodes:
+            env[name] = fn(env)
+        for name, fn in deltas:
+            env[name] = fn(env)
         out = {}
-        for p, rhs in self.gradients:
-            value = evaluate(rhs, env, xp)
+        for p, fn in grads:
+            value = fn(env)
             if xp is NUMPY and value.shape[1] != self.graph.copies[p][0].shape[1]:
                 value = value.sum(axis=1, keepdims=True)  # a bias: Σ over the batch
             out[p] = value
