@@ -21,11 +21,12 @@ from .document import find_equations
 from .errors import BpttError
 from .evaluate import Point, Sampler, Undefined, is_zero
 from .explain import Diagnosis, explain
-from .formula import ParseError, parse
+from .formula import Chain, ParseError, parse
 from .graph import Graph, unroll
 from .resolve import InvalidFormula, to_sympy
 
-__all__ = ["Verdict", "Judge", "check", "check_graph", "summary", "POINTS"]
+__all__ = ["Verdict", "Judge", "check", "check_graph", "judge_lines", "summary", "POINTS",
+           "OutOfTime"]
 
 POINTS = 4
 SYMBOLIC_SECONDS = 0.3
@@ -200,27 +201,23 @@ def _invalid(line: int, source: str, message: str, column: int | None = None) ->
     return Verdict(line, source, "invalid", message, column=column or None)
 
 
-def check_graph(text: str, graph: Graph, *, seed: int = 0,
+def judge_lines(text: str, decide: Callable[[Chain], tuple], *, seconds: float,
                 on_verdict: Callable[[Verdict], None] | None = None) -> list[Verdict]:
-    """Check every equation of ``text`` against ``graph``; see :func:`check`."""
-    judge = Judge(graph, seed)
+    """Parse each equation of ``text`` and ``decide`` it within ``seconds``; every failure
+    to read or to decide an equation is its ``invalid`` verdict, never an exception."""
     verdicts = []
     for found in find_equations(text):
         try:
             chain = parse(found.text)
-            if chain.condition is not None:
-                raise InvalidFormula("a condition such as k ≤ t is for formulas with free step "
-                                     "indices (--model elman); write the steps out here")
-            sides = [to_sympy(s, graph) for s in chain.sides]
-            with _budget(DECIDE_SECONDS, OutOfTime):
-                verdict = Verdict(found.line, found.text, *_decide(judge, sides))
+            with _budget(seconds, OutOfTime):
+                verdict = Verdict(found.line, found.text, *decide(chain))
         except ParseError as exc:
             verdict = _invalid(found.line, found.text, f"syntax error at {exc}", exc.column)
         except Undefined as exc:
             verdict = _invalid(found.line, found.text, str(exc))
         except OutOfTime:
             verdict = _invalid(found.line, found.text, f"deciding this formula took more "
-                                                       f"than {DECIDE_SECONDS:g} s; split it")
+                                                       f"than {seconds:g} s; split it")
         except InvalidFormula as exc:
             verdict = _invalid(found.line, found.text, str(exc), exc.column)
         except (BpttError, ZeroDivisionError, ValueError, TypeError, RecursionError) as exc:
@@ -229,6 +226,20 @@ def check_graph(text: str, graph: Graph, *, seed: int = 0,
         if on_verdict:
             on_verdict(verdict)
     return verdicts
+
+
+def check_graph(text: str, graph: Graph, *, seed: int = 0,
+                on_verdict: Callable[[Verdict], None] | None = None) -> list[Verdict]:
+    """Check every equation of ``text`` against ``graph``; see :func:`check`."""
+    judge = Judge(graph, seed)
+
+    def decide(chain: Chain) -> tuple:
+        if chain.condition is not None:
+            raise InvalidFormula("a condition such as k ≤ t is for formulas with free step "
+                                 "indices (--model elman); write the steps out here")
+        return _decide(judge, [to_sympy(s, graph) for s in chain.sides])
+
+    return judge_lines(text, decide, seconds=DECIDE_SECONDS, on_verdict=on_verdict)
 
 
 def check(text: str, *, model: str = "doc", steps: int = 2, activation: str = "f",

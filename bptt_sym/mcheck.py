@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from mpmath import mp, mpf
 
-from .check import Verdict, _budget, _invalid
-from .document import find_equations
-from .errors import BpttError, UsageError
+from .check import Verdict, judge_lines
+from .errors import UsageError
 from .explain import Diagnosis
-from .formula import Call, Chain, Condition, Deriv, Op, ParseError, Prod, Ref, Sum, parse
+from .formula import Call, Chain, Condition, Deriv, Op, Prod, Ref, Sum
 from .mexplain import explain_matrix
 from .mformula import SCALAR, Item, MatrixNames, OutOfRange, ShapeError, Walk, shape_of, show, side
 from .mtruth import DPS, FUNCS, MPoint, complex_step
@@ -321,24 +320,11 @@ def check_matrix(text: str, *, spec: VectorSpec = ELMAN, steps: int = 2, bias: b
         raise UsageError(f"unknown activation {activation!r}; choose tanh, sigmoid, relu or "
                          "identity")
     names = MatrixNames(spec, steps, bias=bias, activation=activation)
-    judge: MatrixJudge | None = None
-    verdicts = []
-    for found in find_equations(text):
-        try:
-            chain = parse(found.text)
-            judge = judge or MatrixJudge(names, seed, shapes or SHAPES)
-            with _budget(DECIDE_SECONDS, TimeoutError):
-                verdict = Verdict(found.line, found.text, *_decide(judge, chain))
-        except ParseError as exc:
-            verdict = _invalid(found.line, found.text, f"syntax error at {exc}", exc.column)
-        except TimeoutError:
-            verdict = _invalid(found.line, found.text, f"deciding this formula took more than "
-                                                       f"{DECIDE_SECONDS:g} s; split it")
-        except InvalidFormula as exc:
-            verdict = _invalid(found.line, found.text, str(exc), exc.column)
-        except (BpttError, ZeroDivisionError, ValueError, TypeError, RecursionError) as exc:
-            verdict = _invalid(found.line, found.text, f"cannot check this formula: {exc}")
-        verdicts.append(verdict)
-        if on_verdict:
-            on_verdict(verdict)
-    return verdicts
+    judges: list[MatrixJudge] = []  # drawn at the first equation: none for an empty file
+
+    def decide(chain: Chain) -> tuple:
+        if not judges:
+            judges.append(MatrixJudge(names, seed, shapes or SHAPES))
+        return _decide(judges[0], chain)
+
+    return judge_lines(text, decide, seconds=DECIDE_SECONDS, on_verdict=on_verdict)
