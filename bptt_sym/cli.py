@@ -155,8 +155,11 @@ def _parser() -> _Parser:
     c = sub.add_parser("check", help="check a hand derivation, equation by equation",
                        description="Read every equation of FILE (plain text, one a line; or "
                        "Markdown/LaTeX math) in ASCII, Unicode or LaTeX notation and say "
-                       "whether it holds for the model, and when not, why. Exit 0 when every "
-                       "equation holds, 1 when one fails or is invalid, 2 for usage errors.")
+                       "whether it holds for the model, and when not, why. With --model "
+                       "elman: matrix formulas (^T, *, @, diag, outer, sum_t, prod_j, delta_t),"
+                       " decided at three small sizes unless --hidden/--inputs/--classes "
+                       "give one. Exit 0 when every equation holds, 1 when one fails or is "
+                       "invalid, 2 for usage errors.")
     c.add_argument("file", metavar="FILE", help="the derivation to check; - reads stdin")
     _model_options(c)
     c.add_argument("--seed", type=int, default=0, help="seed of the random points (default 0)")
