@@ -1,9 +1,10 @@
 """Compile derived gradients into NumPy functions, vectorised over a batch of sequences.
 
-The generated code is a straight line of small assignments: the forward pass node by node,
-then (for ``delta``) the adjoints, then the gradients.  Every symbol is renamed to a
-generated identifier before ``lambdify`` sees it, so no name from a model or a user reaches
-the code, and no expression is ever expanded.
+The unrolled graph is T copies of one cell, so the code is compiled per step, not per
+graph (:mod:`bptt_sym.stepwise`): one function for a forward step, one for a backward
+(delta) step, one for a layer of the nested closed form, called in a loop over t.  Every
+symbol is renamed to a generated identifier before ``lambdify`` sees it, so no name from a
+model or a user reaches the code, and no expression is ever expanded.
 
 Abstract functions f, g, L are replaced by named smooth stand-ins (:class:`StandIns`), so a
 derivation that holds for every activation is exercised numerically too.
@@ -19,19 +20,19 @@ derivation that holds for every activation is exercised numerically too.
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
 
+from .anchors import Block, Unit, anchor_of, fold, forward_blocks, term_anchor
 from .derive import derive
 from .errors import UsageError
 from .graph import Graph, unroll
 from .notation import Partial
-from .printing import deep_recursion
 from .rules import RULES, function_class, prime_class, rule
+from .stepwise import build
 
 __all__ = ["StandIns", "DEFAULT_STAND_INS", "Compiled", "compile_gradients", "compile_loss",
            "compiled", "point", "leaf_names"]
@@ -129,35 +130,6 @@ def point(steps: int, **values: float | list[float]) -> dict[str, np.ndarray]:
     return out
 
 
-def _three_address(exprs: list[sp.Expr], fresh: Callable[[], Sym]) -> tuple[list, list]:
-    """Give every sum its own temporary, so nesting (as deep as T) never recurses deeply."""
-    pairs: list[tuple[Sym, sp.Expr]] = []
-    memo: dict[sp.Expr, sp.Expr] = {}
-    out = []
-    for root in exprs:
-        stack = [(root, False)]
-        while stack:
-            e, done = stack.pop()
-            if e in memo:
-                continue
-            if not e.args or isinstance(e, (sp.Number, Sym)):
-                memo[e] = e
-                continue
-            if not done:
-                stack.append((e, True))
-                stack.extend((a, False) for a in e.args if a not in memo)
-                continue
-            rebuilt = e.func(*[memo[a] for a in e.args], evaluate=False) \
-                if isinstance(e, (sp.Add, sp.Mul)) else e.func(*[memo[a] for a in e.args])
-            if isinstance(e, sp.Add):
-                t = fresh()
-                pairs.append((t, rebuilt))
-                rebuilt = t
-            memo[e] = rebuilt
-        out.append(memo[root])
-    return pairs, out
-
-
 @dataclass(frozen=True)
 class Compiled:
     """A compiled gradient (or loss) function of one unrolled graph.
@@ -187,84 +159,81 @@ class Compiled:
                 for k, r in zip(self.outputs, result)}
 
 
-def _arguments(graph: Graph) -> tuple[list[object], dict[Sym, Sym]]:
-    """lambdify's arguments (one per leaf name; ``x`` a row per step) and the renaming."""
-    safe: dict[Sym, Sym] = {}
-    args: list[object] = []
-    for i, (name, syms) in enumerate(leaf_names(graph).items()):
-        if name in graph.copies:  # every step copy reads the one shared value
-            arg = sp.Symbol(f"p{i}")
-            safe.update({c: arg for c in syms})
-            args.append(arg)
-        elif name == "x" or len(syms) > 1:
-            row = [sp.Symbol(f"i{i}_{j}") for j in range(len(syms))]
-            safe.update(dict(zip(syms, row)))
-            args.append(row)
-        else:
-            safe[syms[0]] = sp.Symbol(f"l{i}")
-            args.append(safe[syms[0]])
-    return args, safe
-
-
-def _assemble(graph: Graph, targets: list[sp.Expr], pairs: list[tuple[Sym, sp.Expr]],
-              names: tuple[str, ...], stand_ins: StandIns) -> Compiled:
-    """Forward assignments + ``pairs`` + outputs, renamed to safe identifiers, lambdified."""
-    args, safe = _arguments(graph)
-    counter = itertools.count()
-    lines: list[tuple[Sym, sp.Expr]] = []
-    for sym, node in graph.nodes.items():
-        if node.expr is not None:
-            safe[sym] = sp.Symbol(f"n{next(counter)}")
-            lines.append((safe[sym], node.expr))
-    for sym, rhs in pairs:
-        safe[sym] = sp.Symbol(f"d{next(counter)}")
-        lines.append((safe[sym], rhs))
-    temps, outs = _three_address(targets, lambda: sp.Symbol(f"t{next(counter)}"))
-    code = [(s, _elementary(e, stand_ins).xreplace(safe)) for s, e in lines + temps]
-    outs = [_elementary(o, stand_ins).xreplace(safe) for o in outs]
-    with deep_recursion(graph.steps):
-        fn = sp.lambdify(args, outs, modules="numpy", cse=lambda _: (code, outs),
-                         docstring_limit=0)
-    return Compiled(names, tuple(leaf_names(graph)), graph.steps, fn)
-
-
 def compile_gradients(graph: Graph, *, form: str = "delta", of: str | None = None,
                       wrt: tuple[str, ...] | None = None,
                       stand_ins: StandIns = DEFAULT_STAND_INS,
                       override: Mapping[str, sp.Expr] | None = None) -> Compiled:
     """Compile ∂of/∂p for every parameter p (``form`` delta or closed) into one function.
 
+    The delta form runs as BPTT does: the forward loop, then the adjoints from t = T-1 down
+    to 0, each step adding its terms to the gradients.  The closed form's nested factors
+    are evaluated from the innermost step outwards (:func:`bptt_sym.anchors.fold`).
     ``override`` replaces the derived expression of a parameter, in node values: used to
     verify a gradient written by hand.
     """
     if form not in ("delta", "closed"):
         raise UsageError(f"only the delta and closed forms compile; got {form!r}")
     params = tuple(wrt or graph.copies)
-    pairs: dict[Sym, sp.Expr] = {}
-    grads: list[sp.Expr] = []
-    for p in params:
+    adjoints: dict[Partial, sp.Expr] = {}
+    terms: list[Unit] = []
+    nested: list[Unit] = []
+    for j, p in enumerate(params):
         d = derive(graph, wrt=p, of=of or graph.spec.loss, form=form)
         if override and p in override:
-            grads.append(override[p])
-            continue
-        if form == "closed":
-            grads.append(d.equations[-1].rhs)
-            continue
-        adjoint = {e.lhs: sp.Symbol(f"adj_{i}") for i, e in enumerate(d.equations[:-1])}
-        for e in d.equations[:-1]:
-            key = adjoint[e.lhs]
-            if key not in pairs:
-                pairs[key] = _locals(graph, e.rhs, adjoint)
-        grads.append(_locals(graph, d.equations[-1].rhs, adjoint))
-    # Adjoint symbols are numbered per derivation; make them one namespace by their lhs.
-    return _assemble(graph, grads, list(pairs.items()), params, stand_ins)
+            nested.append(Unit(j, sp.sympify(override[p])))
+        elif form == "closed":
+            nested.append(Unit(j, d.equations[-1].rhs))
+        else:
+            own = {e.lhs for e in d.equations[:-1]}
+            for e in d.equations[:-1]:  # the same adjoint in every parameter's derivation
+                if e.lhs not in adjoints:
+                    adjoints[e.lhs] = _locals(graph, e.rhs, own)
+            rhs = _locals(graph, d.equations[-1].rhs, own)
+            terms += [Unit(j, t) for t in sp.Add.make_args(rhs)]
+    adjoint_units = [Unit(lhs, rhs) for lhs, rhs in adjoints.items()]
+    blocks = [*forward_blocks(graph), *_backward_blocks(graph, adjoint_units, terms),
+              *_layer_blocks(graph, nested)]
+    natural = [*_forward_units(graph), *adjoint_units, *terms, *nested]
+    return _assemble(graph, blocks, natural, params, stand_ins)
 
 
-def _locals(graph: Graph, expr: sp.Expr, adjoint: Mapping[sp.Expr, Sym]) -> sp.Expr:
-    """Adjoints -> their symbols; every other ∂c/∂p -> the local partial's value."""
-    subs = {}
-    for p in expr.atoms(Partial):
-        subs[p] = adjoint[p] if p in adjoint else graph.local[(p.num, p.den)]
+def _backward_blocks(graph: Graph, adjoints: list[Unit], terms: list[Unit]) -> list[Block]:
+    """The delta form's sweep: what needs no step first, then t = T-1 down to 0."""
+    steps: dict[int | None, list[Unit]] = {None: []}
+    steps.update((t, []) for t in reversed(range(graph.steps)))
+    for u in adjoints:
+        steps.setdefault(anchor_of(graph, u.target), []).append(u)
+    for u in terms:
+        steps.setdefault(term_anchor(graph, u.expr), []).append(u)
+    return list(steps.items())
+
+
+def _layer_blocks(graph: Graph, nested: list[Unit]) -> list[Block]:
+    """Nested expressions: every output's layers at t = 0 … T-1, then their outsides."""
+    steps: dict[int, list[Unit]] = {}
+    outside = []
+    for u in nested:
+        layers, rest = fold(graph, u.target, u.expr)
+        for t, units in layers:
+            steps.setdefault(t, []).extend(units)
+        outside.append(rest)
+    return [*sorted(steps.items()), (None, outside)]
+
+
+def _forward_units(graph: Graph) -> list[Unit]:
+    return [u for _, units in forward_blocks(graph) for u in units]
+
+
+def _assemble(graph: Graph, blocks: list[Block], natural: list[Unit], names: tuple[str, ...],
+              stand_ins: StandIns) -> Compiled:
+    program = build(graph, blocks, leaf_names(graph), n_out=len(names), natural=natural,
+                    lower=lambda e: _elementary(e, stand_ins))
+    return Compiled(names, tuple(leaf_names(graph)), graph.steps, program)
+
+
+def _locals(graph: Graph, expr: sp.Expr, adjoints: set[sp.Expr]) -> sp.Expr:
+    """Every ∂c/∂p that is not one of ``adjoints`` -> the local partial's value."""
+    subs = {p: graph.local[(p.num, p.den)] for p in expr.atoms(Partial) if p not in adjoints}
     return expr.xreplace(subs)
 
 
@@ -281,4 +250,6 @@ def compiled(model: str, steps: int, activation: str, output: str, loss: str, fo
 
 def compile_loss(graph: Graph, *, stand_ins: StandIns = DEFAULT_STAND_INS) -> Compiled:
     """Compile the forward pass: the loss E of each sequence."""
-    return _assemble(graph, [graph.loss], [], (graph.spec.loss,), stand_ins)
+    tail = [Unit(0, graph.loss)]
+    return _assemble(graph, forward_blocks(graph, tail), [*_forward_units(graph), *tail],
+                     (graph.spec.loss,), stand_ins)
