@@ -87,24 +87,34 @@ class Values:
         return np.full((self._size(shape[0]), self._size(shape[1])), mpf(0), dtype=object)
 
 
-def free_variables(chain_sides: Sequence[object], names: MatrixNames) -> tuple[str, ...]:
-    """Step variables used but bound by no sum, in order of appearance (t, k …)."""
+def free_variables(chain_sides: Sequence[object], names: MatrixNames,
+                   limits: Sequence[object] = ()) -> tuple[str, ...]:
+    """Step variables bound by no sum, in order of appearance: the letters used as step
+    indices (s_t, δ_{k+1}) or as bare names in a sum's bounds and in ``limits`` (the
+    condition).  Any other bare letter is a name, and unknown ones are reported as such."""
     found: list[str] = []
+
+    def note(var: str, bound: frozenset[str]) -> None:
+        if var not in bound and var not in found:
+            found.append(var)
+
+    def bare(node: object, bound: frozenset[str]) -> None:
+        for n in _nodes(node):
+            if isinstance(n, Ref) and n.index is None and len(n.base) == 1 and \
+                    n.base.islower() and n.base not in names.reserved:
+                note(n.base, bound)
 
     def visit(node: object, bound: frozenset[str]) -> None:
         if isinstance(node, Ref):
-            var = node.index[1] if node.index and node.index[0] == "var" else None
-            if var is None and node.index is None and len(node.base) == 1 and \
-                    node.base.islower() and node.base not in names.reserved:
-                var = node.base
-            if var and var not in bound and var not in found:
-                found.append(var)
+            if node.index and node.index[0] == "var":
+                note(node.index[1], bound)
         elif isinstance(node, Deriv):
             visit(node.num, bound)
             visit(node.den, bound)
         elif isinstance(node, (Sum, Prod)):
             for b in (node.lo, node.hi):
                 if b is not None:
+                    bare(b, bound)
                     visit(b, bound)
             visit(node.body, bound | {node.var})
         elif isinstance(node, (Op, Call)):
@@ -113,7 +123,17 @@ def free_variables(chain_sides: Sequence[object], names: MatrixNames) -> tuple[s
 
     for part in chain_sides:
         visit(part, frozenset())
+    for part in limits:
+        bare(part, frozenset())
+        visit(part, frozenset())
     return tuple(found)
+
+
+def _nodes(node: object) -> Iterator[object]:
+    yield node
+    for child in getattr(node, "args", ()) if isinstance(node, (Op, Call)) else \
+            (node.body,) if isinstance(node, (Sum, Prod)) else ():
+        yield from _nodes(child)
 
 
 @dataclass
@@ -235,7 +255,7 @@ def _decide(judge: MatrixJudge, chain: Chain) -> tuple:
     names = judge.names
     sides = list(chain.sides)
     cond = chain.condition
-    free = free_variables(sides + ([cond.left, cond.right] if cond else []), names)
+    free = free_variables(sides, names, [cond.left, cond.right] if cond else [])
     judge.condition = cond
     try:
         return _decide_sides(judge, sides, free)

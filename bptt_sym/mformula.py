@@ -85,7 +85,7 @@ class MatrixNames:
         vectors = ", ".join(f"{b}_t" for b in sorted(self.stepped)) + ", delta_t (δ_t = ∂E/∂z_t)"
         return (f"known: the weights {', '.join(self.weights)} (and their step copies such as "
                 f"{self.weights[0]}_0), {vectors}, {self.spec.loss} (t = 0..{self.steps - 1}, "
-                "s_{-1}), and the functions f, tanh, sigmoid, relu, exp, log, softmax, diag, "
+                "s_{-1}), and the functions f, tanh, sigmoid, relu, step, exp, log, softmax, diag, "
                 "outer")
 
     def shape(self, base: str) -> Shape:

@@ -172,6 +172,7 @@ def test_a_shape_mismatch_names_both_shapes() -> None:
 
 @pytest.mark.parametrize("formula, words", [
     ("dE/dQ = sum_t delta_t", "unknown name Q"),
+    ("a = sum_{t=0}^{1} s_t", "unknown name a"),
     ("dE/dW = sum_t delta_t s_{t+5}^T", "out of range"),
     ("dE/db = sum_t delta_t", "--bias"),
     ("s_9 = tanh(z_9)", "out of range"),
