@@ -73,8 +73,9 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                    "its vector RNN, V1-V4)")
     p.add_argument("--steps", type=_steps, default=2, metavar="T",
                    help="number of time steps t = 0..T-1 (default: 2, as in the article)")
-    p.add_argument("--activation", default="f", choices=rule_names("activation"),
-                   help="activation f of the state (default: abstract f, valid for all)")
+    p.add_argument("--activation", default=None, choices=rule_names("activation"),
+                   help="activation f of the state (default: abstract f, valid for all; "
+                   "tanh for --model elman, as V1)")
     p.add_argument("--output", default="g", choices=rule_names("output"),
                    help="output function g (default: abstract g)")
     p.add_argument("--loss", default="L", choices=rule_names("loss"),
@@ -416,6 +417,8 @@ def _models(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
+    if getattr(args, "activation", "") is None:
+        args.activation = "tanh" if getattr(args, "model", "doc") in VECTOR_MODELS else "f"
     handlers = {"derive": _derive, "unroll": _unroll, "verify": _verify, "check": _check,
                 "models": _models, "export": _export, "graph": _draw}
     try:

@@ -26,7 +26,7 @@ def vector_graph(args: argparse.Namespace) -> VectorGraph:
     if args.output != "g" or args.loss != "L":
         raise UsageError("elman has a softmax output and cross-entropy loss (V2, V3); "
                          "drop --output and --loss")
-    activation = "tanh" if args.activation == "f" else args.activation
+    activation = args.activation
     return unroll_vector(steps=args.steps, hidden=args.hidden or 4, inputs=args.inputs or 3,
                          classes=args.classes or 3, bias=args.bias, activation=activation)
 
@@ -110,7 +110,7 @@ def verify_vector(args: argparse.Namespace) -> int:
     at = read_elman_points(args.at, g) if args.at else None
     report = verify_elman(steps=args.steps, hidden=args.hidden or 4, inputs=args.inputs or 3,
                           classes=args.classes or 3, bias=args.bias,
-                          activation="tanh" if args.activation == "f" else args.activation,
+                          activation=args.activation,
                           oracles=args.oracle, points=args.points, seed=args.seed, at=at)
     print(json.dumps(report.to_json(), indent=1) if args.json else report.text())
     return 0 if report.passed else 1
@@ -125,5 +125,5 @@ def check_vector(args: argparse.Namespace, text: str, show: callable) -> list:
     shapes = SHAPES if not any(given.values()) else \
         ({k: v or SHAPES[0][k] for k, v in given.items()},)
     return check_matrix(text, spec=VECTOR_MODELS[args.model], steps=args.steps, bias=args.bias,
-                        activation="tanh" if args.activation == "f" else args.activation,
+                        activation=args.activation,
                         seed=args.seed, shapes=shapes, on_verdict=show)

@@ -50,8 +50,8 @@ ELMAN_ORACLES: dict[str, str] = {
 }
 #: oracle -> max relative error it is expected to reach against an exact gradient
 TOLERANCE: dict[str, float] = {"autograd": 1e-9, "torch": 1e-9, "fd": 1e-6}
-ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity")
-_TORCH_ACTIVATIONS = ("tanh", "relu")  # what torch.nn.RNN's nonlinearity accepts
+ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity", "f")
+_TORCH_ACTIVATIONS = ("tanh", "relu", "f")  # what torch.nn.RNN's nonlinearity accepts (f: tanh)
 _INSTALL = {"autograd": "pip install autograd", "torch": "pip install 'bptt-sym[torch]'"}
 
 
@@ -77,8 +77,9 @@ def max_rel(a: Mapping[str, object], b: Mapping[str, object]) -> float:
 
 
 def _activation(xp: ModuleType, name: str) -> Callable:
-    """f of V1, written with ``xp`` (numpy or autograd.numpy)."""
-    table = {"tanh": xp.tanh, "sigmoid": lambda z: 1.0 / (1.0 + xp.exp(-z)),
+    """f of V1, written with ``xp`` (numpy or autograd.numpy); the abstract f is its
+    stand-in tanh, as in :mod:`bptt_sym.mnumeric`."""
+    table = {"tanh": xp.tanh, "f": xp.tanh, "sigmoid": lambda z: 1.0 / (1.0 + xp.exp(-z)),
              "relu": lambda z: xp.maximum(z, 0.0), "identity": lambda z: z}
     return table[name]
 
@@ -177,7 +178,8 @@ def _torch(w: dict, xs: list, ys: list, s0: np.ndarray, activation: str) -> dict
 
     h, d = w["U"].shape
     bias = "b" in w
-    rnn = torch.nn.RNN(input_size=d, hidden_size=h, nonlinearity=activation, bias=bias,
+    nonlinearity = "tanh" if activation == "f" else activation  # f: its stand-in
+    rnn = torch.nn.RNN(input_size=d, hidden_size=h, nonlinearity=nonlinearity, bias=bias,
                        batch_first=True, dtype=torch.float64)
     with torch.no_grad():
         rnn.weight_ih_l0.copy_(torch.tensor(w["U"]))

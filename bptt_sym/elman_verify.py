@@ -66,5 +66,7 @@ def verify_elman(*, steps: int = 3, hidden: int = 4, inputs: int = 3, classes: i
     choices = {"activation": activation, "output": "softmax", "loss": "xent",
                "sizes": f"hidden {hidden}, inputs {inputs}, classes {classes}"
                         + (", biases b, c" if bias else "")}
-    return Report("elman", steps, choices, seed, points, {}, forward, tuple(rows),
+    stand_ins = {"f": "f(z) = tanh(z), f'(z) = 1 - tanh(z)^2 (for every method)"} \
+        if activation == "f" else {}
+    return Report("elman", steps, choices, seed, points, stand_ins, forward, tuple(rows),
                   tuple(skipped))

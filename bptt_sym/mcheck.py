@@ -2,7 +2,7 @@
 
 Each equation is decided entry by entry at random points of several small sizes (three
 (H, D, K) triples, two points each), every free step index t running over the steps: its
-sides are evaluated in 100-digit arithmetic against the model's forward pass, and every
+sides are evaluated in 120-digit arithmetic against the model's forward pass, and every
 ∂A/∂B and δ_t by the complex step on that forward pass (:mod:`bptt_sym.mtruth`).  A side
 holds when every entry agrees to 10⁻⁴⁰ relative; a shape that does not fit is named first.
 
@@ -75,7 +75,7 @@ class Values:
         return e / e.sum(axis=0, keepdims=True)
 
     def function(self, name: str, v: np.ndarray, prime: bool) -> np.ndarray:
-        fn = FUNCS[name]
+        fn = self.point.ns.funcs[name]
         if name == "log" and any(x <= 0 for x in np.ravel(v)):
             raise InvalidFormula("log of a number that is not positive at a random point")
         return complex_step(fn, v) if prime else fn(v)
@@ -307,6 +307,8 @@ def _decide_sides(judge: MatrixJudge, sides: list[object], free: tuple[str, ...]
         r, c = mismatch.entry
         cex: dict[str, float | str] = {k: str(dims[k]) for k in "HDK"}
         cex.update({k: str(v) for k, v in mismatch.env.items()})
+        if judge.points[mismatch.where].point.stand_in:
+            cex["f(z)"] = judge.points[mismatch.where].point.stand_in
         cex.update({"entry": f"({r + 1}, {c + 1})", "left side": float(mismatch.left),
                     "right side": float(mismatch.right),
                     "difference": float(mismatch.left - mismatch.right)})
@@ -336,9 +338,9 @@ def check_matrix(text: str, *, spec: VectorSpec = ELMAN, steps: int = 2, bias: b
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 50:
         raise UsageError(f"--steps for checking matrix formulas must be from 1 to 50, "
                          f"got {steps!r}")
-    if activation not in ("tanh", "sigmoid", "relu", "identity"):
-        raise UsageError(f"unknown activation {activation!r}; choose tanh, sigmoid, relu or "
-                         "identity")
+    if activation not in ("tanh", "sigmoid", "relu", "identity", "f"):
+        raise UsageError(f"unknown activation {activation!r}; choose tanh, sigmoid, relu, "
+                         "identity or f (abstract: a random cubic at each point)")
     names = MatrixNames(spec, steps, bias=bias, activation=activation)
     judges: list[MatrixJudge] = []  # drawn at the first equation: none for an empty file
 

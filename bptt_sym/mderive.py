@@ -96,6 +96,8 @@ def elementwise(expr: sp.Expr, mapping: dict[sp.Symbol, MatrixExpr], shape: tupl
         return sp.HadamardProduct(*[base] * int(expr.exp))
     if isinstance(expr, sp.Heaviside):
         return Apply("step", elementwise(expr.args[0], mapping, shape))
+    if isinstance(expr, sp.Function) and len(expr.args) == 1:  # f'(z) of an abstract f
+        return Apply(type(expr).__name__, elementwise(expr.args[0], mapping, shape))
     raise UsageError(f"cannot write {expr} elementwise")
 
 

@@ -182,8 +182,7 @@ def _candidates(lhs: object, rhs: object, names: MatrixNames, free: tuple[str, .
         if step is None or shape(node, path) != ("H", "1"):
             continue
         deriv = Call("f", True, (_ref("z", step),), 0)
-        text = f"{act}'({show(_ref('z', step))}) = " \
-               f"{_DERIVATIVE_TEXT.get(act, '').replace('s', show(_ref('s', step)))}"
+        text = _derivative_text(act, step)
         yield "missing-factor", _replace(rhs, path, Op("⊙", (node, deriv))), \
             f"missing the factor {text} (the derivative of {act}) on {show(node)}"
     for path, node in positions:
@@ -192,8 +191,7 @@ def _candidates(lhs: object, rhs: object, names: MatrixNames, free: tuple[str, .
                 _has(node, {"delta", "yhat", "y", "x"}) or isinstance(node, Num):
             continue
         deriv = Call("f", True, (_ref("z", step),), 0)
-        text = f"{act}'({show(_ref('z', step))}) = " \
-               f"{_DERIVATIVE_TEXT.get(act, '').replace('s', show(_ref('s', step)))}"
+        text = _derivative_text(act, step)
         yield "local-derivative", _replace(rhs, path, deriv), \
             f"wrong derivative of {act}: {show(node)} should be {text}"
     # a missing term of the δ recursion
@@ -247,6 +245,14 @@ def _candidates(lhs: object, rhs: object, names: MatrixNames, free: tuple[str, .
             yield "missing-sum", Sum(var, None, None, rhs), \
                 f"the right side is the term of one step {var}; {show(lhs)} sums it over " \
                 f"every step: Σ_{var} …"
+
+
+def _derivative_text(act: str, step: tuple) -> str:
+    """f'(z_t), with its value in node values for a concrete activation (1 − s_t ⊙ s_t)."""
+    text = f"{act}'({show(_ref('z', step))})"
+    if act in _DERIVATIVE_TEXT:
+        text += f" = {_DERIVATIVE_TEXT[act].replace('s', show(_ref('s', step)))}"
+    return text
 
 
 def _index_vars(node: object) -> set[str]:

@@ -25,8 +25,12 @@ from .errors import UsageError
 from .mderive import Diag, derive_matrix
 from .vector import Apply, Softmax, VectorGraph, Xent
 
-__all__ = ["evaluate", "compile_expr", "NUMPY", "SYMPY", "forward_values", "matrix_gradients",
-           "matrix_program", "MatrixProgram", "random_values"]
+__all__ = ["evaluate", "compile_expr", "NUMPY", "STAND_IN", "SYMPY", "forward_values",
+           "matrix_gradients", "matrix_program", "MatrixProgram", "random_values"]
+
+
+#: what the abstract activation f of a vector model computes with in NumPy (and the oracles)
+STAND_IN = "tanh"
 
 
 def _np_softmax(a: np.ndarray) -> np.ndarray:
@@ -48,7 +52,9 @@ NUMPY = SimpleNamespace(
     diag=lambda v: np.diag(v[:, 0]),
     funcs={"tanh": np.tanh, "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
            "relu": lambda z: np.maximum(z, 0), "identity": lambda z: z,
-           "step": lambda z: (z > 0).astype(float)})
+           "step": lambda z: (z > 0).astype(float),
+           # the abstract f runs with its stand-in tanh (STAND_IN), and f' with tanh'
+           "f": np.tanh, "f'": lambda z: 1 - np.tanh(z) ** 2})
 SYMPY = SimpleNamespace(
     matmul=lambda a, b: a * b, transpose=lambda a: a.T,
     hadamard=lambda a, b: a.multiply_elementwise(b), ones=lambda shape: sp.ones(*shape),

@@ -1,9 +1,9 @@
 """The truth a matrix formula is checked against: the vector model's forward pass at a
-random point, in 100-digit arithmetic, and every derivative by the complex step.
+random point, in 120-digit arithmetic, and every derivative by the complex step.
 
 A derivative ∂A/∂B is not taken from our own rules: entry j of B is moved by i·h
-(h = 10⁻⁴⁰) and the forward pass is run again on the model's own equations; the imaginary
-part of A, divided by h, is column j of the Jacobian (error of order h², 10⁻⁸⁰, with no
+(h = 10⁻⁵⁰) and the forward pass is run again on the model's own equations; the imaginary
+part of A, divided by h, is column j of the Jacobian (error of order h², 10⁻¹⁰⁰, with no
 cancellation).  B may be a weight (all its step copies move), one step copy (W_2), an input,
 the initial state or any node (z_1: the pass continues from the moved value), so the result
 is the total derivative through every path.
@@ -35,8 +35,8 @@ from .vector import VectorGraph, VectorSpec, unroll_vector
 
 __all__ = ["DPS", "STEP", "MPoint", "MP", "elementwise", "complex_step"]
 
-DPS = 100
-STEP = 40  # the complex step is 10^-STEP
+DPS = 120
+STEP = 50  # the complex step is 10^-STEP
 
 
 def elementwise(fn: object) -> object:
@@ -92,6 +92,8 @@ class MPoint:
     graph: VectorGraph
     leaves: Mapping[str, np.ndarray]
     values: Mapping[str, np.ndarray]
+    ns: SimpleNamespace = field(default_factory=lambda: MP)
+    stand_in: str = ""  # the random function that stands for an abstract f, as text
     _moved: dict[str, list[dict[str, np.ndarray]]] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -114,7 +116,17 @@ class MPoint:
             elif node.kind == "target":
                 w = fill(sym.shape, 1, 64)
                 leaves[sym.name] = w / w.sum()
-        point = cls(graph, leaves, {})
+        ns, text = MP, ""
+        if activation == "f":  # an abstract f: a random a·sin(b·z + c) + d at each point
+            a, b, c, d = (sp.Rational(rng.randint(lo, hi), 16) for lo, hi in
+                          ((8, 16), (8, 24), (-8, 8), (-8, 8)))
+            params = [mpf(x.p) / x.q for x in (a, b, c, d)]
+            stand_in = elementwise(lambda v: params[0] * mp.sin(params[1] * v + params[2])
+                                   + params[3])
+            ns = SimpleNamespace(**{**vars(MP), "funcs": {**FUNCS, "f": stand_in}})
+            z = sp.Symbol("z")
+            text = str(a * sp.sin(b * z + c) + d)
+        point = cls(graph, leaves, {}, ns, text)
         point.values = point.forward()
         return point
 
@@ -143,7 +155,7 @@ class MPoint:
             if node.expr is not None:
                 if moved is None or name == moved or \
                         any(getattr(q, "name", str(q)) in dirty for q in node.parents):
-                    env[name] = bump(name, _column(evaluate(node.expr, env, MP)))
+                    env[name] = bump(name, _column(evaluate(node.expr, env, self.ns)))
                     dirty.add(name)
                 else:
                     env[name] = self.values[name]

@@ -167,9 +167,9 @@ def unroll_vector(spec: VectorSpec = ELMAN, *, steps: int = 2, hidden: int = 3,
             raise UsageError(f"{name} must be a whole number from 1 to {MAX_SIZE}, got {value!r}")
     if classes < 2:
         raise UsageError(f"--classes must be at least 2 for a softmax output, got {classes}")
-    if activation not in ("tanh", "sigmoid", "relu", "identity"):
+    if activation not in ("tanh", "sigmoid", "relu", "identity", "f"):
         raise UsageError(f"unknown activation {activation!r} for {spec.name}; choose one of "
-                         "tanh, sigmoid, relu, identity")
+                         "tanh, sigmoid, relu, identity, or f (abstract)")
     dims = {"H": hidden, "D": inputs, "K": classes}
     params = spec.parameters + (spec.bias_parameters if bias else ())
 

@@ -77,7 +77,7 @@ def test_the_matrix_formulas_hold_in_every_notation(name: str) -> None:
 
 @pytest.mark.parametrize("steps, bias, activation", [(1, False, "tanh"), (2, True, "tanh"),
                                                      (3, False, "tanh"), (4, True, "sigmoid"),
-                                                     (3, False, "relu")])
+                                                     (3, False, "relu"), (3, True, "f")])
 def test_every_line_derive_prints_holds(capsys: pytest.CaptureFixture, steps: int, bias: bool,
                                         activation: str) -> None:
     argv = ["derive", "--model", "elman", "--steps", str(steps), "--format", "json",
@@ -104,6 +104,27 @@ def test_bias_gradients_and_forward_equations() -> None:
             "dE/dW = sum_t outer(delta_t, s_{t-1})\ndelta_3 = 0 * delta_2")
     verdicts = check_matrix(text, steps=3, bias=True)
     assert [v.verdict for v in verdicts] == ["holds"] * 12, [v.text() for v in verdicts]
+
+
+def test_abstract_f_holds_for_every_activation_and_rejects_a_tanh_formula() -> None:
+    text = ("delta_t = (V^T (yhat_t - y_t) + W^T delta_{t+1}) * f'(z_t)\n"
+            "ds_t/ds_{t-1} = diag(f'(z_t)) W\n"
+            "delta_t = (V^T (yhat_t - y_t) + W^T delta_{t+1}) * (1 - s_t^2)")
+    verdicts = check_matrix(text, steps=3, activation="f")
+    assert [v.verdict for v in verdicts] == ["holds", "holds", "fails"]
+    assert verdicts[2].diagnosis[0].kind == "local-derivative"
+    assert "f'(z_t)" in verdicts[2].diagnosis[0].text
+    assert "f(z)" in verdicts[2].counterexample  # the random cubic that stood for f
+    # with tanh the same tanh-only formula holds
+    assert check_matrix(verdicts[2].source, steps=3)[0].verdict == "holds"
+
+
+def test_cli_activation_defaults_to_tanh_for_elman(capsys: pytest.CaptureFixture) -> None:
+    assert main(["derive", "--model", "elman", "--wrt", "W", "--form", "delta"]) == 0
+    assert "(1 − sₜ ⊙ sₜ)" in capsys.readouterr().out
+    assert main(["derive", "--model", "elman", "--wrt", "W", "--form", "delta",
+                 "--activation", "f"]) == 0
+    assert "f'(zₜ)" in capsys.readouterr().out
 
 
 def test_the_check_api_dispatches_on_the_model() -> None:
