@@ -176,24 +176,21 @@ def _candidates(lhs: object, rhs: object, names: MatrixNames, free: tuple[str, .
                     f"∂E/∂l = {show(error)} (softmax's Jacobian diag(ŷ) − ŷ ŷᵀ times "
                     f"−y/ŷ), not {show(node)}")
         yield "softmax", _replace(rhs, path, error), why
-    # the activation's derivative: missing, or written wrong
+    # the activation's derivative: missing (all of these first), or written wrong
+    missing, wrong = [], []
     for path, node in positions:
         step = _step_var(rhs, path, free, lhs)
         if step is None or shape(node, path) != ("H", "1"):
             continue
         deriv = Call("f", True, (_ref("z", step),), 0)
         text = _derivative_text(act, step)
-        yield "missing-factor", _replace(rhs, path, Op("⊙", (node, deriv))), \
-            f"missing the factor {text} (the derivative of {act}) on {show(node)}"
-    for path, node in positions:
-        step = _step_var(rhs, path, free, lhs)
-        if step is None or shape(node, path) != ("H", "1") or \
-                _has(node, {"delta", "yhat", "y", "x"}) or isinstance(node, Num):
-            continue
-        deriv = Call("f", True, (_ref("z", step),), 0)
-        text = _derivative_text(act, step)
-        yield "local-derivative", _replace(rhs, path, deriv), \
-            f"wrong derivative of {act}: {show(node)} should be {text}"
+        missing.append(("missing-factor", _replace(rhs, path, Op("⊙", (node, deriv))),
+                        f"missing the factor {text} (the derivative of {act}) on {show(node)}"))
+        if not (_has(node, {"delta", "yhat", "y", "x"}) or isinstance(node, Num)):
+            wrong.append(("local-derivative", _replace(rhs, path, deriv),
+                          f"wrong derivative of {act}: {show(node)} should be {text}"))
+    yield from missing
+    yield from wrong
     # a missing term of the δ recursion
     for path, node in positions:
         step = _step_var(rhs, path, free, lhs)

@@ -8,7 +8,6 @@ status and log, the two math engines, the lines ``bptt-sym derive/unroll --model
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,14 @@ import pytest
 from bptt_sym.mexport import vector_document
 from bptt_sym.vector import unroll_vector
 
-from .test_export import latex_equations, markdown_equations, pdflatex, printed, render_math
+from .test_export import (
+    assert_markdown_renders,
+    latex_equations,
+    markdown_equations,
+    pdflatex,
+    printed,
+    render_math,
+)
 from .tools import bptt
 
 ALL_STEPS = range(1, 11)
@@ -46,16 +52,8 @@ def test_latex_compiles_without_overfull_lines(tmp_path: Path, steps: int,
 
 
 def test_markdown_renders_in_katex_and_mathjax(tmp_path: Path) -> None:
-    paths, expected = [], 0
-    for steps in ALL_STEPS:
-        for i, variant in enumerate(VARIANTS):
-            md = document(steps, variant, "markdown")
-            paths.append(tmp_path / f"d{steps}_{i}.md")
-            paths[-1].write_text(md, encoding="utf-8")
-            expected += len(re.findall(r"^\$\$$", md, re.M)) // 2
-    report = render_math(*paths)
-    assert report["errors"] == []
-    assert report["display"] == expected and report["inline"] > 0
+    assert_markdown_renders(tmp_path, [document(steps, variant, "markdown")
+                                       for steps in ALL_STEPS for variant in VARIANTS])
 
 
 def test_the_engines_reject_a_broken_matrix_formula(tmp_path: Path) -> None:

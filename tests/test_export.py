@@ -58,6 +58,18 @@ def render_math(*paths: Path) -> dict:
     return json.loads(r.stdout)
 
 
+def assert_markdown_renders(tmp_path: Path, documents: list[str]) -> None:
+    """Every display formula of every document renders in KaTeX and MathJax, none fails."""
+    paths, expected = [], 0
+    for i, md in enumerate(documents):
+        paths.append(tmp_path / f"d{i}.md")
+        paths[-1].write_text(md, encoding="utf-8")
+        expected += len(re.findall(r"^\$\$$", md, re.M)) // 2
+    report = render_math(*paths)
+    assert report["errors"] == []
+    assert report["display"] == expected and report["inline"] > 0
+
+
 def rejoin(rows: list[str]) -> list[str]:
     """Align rows back into one line per equation, as derive prints it."""
     out: list[str] = []
@@ -131,16 +143,8 @@ def test_broken_latex_is_reported(tmp_path: Path) -> None:
 # --- the Markdown renders in real LaTeX-math engines ---
 
 def test_markdown_renders_in_katex_and_mathjax(tmp_path: Path) -> None:
-    paths, expected = [], 0
-    for steps in ALL_STEPS:
-        for i, variant in enumerate(VARIANTS):
-            md = document(steps, variant, "markdown")
-            paths.append(tmp_path / f"d{steps}_{i}.md")
-            paths[-1].write_text(md, encoding="utf-8")
-            expected += len(re.findall(r"^\$\$$", md, re.M)) // 2
-    report = render_math(*paths)
-    assert report["errors"] == []
-    assert report["display"] == expected and report["inline"] > 0
+    assert_markdown_renders(tmp_path, [document(steps, variant, "markdown")
+                                       for steps in ALL_STEPS for variant in VARIANTS])
 
 
 def test_the_engines_reject_a_broken_formula(tmp_path: Path) -> None:
