@@ -67,47 +67,9 @@ SYMPY = SimpleNamespace(
 
 
 def evaluate(expr: sp.Basic, env: Mapping[str, object], xp: SimpleNamespace) -> object:
-    """The value of a matrix expression; ``env`` maps symbol names to values."""
-    if isinstance(expr, (sp.MatrixSymbol, sp.Symbol)):
-        return env[expr.name]
-    if expr.is_Number:
-        return float(expr) if xp is NUMPY else getattr(xp, "number", lambda n: n)(expr)
-    args = [evaluate(a, env, xp) for a in expr.args[1:]] if isinstance(expr, Apply) else None
-    if isinstance(expr, Apply):
-        fn = xp.funcs.get(expr.name)
-        if fn is None:
-            raise UsageError(f"no numeric form of {expr.name}")
-        return args[0].applyfunc(fn) if xp is SYMPY else fn(args[0])
-    parts = [evaluate(a, env, xp) for a in expr.args]
-    if isinstance(expr, sp.MatMul):
-        out = parts[0]
-        for p in parts[1:]:
-            out = out * p if _scalar(out) or _scalar(p) else xp.matmul(out, p)
-        return out
-    if isinstance(expr, (sp.MatAdd, sp.Add)):
-        out = parts[0]
-        for p in parts[1:]:
-            out = out + p
-        return out
-    simple: dict[type, Callable] = {
-        sp.Transpose: lambda: xp.transpose(parts[0]),
-        Softmax: lambda: xp.softmax(parts[0]), Xent: lambda: xp.xent(*parts),
-        Diag: lambda: xp.diag(parts[0]), sp.OneMatrix: lambda: xp.ones(expr.shape),
-    }
-    for cls, fn in simple.items():
-        if isinstance(expr, cls):
-            return fn()
-    if isinstance(expr, sp.HadamardProduct):
-        out = parts[0]
-        for p in parts[1:]:
-            out = xp.hadamard(out, p)
-        return out
-    if isinstance(expr, sp.HadamardPower):
-        out = parts[0]
-        for _ in range(int(expr.exp) - 1):
-            out = xp.hadamard(out, parts[0])
-        return out
-    raise UsageError(f"cannot evaluate {type(expr).__name__}")
+    """The value of a matrix expression; ``env`` maps symbol names to values.  To evaluate
+    the same expression many times, compile it once with :func:`compile_expr`."""
+    return compile_expr(expr, xp)(env)
 
 
 Compiled = Callable[[Mapping[str, object]], object]
@@ -124,7 +86,7 @@ def compile_expr(expr: sp.Basic, xp: SimpleNamespace = NUMPY) -> Compiled:
         name = expr.name
         return lambda env: env[name]
     if expr.is_Number:
-        value = evaluate(expr, {}, xp)
+        value = float(expr) if xp is NUMPY else getattr(xp, "number", lambda n: n)(expr)
         return lambda env: value
     if isinstance(expr, (sp.MatAdd, sp.Add)) and xp is NUMPY:
         outer = _outer_terms(expr)

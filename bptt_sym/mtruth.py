@@ -22,7 +22,7 @@ is the total derivative through every path.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -30,7 +30,7 @@ import numpy as np
 import sympy as sp
 from mpmath import mp, mpc, mpf
 
-from .mnumeric import evaluate
+from .mnumeric import compile_expr
 from .vector import VectorGraph, VectorSpec, unroll_vector
 
 __all__ = ["DPS", "STEP", "MPoint", "MP", "elementwise", "complex_step"]
@@ -95,6 +95,7 @@ class MPoint:
     ns: SimpleNamespace = field(default_factory=lambda: MP)
     stand_in: str = ""  # the random function that stands for an abstract f, as text
     _moved: dict[str, list[dict[str, np.ndarray]]] = field(default_factory=dict, repr=False)
+    _compiled: dict[str, Callable] = field(default_factory=dict, repr=False)
 
     @classmethod
     def draw(cls, spec: VectorSpec, *, steps: int, dims: Mapping[str, int], bias: bool,
@@ -155,7 +156,7 @@ class MPoint:
             if node.expr is not None:
                 if moved is None or name == moved or \
                         any(getattr(q, "name", str(q)) in dirty for q in node.parents):
-                    env[name] = bump(name, _column(evaluate(node.expr, env, self.ns)))
+                    env[name] = bump(name, _column(self._program[name](env)))
                     dirty.add(name)
                 else:
                     env[name] = self.values[name]
@@ -164,6 +165,14 @@ class MPoint:
                 if name == moved:
                     dirty.add(name)
         return env
+
+    @property
+    def _program(self) -> dict[str, Callable]:
+        """Each node's equation compiled once for this point's functions."""
+        if not self._compiled:
+            self._compiled.update({s.name: compile_expr(n.expr, self.ns)
+                                   for s, n in self.graph.nodes.items() if n.expr is not None})
+        return self._compiled
 
     def derivative(self, num: str, den: str) -> np.ndarray:
         """∂num/∂den: the gradient (den's shape) for a scalar num, else the Jacobian
