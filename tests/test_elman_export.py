@@ -16,14 +16,13 @@ from bptt_sym.mexport import vector_document
 from bptt_sym.vector import unroll_vector
 
 from .test_export import (
+    assert_export_holds,
     assert_markdown_renders,
-    latex_equations,
-    markdown_equations,
     pdflatex,
     printed,
     render_math,
 )
-from .tools import bptt
+from .tools import assert_one_line_error, bptt
 
 ALL_STEPS = range(1, 11)
 VARIANTS = [dict(bias=False, activation="tanh"), dict(bias=True, activation="relu")]
@@ -71,14 +70,8 @@ def test_documents_hold_the_printed_equations(tmp_path: Path, steps: int,
     if "--bias" in options:
         model = [MODEL_LATEX[0] + " + b", *MODEL_LATEX[1:2], MODEL_LATEX[2] + " + c",
                  *MODEL_LATEX[3:]]
-    forward = printed("unroll", *common)
-    gradients = printed("derive", *common)
-    for name in ("d.tex", "d.md"):
-        r = bptt("export", *common, "-o", name, cwd=tmp_path)
-        assert r.returncode == 0 and r.stderr == "", r.stderr
-        text = (tmp_path / name).read_text(encoding="utf-8")
-        found = latex_equations(text) if name.endswith(".tex") else markdown_equations(text)
-        assert found == model + forward + gradients
+    assert_export_holds(tmp_path, common,
+                        model + printed("unroll", *common) + printed("derive", *common))
 
 
 def test_matrix_notation_and_article_numbers() -> None:
@@ -120,6 +113,4 @@ BAD = [
 def test_bad_input_is_one_line_exit_2_and_no_file(tmp_path: Path, args: list[str],
                                                    message: str) -> None:
     r = bptt("export", "--model", "elman", "--steps", "2", "-o", "d.tex", *args, cwd=tmp_path)
-    assert r.returncode == 2
-    assert len(r.stderr.splitlines()) == 1 and message in r.stderr, r.stderr
-    assert list(tmp_path.iterdir()) == []
+    assert_one_line_error(r, message, tmp_path)

@@ -17,7 +17,7 @@ from bptt_sym.drawing import MAX_DRAWN_STEPS, draw
 from bptt_sym.vector import VectorGraph, unroll_vector
 
 from .test_drawing import Edges, dot_edges, svg_edges, union
-from .tools import bptt, need
+from .tools import assert_one_line_error, bptt, need
 
 
 def expected_edges(g: VectorGraph, wrt: str) -> Edges:
@@ -124,9 +124,7 @@ BAD = [
 def test_bad_input_is_one_line_exit_2_and_no_file(tmp_path: Path, args: list[str],
                                                    message: str) -> None:
     r = bptt("graph", "--model", "elman", "--steps", "2", "-o", "g.dot", *args, cwd=tmp_path)
-    assert r.returncode == 2
-    assert len(r.stderr.splitlines()) == 1 and message in r.stderr, r.stderr
-    assert list(tmp_path.iterdir()) == []
+    assert_one_line_error(r, message, tmp_path)
 
 
 def test_free_symbols_see_through_the_vector_functions() -> None:

@@ -177,13 +177,17 @@ def test_documents_hold_the_printed_equations(tmp_path: Path, steps: int,
                                               options: list[str]) -> None:
     common = ["--model", "doc", "--steps", str(steps), *options]
     forward = printed("unroll", *[o for o in common if o != "--explicit"])
-    gradients = printed("derive", *common)
+    assert_export_holds(tmp_path, common, MODEL_LATEX + forward + printed("derive", *common))
+
+
+def assert_export_holds(tmp_path: Path, options: list[str], equations: list[str]) -> None:
+    """`export` to .tex and .md writes exactly ``equations``, in order, and nothing on stderr."""
     for name in ("d.tex", "d.md"):
-        r = bptt("export", *common, "-o", name, cwd=tmp_path)
+        r = bptt("export", *options, "-o", name, cwd=tmp_path)
         assert r.returncode == 0 and r.stderr == "", r.stderr
         text = (tmp_path / name).read_text(encoding="utf-8")
         found = latex_equations(text) if name.endswith(".tex") else markdown_equations(text)
-        assert found == MODEL_LATEX + forward + gradients
+        assert found == equations
 
 
 def test_article_numbers_tag_the_equations() -> None:

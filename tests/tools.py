@@ -40,3 +40,11 @@ def bptt(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
     """Run the bptt-sym command line as a user does."""
     return subprocess.run([sys.executable, "-m", "bptt_sym", *args], capture_output=True,
                           text=True, timeout=300, cwd=cwd)
+
+
+def assert_one_line_error(r: subprocess.CompletedProcess[str], message: str,
+                          workdir: Path) -> None:
+    """Bad input: exit status 2, one line on stderr naming the problem, and no file left."""
+    assert r.returncode == 2
+    assert len(r.stderr.splitlines()) == 1 and message in r.stderr, r.stderr
+    assert list(workdir.iterdir()) == []
