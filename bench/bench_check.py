@@ -11,8 +11,9 @@ them, equation by equation:
 * 1 MB of junk: 20,000 lines of random printable characters;
 * an empty file.
 
-The mix is built twice: for tanh / sigmoid / bce (60-digit evaluation) and for the abstract
-f / g / L (exact rational evaluation), each checked with those options.
+The mix is built twice: for tanh / sigmoid / bce and for the abstract f / g / L (random
+non-polynomial stand-ins), each checked with those options; both are decided by
+bptt_sym.decide (exact rationals or Arb balls, 120 digits).
 
 Run ``python bench/bench_check.py --help`` for the options; bench/README.md says more.
 """
@@ -346,7 +347,7 @@ def report(info: dict[str, str], mixes: Sequence[Run], others: Sequence[Run],
     out = [f"- {k}: {v}" for k, v in info.items()]
     out += ["", f"T = {STEPS}, `bptt_sym.check.check_graph` with `on_verdict`, one process. The "
             "time of an equation is the wall-clock time from the previous verdict to its own "
-            "(the first also includes finding the equations and drawing the 4 random points). "
+            "(the first also includes finding the equations and drawing the random points). "
             "`alone` re-checks one equation as a one-line text with fresh random points. "
             "`CLI s` runs `python -m bptt_sym check FILE` in a new process, start-up included."]
     for r in mixes:

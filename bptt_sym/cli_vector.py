@@ -6,11 +6,11 @@ Called by :mod:`bptt_sym.cli` when ``--model elman``; the same one-line errors, 
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 
 from .derive import FORMS
 from .errors import UsageError
+from .files import emit, emit_json, json_text
 from .mforms import MATRIX_FORMS, MatrixStep, matrix_form
 from .printing import leibniz
 from .vector import ELMAN, VectorGraph, unroll_vector
@@ -83,10 +83,10 @@ def derive_vector(args: argparse.Namespace, split: Callable[..., list[str]]) -> 
                         f"{g.dims['K']}, T = {g.steps})")
                 blocks.append("\n".join([head] + _lines(steps, args.format)))
     if args.format == "json":
-        print(json.dumps({"model": "elman", "steps": g.steps, "dims": dict(g.dims),
-                          "derivations": docs}, ensure_ascii=False, indent=1))
+        emit_json({"model": "elman", "steps": g.steps, "dims": dict(g.dims),
+                   "derivations": docs}, ensure_ascii=False, indent=1)
     else:
-        print("\n\n".join(blocks))
+        emit("\n\n".join(blocks))
     return 0
 
 
@@ -94,10 +94,10 @@ def unroll_vector_cmd(args: argparse.Namespace) -> int:
     """``bptt-sym unroll --model elman``: the forward equations of every step."""
     g = vector_graph(args)
     comment = "%" if args.format == "latex" else "#"
-    print(f"{comment} model elman: {g.spec.title}; steps 0..{g.steps - 1}")
+    emit(f"{comment} model elman: {g.spec.title}; steps 0..{g.steps - 1}")
     for node in g.nodes.values():
         if node.expr is not None:
-            print(f"{leibniz(node.symbol, args.format)} = {leibniz(node.expr, args.format)}")
+            emit(f"{leibniz(node.symbol, args.format)} = {leibniz(node.expr, args.format)}")
     return 0
 
 
@@ -112,7 +112,7 @@ def verify_vector(args: argparse.Namespace) -> int:
                           classes=args.classes or 3, bias=args.bias,
                           activation=args.activation,
                           oracles=args.oracle, points=args.points, seed=args.seed, at=at)
-    print(json.dumps(report.to_json(), indent=1) if args.json else report.text())
+    emit(json_text(report.to_json(), indent=1) if args.json else report.text())
     return 0 if report.passed else 1
 
 

@@ -17,10 +17,13 @@ from .graph import Graph
 from .notation import Partial
 from .sweep import local_factor, plus, relevant, tangent, times
 
-__all__ = ["FORMS", "Equation", "Derivation", "derive", "DEFAULT_MAX_PATHS"]
+__all__ = ["FORMS", "Equation", "Derivation", "derive", "DEFAULT_MAX_PATHS", "MAX_PRODUCT_WORK",
+           "MAX_PATH_FACTORS"]
 
 FORMS = ("paths", "factored", "delta", "closed")
 DEFAULT_MAX_PATHS = 256
+MAX_PATH_FACTORS = 1_000_000  # the paths form's chains, all together
+MAX_PRODUCT_WORK = 3_200_000  # factors copied while a long chain product is built (~15 s)
 Sym = sp.Symbol
 
 
@@ -59,7 +62,39 @@ class Derivation:
 
 
 class PathLimitError(UsageError):
-    """The paths form would print more paths than allowed."""
+    """The form would be too large to build or print: more paths than allowed, or (any
+    form but delta) a chain product too long."""
+
+
+def _product_work(graph: Graph, x: Sym, targets: tuple[Sym, ...], keep_ones: bool) -> int:
+    """How many factors the forward sweep copies: along a chain without branches (∂E/∂s_0)
+    each node's product is rebuilt one factor longer, so the work is quadratic in its
+    length; a sum restarts it.  Counted without building anything."""
+    rel = relevant(graph, x, targets)
+    length = {t: 0 for t in targets}
+    work = 0
+    for n in graph.nodes:
+        if n not in rel or n in length:
+            continue
+        parents = [p for p in graph.nodes[n].parents if p in rel]
+        if len(parents) == 1:
+            one = not keep_ones and graph.local.get((n, parents[0])) == 1
+            length[n] = length[parents[0]] + (0 if one else 1)
+            work += length[n]
+        else:
+            length[n] = 1
+            work += len(parents)
+    return work
+
+
+def _check_product(graph: Graph, x: Sym, targets: tuple[Sym, ...], name: Sym,
+                   form: str) -> None:
+    work = _product_work(graph, x, targets, keep_ones=form == "paths")
+    if work > MAX_PRODUCT_WORK:
+        raise PathLimitError(f"--form {form} of ∂{x}/∂{name} at --steps {graph.steps} is a "
+                             f"chain product that takes {work:,} steps to build (time "
+                             f"quadratic in its length; the limit is {MAX_PRODUCT_WORK:,}); use "
+                             "--form delta, or a node nearer the loss")
 
 
 def _target(graph: Graph, wrt: str, of: str) -> tuple[Sym, tuple[Sym, ...], Sym]:
@@ -91,14 +126,20 @@ def _step_of(graph: Graph, s: Sym) -> int:
 def _paths(graph: Graph, x: Sym, targets: tuple[Sym, ...], max_paths: int) -> list[list[Sym]]:
     rel = relevant(graph, x, targets)
     count = {t: 1 for t in targets}
+    size = {t: 1 for t in targets}  # the nodes of all the paths from here, together
     for n in graph.nodes:
         if n in rel and n not in count:
             count[n] = sum(count[p] for p in graph.nodes[n].parents if p in rel)
+            size[n] = sum(size[p] + count[p] for p in graph.nodes[n].parents if p in rel)
     n_paths = count.get(x, 0)
     if n_paths > max_paths:
         raise PathLimitError(f"--form paths would print {n_paths} paths at --steps {graph.steps} "
                              f"(limit {max_paths}, set by --max-paths); use --form delta or "
                              "factored, whose size grows linearly")
+    if size.get(x, 0) > MAX_PATH_FACTORS:
+        raise PathLimitError(f"--form paths would print {size[x]:,} factors at --steps "
+                             f"{graph.steps} (limit {MAX_PATH_FACTORS:,}); use --form delta "
+                             "or factored, whose size grows linearly")
     ends = set(targets)
     paths: list[list[Sym]] = []
     stack: list[list[Sym]] = [[x]] if x in rel else []
@@ -239,6 +280,8 @@ def derive(graph: Graph, *, wrt: str, of: str = "E", form: str = "factored",
     if form not in FORMS:
         raise UsageError(f"unknown form {form!r}; choose one of {', '.join(FORMS)}")
     x, targets, name = _target(graph, wrt, of)
+    if form != "delta":
+        _check_product(graph, x, targets, name, form)
     if form == "paths":
         eqs = _paths_form(graph, x, targets, name, max_paths)
     elif form == "delta":

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UsageError
+from .files import read_json
 from .notation import split_name
 from .vector import VectorGraph
 
@@ -41,13 +42,7 @@ TARGET_SUM_TOLERANCE = 1e-9
 
 
 def _load(path: str | Path) -> dict:
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read --at file {str(path)!r}: {exc.strerror}") from None
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # JSONDecodeError too
-        why = str(exc).splitlines()[0] if str(exc) else "nested too deeply"
-        raise UsageError(f"--at file {str(path)!r} is not valid JSON: {why}") from None
+    raw = read_json(str(path), "--at file")  # at most 5 MB; every failure is one line
     if not isinstance(raw, dict):
         raise UsageError(f"--at file {str(path)!r} must hold one JSON object of names")
     return raw

@@ -15,6 +15,7 @@ import numpy as np
 
 from .elman_oracles import TOLERANCE, elman_gradient, elman_loss, elman_oracle_status, weight_names
 from .errors import UsageError
+from .limits import MAX_WORK, check_points, check_seed
 from .mnumeric import forward_values, matrix_program, random_values
 from .vector import unroll_vector
 from .verify import Report, Row, Skip, compare
@@ -40,6 +41,14 @@ def verify_elman(*, steps: int = 3, hidden: int = 4, inputs: int = 3, classes: i
                              f"{', '.join(ELMAN_ORACLES)}")
     if points < 1:
         raise UsageError(f"--points must be at least 1, got {points}")
+    seed = check_seed(seed)
+    width, entries = hidden + inputs + classes, hidden * (hidden + inputs + classes)
+    if at is None:
+        check_points(points, steps, width, entries)
+    batch = points if at is None else int(at["x_0"].shape[0])
+    names, fd_skip = _fd_affordable(names, oracles is not None,
+                                    entries + bias * (hidden + classes), batch * steps * entries,
+                                    steps)
     graph = unroll_vector(steps=steps, hidden=hidden, inputs=inputs, classes=classes,
                           bias=bias, activation=activation)
     if at is None:
@@ -53,7 +62,7 @@ def verify_elman(*, steps: int = 3, hidden: int = 4, inputs: int = 3, classes: i
         e_ref = elman_loss(values, steps=steps, activation=activation, bias=bias)
         forward = compare(np.asarray(e_sym), np.asarray(e_ref))[1]
         derived = matrix_program(graph)(values)
-        rows, skipped = [], []
+        rows, skipped = [], [fd_skip] if fd_skip else []
         for name in names:
             why = elman_oracle_status(name, activation)
             if why:
@@ -70,3 +79,21 @@ def verify_elman(*, steps: int = 3, hidden: int = 4, inputs: int = 3, classes: i
         if activation == "f" else {}
     return Report("elman", steps, choices, seed, points, stand_ins, forward, tuple(rows),
                   tuple(skipped))
+
+
+FD_MAX_STEPS = 2_000_000  # forward steps of all the passes of finite differences
+
+
+def _fd_affordable(names: tuple[str, ...], asked: bool, entries: int, work: int,
+                   steps: int) -> tuple[tuple[str, ...], Skip | None]:
+    """Finite differences take 2 forward passes per weight entry: beyond the limits they
+    are skipped (or, when --oracle fd was asked for, refused), not run for hours."""
+    passes = 2 * entries
+    if "fd" not in names or (passes * steps <= FD_MAX_STEPS and passes * work <= 10 * MAX_WORK):
+        return names, None
+    why = (f"finite differences would run {passes:,} forward passes of {steps} steps, more than "
+           f"the limit of {FD_MAX_STEPS:,} steps or {10 * MAX_WORK:.0e} multiply-adds; use "
+           "smaller sizes or --steps")
+    if asked:
+        raise UsageError(f"--oracle fd: {why}")
+    return tuple(n for n in names if n != "fd"), Skip("fd", why)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["BpttError", "UsageError"]
+__all__ = ["BpttError", "UsageError", "TooDeep"]
 
 
 class BpttError(ValueError):
@@ -11,3 +11,7 @@ class BpttError(ValueError):
 
 class UsageError(BpttError):
     """A bad option or argument (unknown name, value out of range); the CLI exits with status 2."""
+
+
+class TooDeep(BpttError):
+    """An expression nested deeper than the recursion limit allows (see bptt_sym.deep)."""

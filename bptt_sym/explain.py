@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from itertools import combinations
 
 import sympy as sp
+from flint import fmpq
 
+from .decide import Number, classify, describe
 from .graph import Graph
 from .notation import Partial, split_name, step_symbol
 from .printing import leibniz
@@ -94,18 +96,26 @@ def _steps_text(graph: Graph, top: sp.Symbol, subset: Iterable[sp.Symbol], kind:
     return f"{what} " + "; ".join(parts)
 
 
-def _same(a: sp.Expr, b: sp.Expr) -> bool:
-    d = a - b
-    return bool(d == 0) if d.is_Rational else bool(abs(d) <= sp.Float("1e-40") * max(1, abs(a)))
+def _same(a: Number, b: Number) -> bool:
+    """Equal at one point as far as the decision can tell (a search, not a verdict)."""
+    return classify(a - b) in ("exact", "agrees")
 
 
-def _sign_and_factor(left: list[sp.Expr], right: list[sp.Expr]) -> list[Diagnosis]:
-    if all(_same(a, -b) for a, b in zip(left, right)) and any(a != 0 for a in left):
+def _sympy_number(x: Number) -> sp.Expr:
+    if isinstance(x, fmpq):
+        return sp.Rational(int(x.p), int(x.q))
+    return sp.Float(describe(x, 40), 40)
+
+
+def _sign_and_factor(left: list[Number], right: list[Number]) -> list[Diagnosis]:
+    nonzero = [classify(a) == "differs" for a in left]
+    if all(_same(a, -b) for a, b in zip(left, right)) and any(nonzero):
         return [Diagnosis("sign", "the sign is flipped: the right side is the negative of "
                                   "the left")]
-    ratios = [b / a for a, b in zip(left, right) if a != 0]
-    if len(ratios) == len(left) and all(_same(ratios[0], q) for q in ratios[1:]):
-        c = ratios[0]
+    ratios = [b / a for a, b, n in zip(left, right, nonzero) if n]
+    if len(ratios) == len(left) and all(_same(ratios[0], q) for q in ratios[1:]) and \
+            not _same(ratios[0], fmpq(1)):
+        c = _sympy_number(ratios[0])
         near = sp.nsimplify(c, tolerance=sp.Float(10) ** -30, rational=True)
         shown = c if c.is_Rational else (near if near.q < 10**6 else sp.Float(c, 15))
         return [Diagnosis("factor", f"off by a constant factor: the right side is {shown} "

@@ -55,14 +55,16 @@ class Display:
 
 @dataclass(frozen=True)
 class Skipped:
-    """A paths form left out because it has more paths than allowed, and why."""
+    """A form left out (paths: more paths than allowed; factored, closed: nested too deep
+    to print at this T), and why."""
 
     of: str
     wrt: str
     reason: str
+    form: str = "paths"
 
     def __str__(self) -> str:
-        return f"paths form of ∂{self.of}/∂{self.wrt} skipped: {self.reason}"
+        return f"{self.form} form of ∂{self.of}/∂{self.wrt} skipped: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ def collect(graph: Graph, *, wrt: Sequence[str], forms: Sequence[str], of: str =
                 if not skip_long_paths:
                     raise
                 if skipped is not None:
-                    skipped.append(Skipped(of, w, str(exc)))
+                    skipped.append(Skipped(of, w, str(exc), form))
     return out
 
 
@@ -186,7 +188,7 @@ def _parts(graph: Graph, derivations: Sequence[Derivation],
            skipped: Sequence[Skipped]) -> list[Part]:
     parts = [_model_part(graph), _forward_part(graph), *_gradient_parts(derivations)]
     for s in skipped:
-        parts.append(Part(f"Not shown: the paths form of ${_slashed(s.of, s.wrt)}$", 1,
+        parts.append(Part(f"Not shown: the {s.form} form of ${_slashed(s.of, s.wrt)}$", 1,
                           _sentence(s.reason)))
     return parts
 

@@ -18,10 +18,11 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, VisitError
 
 from .errors import BpttError
+from .literals import MAX_NUMBER_EXPONENT, decimal
 
 __all__ = ["ParseError", "Num", "Ref", "Deriv", "Call", "Op", "Sum", "Prod", "Chain", "Condition",
            "parse",
-           "MAX_DEPTH", "MAX_LENGTH", "FUNCTIONS", "PRODUCTS"]
+           "MAX_DEPTH", "MAX_LENGTH", "MAX_NUMBER_EXPONENT", "FUNCTIONS", "PRODUCTS"]
 
 MAX_DEPTH = 100
 MAX_LENGTH = 20_000
@@ -78,7 +79,7 @@ FRAC.2: "\\frac" | "\\dfrac" | "\\tfrac"
 FUNC.2: "\\tanh" | "\\sigma" | "\\exp" | "\\log" | /\\operatorname\{[A-Za-z]+\}/
 PARTIAL: "∂" | "\\partial"
 NAME: /(?:[A-Za-zσ]+|SPECIAL)IDX?/
-NUMBER: /\d+(\.\d+)?/
+NUMBER: /(\d+(\.\d+)?|\.\d+)([eE][+-]?\d+)?/
 PRIME: "'" | "′" | "’"
 ADD: "+"
 SUB: "-" | "−" | "–"
@@ -119,6 +120,9 @@ class ParseError(BpttError):
 
 @dataclass(frozen=True)
 class Num:
+    """A number as a plain decimal (``1e-3`` and ``.5`` are read as ``0.001`` and ``0.5``),
+    so that ``sympy.Rational(value)`` is its exact value."""
+
     value: str
 
 
@@ -234,7 +238,7 @@ def _ref(tok: Token) -> Ref:
 @v_args(inline=True)
 class _Build(Transformer):
     def number(self, tok):  # noqa: ANN001, ANN201 - lark callbacks
-        return Num(str(tok))
+        return Num(decimal(str(tok), tok.column))
 
     def ref(self, tok):  # noqa: ANN001, ANN201
         return _ref(tok)
@@ -383,6 +387,7 @@ def parse(text: str) -> Chain:
                          source=source) from None
     except VisitError as exc:
         reason = str(exc.orig_exc) if isinstance(exc.orig_exc, BpttError) else "cannot read"
-        raise ParseError(reason, column=1, source=source) from None
+        raise ParseError(reason, column=getattr(exc.orig_exc, "column", None) or 1,
+                         source=source) from None
     except LarkError as exc:  # any other parser failure is still a parse error, never a crash
         raise ParseError(str(exc).splitlines()[0], column=1, source=source) from None

@@ -12,6 +12,7 @@ written in node values); each step only renames placeholders to that step's symb
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -203,9 +204,19 @@ def unroll(model: str | ModelSpec = "doc", *, steps: int = 2, activation: str = 
     >>> unroll("doc", steps=3, activation="tanh").copies["u"]
     (u_0, u_1, u_2)
     """
-    spec = model_spec(model) if isinstance(model, str) else model
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
         raise UsageError(f"--steps must be a whole number from 1 to {MAX_STEPS}, got {steps!r}")
+    if isinstance(model, str):  # the same graph again (verify unrolls once per form)
+        return _unroll_named(model, steps, activation, output, loss)
+    return _unroll(model, steps, activation, output, loss)
+
+
+@functools.lru_cache(maxsize=4)
+def _unroll_named(model: str, steps: int, activation: str, output: str, loss: str) -> Graph:
+    return _unroll(model_spec(model), steps, activation, output, loss)
+
+
+def _unroll(spec: ModelSpec, steps: int, activation: str, output: str, loss: str) -> Graph:
     choices = {"activation": activation, "output": output, "loss": loss}
     fns = _functions(choices)
     cell = [_prepare(parse_equation(e, functions=fns)) for e in spec.cell]

@@ -15,6 +15,7 @@ of the display font, from the glyphs the LaTeX would set.
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import NamedTuple
 
@@ -37,29 +38,34 @@ def _argument(tokens: list[str], i: int, scale: float) -> tuple[float, int]:
     return _measure(tokens[i:i + 1], 0, scale)[0], i + 1
 
 
+def _item(tokens: list[str], i: int, scale: float) -> tuple[float, int]:
+    """The width of the item that starts at tokens[i] (a token with its arguments, or a
+    brace group), and the index after it."""
+    t = tokens[i]
+    i += 1
+    if t == "{":
+        return _measure(tokens, i, scale)
+    if t in ("_", "^"):
+        return _argument(tokens, i, scale * 0.7)
+    if t in ("\\frac", "\\dfrac"):
+        num, i = _argument(tokens, i, scale)
+        den, i = _argument(tokens, i, scale)
+        return max(num, den) + 0.3 * scale, i
+    if t in ("\\operatorname", "\\text", "\\mathrm"):
+        return _argument(tokens, i, scale * 0.9)
+    if t in _DELIMS:  # \left( around a fraction grows; \big( is a little wider than (
+        return (0.45 if t.startswith("\\big") else 0.62) * scale, i + 1
+    if t.isspace() or t in ("\\left.", "\\right."):
+        return 0.0, i
+    return _GLYPH.get(t, 0.5 if t.isdigit() else 0.58) * scale, i
+
+
 def _measure(tokens: list[str], i: int, scale: float) -> tuple[float, int]:
     total = 0.0
     while i < len(tokens):
-        t = tokens[i]
-        i += 1
-        if t == "}":
-            break
-        if t == "{":
-            w, i = _measure(tokens, i, scale)
-        elif t in ("_", "^"):
-            w, i = _argument(tokens, i, scale * 0.7)
-        elif t in ("\\frac", "\\dfrac"):
-            num, i = _argument(tokens, i, scale)
-            den, i = _argument(tokens, i, scale)
-            w = max(num, den) + 0.3 * scale
-        elif t in ("\\operatorname", "\\text", "\\mathrm"):
-            w, i = _argument(tokens, i, scale * 0.9)
-        elif t in _DELIMS:  # \left( around a fraction grows; \big( is a little wider than (
-            w, i = (0.45 if t.startswith("\\big") else 0.62) * scale, i + 1
-        elif t.isspace() or t in ("\\left.", "\\right."):
-            w = 0.0
-        else:
-            w = _GLYPH.get(t, 0.5 if t.isdigit() else 0.58) * scale
+        if tokens[i] == "}":
+            return total, i + 1
+        w, i = _item(tokens, i, scale)
         total += w
     return total, i
 
@@ -73,6 +79,33 @@ def em_width(latex: str) -> float:
     return _measure(_TOKEN.findall(latex), 0, 1.0)[0]
 
 
+class _Widths:
+    """The widths of the pieces of one long ``text``, measured once: ``width(a, b)`` is
+    ``em_width(text[a:b])`` for a and b between top-level items, in constant time, so that
+    breaking a long equation is linear in its length, not quadratic."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        found = [(m.start(), m.group()) for m in _TOKEN.finditer(text)]
+        tokens = [t for _, t in found]
+        self.at: dict[int, float] = {}
+        total, i = 0.0, 0
+        while i < len(tokens):
+            self.at[found[i][0]] = total
+            if tokens[i] == "}":  # unbalanced: the rest is measured piece by piece
+                break
+            w, i = _item(tokens, i, 1.0)
+            total += w
+        else:
+            self.at[len(text)] = total
+
+    def __call__(self, a: int, b: int | None = None) -> float:
+        b = len(self.text) if b is None else b
+        if a in self.at and b in self.at:
+            return self.at[b] - self.at[a]
+        return em_width(self.text[a:b])
+
+
 class _Cut(NamedTuple):
     """A place to end a row: ``rhs[start:end]`` is the operator, ``cost`` its badness."""
 
@@ -82,51 +115,59 @@ class _Cut(NamedTuple):
     cost: float
 
 
-def _scan(rhs: str) -> tuple[list[_Cut], dict[int, int]]:
+def _scan(rhs: str, width: _Widths | None = None) -> tuple[list[_Cut], dict[int, int]]:
     """The cuts of ``rhs`` outside braces, and its ``\\left``/``\\right`` pairs outside
     braces (position of ``\\left`` -> position of ``\\right``).
 
     A cut costs more inside parentheses, more at · than at + or −, and most inside a short
     group such as (1 − s₁²), which should stay on one row.
     """
-    found: list[tuple[int, int, str, list[int]]] = []
+    found: list[tuple[int, int, str, int, int | None]] = []  # and the depth, the inner (
     pairs: dict[int, int] = {}
     opened: list[int] = []
     braces, i = 0, 0
     while i < len(rhs):
-        if rhs.startswith("\\left", i) and braces == 0:
-            opened.append(i)
-            i += len("\\left")
+        c = rhs[i]
+        if c == "\\":
+            if braces == 0 and rhs.startswith("\\left", i):
+                opened.append(i)
+                i += len("\\left")
+            elif braces == 0 and rhs.startswith("\\right", i):
+                pairs[opened.pop()] = i
+                i += len("\\right")
+            else:
+                i += 2 if rhs.startswith(("\\{", "\\}"), i) else 1
             continue
-        if rhs.startswith("\\right", i) and braces == 0:
-            pairs[opened.pop()] = i
-            i += len("\\right")
-            continue
-        if rhs.startswith(("\\{", "\\}"), i):
-            i += 2
-            continue
-        braces += {"{": 1, "}": -1}.get(rhs[i], 0)
-        op = next((o for o in _OPS if braces == 0 and rhs.startswith(o, i)), None)
-        if op and i > 0:
-            found.append((i, i + len(op), op.strip(), list(opened)))
-            i += len(op)
-            continue
+        if c == "{":
+            braces += 1
+        elif c == "}":
+            braces -= 1
+        elif c == " " and braces == 0 and i > 0:
+            op = next((o for o in _OPS if rhs.startswith(o, i)), None)
+            if op:
+                found.append((i, i + len(op), op.strip(), len(opened),
+                              opened[-1] if opened else None))
+                i += len(op)
+                continue
         i += 1
     cuts = []
-    for start, end, op, around in found:
-        inner = around[-1] if around else None
-        short = inner is not None and em_width(rhs[inner:pairs.get(inner, len(rhs))]) < 8
-        cost = 0.08 * len(around) + (0.12 if op == "\\cdot" else 0.0) + (1.0 if short else 0.0)
+    if found and width is None:
+        width = _Widths(rhs)
+    for start, end, op, depth, inner in found:
+        short = inner is not None and width(inner, pairs.get(inner, len(rhs))) < 8
+        cost = 0.08 * depth + (0.12 if op == "\\cdot" else 0.0) + (1.0 if short else 0.0)
         cuts.append(_Cut(start, end, op, cost))
     return cuts, pairs
 
 
-def _choose(cuts: list[_Cut], rhs: str, begin: int, room: float) -> int:
-    """The index in ``cuts`` where a row from ``begin`` should end: late and cheap."""
-    best, best_score = 0, float("-inf")
-    for k, cut in enumerate(cuts):
-        used = em_width(rhs[begin:cut.start])
-        if used > room and k > 0:
+def _choose(cuts: list[_Cut], first: int, width: _Widths, begin: int, room: float) -> int:
+    """The index in ``cuts`` (from ``first`` on) where a row from ``begin`` should end:
+    late and cheap."""
+    best, best_score = first, float("-inf")
+    for k in range(first, len(cuts)):
+        cut = cuts[k]
+        used = width(begin, cut.start)
+        if used > room and k > first:
             break
         score = used / room - cut.cost
         if score > best_score:
@@ -137,9 +178,11 @@ def _choose(cuts: list[_Cut], rhs: str, begin: int, room: float) -> int:
 def _delimiters(rhs: str, pairs: dict[int, int], breaks: list[int]) -> str:
     """``rhs`` with every \\left/\\right pair that spans a break made \\biggl/\\biggr."""
     swap: dict[int, tuple[str, str]] = {}
+    breaks = sorted(breaks)
+    fracs = [m.start() for m in re.finditer(r"\\frac", rhs)]
     for left, right in pairs.items():
-        if any(left < b < right for b in breaks):
-            big = "\\bigg" if "\\frac" in rhs[left:right] else "\\big"
+        if _between(breaks, left, right):
+            big = "\\bigg" if _between(fracs, left, right - len("\\frac") + 1) else "\\big"
             swap[left] = ("\\left", f"{big}l")
             swap[right] = ("\\right", f"{big}r")
     out, last = [], 0
@@ -150,27 +193,36 @@ def _delimiters(rhs: str, pairs: dict[int, int], breaks: list[int]) -> str:
     return "".join(out) + rhs[last:]
 
 
-def _greedy(rhs: str, cuts: list[_Cut], room: float) -> list[_Cut]:
+def _between(positions: list[int], left: int, right: int) -> bool:
+    """Some p of the sorted ``positions`` has left < p < right."""
+    k = bisect.bisect_right(positions, left)
+    return k < len(positions) and positions[k] < right
+
+
+def _greedy(width: _Widths, cuts: list[_Cut], room: float) -> list[_Cut]:
     """The cuts that end each row when every row is filled up to ``room``."""
-    begin, ends = 0, []
-    while cuts and em_width(rhs[begin:]) > room:
-        k = _choose(cuts, rhs, begin, room)
+    begin, ends, first = 0, [], 0
+    while first < len(cuts) and width(begin) > room:
+        k = _choose(cuts, first, width, begin, room)
         ends.append(cuts[k])
-        begin, cuts = cuts[k].end, cuts[k + 1:]
+        begin, first = cuts[k].end, k + 1
     return ends
 
 
 def rows(lhs: str, rhs: str, *, width: float, relation: str = "=") -> list[str]:
     """``lhs = rhs`` as align rows (``lhs &= …``, then ``&\\quad + …``) within ``width`` em."""
     room = width - em_width(lhs) - 1.4
-    cuts = _scan(rhs)[0]
-    ends = _greedy(rhs, cuts, room)
+    width = _Widths(rhs)
+    if width(0) <= room:  # fits on one row: nothing to scan
+        return [f"{lhs} &{relation} {rhs}"]
+    cuts = _scan(rhs, width)[0]
+    ends = _greedy(width, cuts, room)
     if not ends:
         return [f"{lhs} &{relation} {rhs}"]
     # As many rows, but of even widths: the last is then no stub of closing parentheses.
     for slack in (1.1, 1.25, 1.4):
-        even = em_width(rhs) / (len(ends) + 1) * slack
-        again = _greedy(rhs, cuts, even) if even < room else ends
+        even = width(0) / (len(ends) + 1) * slack
+        again = _greedy(width, cuts, even) if even < room else ends
         if len(again) == len(ends):
             ends = again
             break

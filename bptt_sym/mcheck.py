@@ -20,15 +20,16 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from mpmath import mp, mpf
+from flint import ctx, fmpq
 
 from .check import Verdict, judge_lines
+from .decide import Decision, Undefined, Unsure, at_point, decide, shown, sign, working
 from .errors import UsageError
 from .explain import Diagnosis
 from .formula import Call, Chain, Condition, Deriv, Op, Prod, Ref, Sum
 from .mexplain import explain_matrix
 from .mformula import SCALAR, Item, MatrixNames, OutOfRange, ShapeError, Walk, shape_of, show, side
-from .mtruth import DPS, FUNCS, MPoint, complex_step
+from .mtruth import DPS, FUNCS, MPoint, derivative_of
 from .resolve import InvalidFormula
 from .vector import ELMAN, VectorSpec
 
@@ -36,19 +37,19 @@ __all__ = ["check_matrix", "MatrixJudge", "SHAPES", "POINTS_PER_SHAPE", "Values"
 
 SHAPES = ({"H": 3, "D": 2, "K": 4}, {"H": 2, "D": 4, "K": 3}, {"H": 4, "D": 3, "K": 2})
 POINTS_PER_SHAPE = 2
-THRESHOLD = mpf(10) ** -40
 EXPLAIN_SECONDS = 3.0
 DECIDE_SECONDS = 30.0
 MAX_FREE = 2
 
 
 class Values:
-    """One random point as the walk sees it: values, derivatives (memoised), functions."""
+    """One random point as the walk sees it: values, derivatives (memoised per working
+    precision), functions."""
 
     def __init__(self, point: MPoint, dims: Mapping[str, int]) -> None:
         self.point, self.dims = point, dict(dims)
         self.steps = point.graph.steps
-        self._cache: dict[tuple[str, str], np.ndarray] = {}
+        self._cache: dict[tuple[int, str, str], np.ndarray] = {}
 
     def _size(self, letter: str) -> int:
         return 1 if letter == "1" else self.dims[letter]
@@ -66,9 +67,10 @@ class Values:
         return self._derivative(num.name, den.name)
 
     def _derivative(self, num: str, den: str) -> np.ndarray:
-        if (num, den) not in self._cache:
-            self._cache[(num, den)] = self.point.derivative(num, den)
-        return self._cache[(num, den)]
+        key = (ctx.prec, num, den)
+        if key not in self._cache:
+            self._cache[key] = self.point.derivative(num, den)
+        return self._cache[key]
 
     def softmax(self, v: np.ndarray) -> np.ndarray:
         e = FUNCS["exp"](v)
@@ -76,15 +78,16 @@ class Values:
 
     def function(self, name: str, v: np.ndarray, prime: bool) -> np.ndarray:
         fn = self.point.ns.funcs[name]
-        if name == "log" and any(x <= 0 for x in np.ravel(v)):
+        if name == "log" and any(sign(x) <= 0 for x in np.ravel(v)):
             raise InvalidFormula("log of a number that is not positive at a random point")
-        return complex_step(fn, v) if prime else fn(v)
+        return derivative_of(fn, v) if prime else fn(v)
 
     def identity(self, shape: tuple[str, str]) -> np.ndarray:
-        return np.array(np.eye(self._size(shape[0]), dtype=int), dtype=object) * mpf(1)
+        n = self._size(shape[0])
+        return np.array([[fmpq(int(i == j)) for j in range(n)] for i in range(n)], dtype=object)
 
     def zeros(self, shape: tuple[str, str]) -> np.ndarray:
-        return np.full((self._size(shape[0]), self._size(shape[1])), mpf(0), dtype=object)
+        return np.full((self._size(shape[0]), self._size(shape[1])), fmpq(0), dtype=object)
 
 
 def free_variables(chain_sides: Sequence[object], names: MatrixNames,
@@ -143,13 +146,15 @@ class Mismatch:
     where: int
     env: Mapping[str, int]
     entry: tuple[int, int]
-    left: mpf
-    right: mpf
+    left: object
+    right: object
+    how: str
 
 
 @dataclass
 class MatrixJudge:
-    """Decides matrix equalities at fixed random points of several sizes."""
+    """Decides matrix equalities at fixed random points of several sizes, entry by entry,
+    with :mod:`bptt_sym.decide` (every (point, step) place must agree)."""
 
     names: MatrixNames
     seed: int = 0
@@ -161,12 +166,11 @@ class MatrixJudge:
 
     def __post_init__(self) -> None:
         rng = random.Random(self.seed)
-        with mp.workdps(DPS):
-            self.points = [
-                Values(MPoint.draw(self.names.spec, steps=self.names.steps, dims=dims,
-                                   bias=self.names.bias, activation=self.names.activation,
-                                   rng=rng), dims)
-                for dims in self.shapes for _ in range(self.per_shape)]
+        self.points = [
+            Values(MPoint.draw(self.names.spec, steps=self.names.steps, dims=dims,
+                               bias=self.names.bias, activation=self.names.activation,
+                               rng=rng), dims)
+            for dims in self.shapes for _ in range(self.per_shape)]
 
     def assignments(self, free: tuple[str, ...]) -> list[dict[str, int]]:
         """Every value of the free step variables that satisfies the equation's condition."""
@@ -175,34 +179,51 @@ class MatrixJudge:
         return [env for env in envs if self.condition is None or
                 _satisfied(self.condition, env, self.names)]
 
-    def _pairs(self, free: tuple[str, ...], first: tuple[int, dict] | None
-               ) -> Iterator[tuple[int, dict]]:
-        if first is not None:
-            yield first
-        for i in range(len(self.points)):
-            for env in self.assignments(free):
-                if first is None or (i, env) != first:
-                    yield i, env
+    def places(self, lhs: object, rhs: object, free: tuple[str, ...]) -> list[dict[str, int]]:
+        """The steps of the free variables where every name of both sides exists."""
+        found = []
+        for env in self.assignments(free):
+            try:
+                side(lhs, self.names, env)
+                side(rhs, self.names, env)
+            except OutOfRange:
+                continue
+            found.append(env)
+        return found
 
-    def compare(self, lhs: object, rhs: object, free: tuple[str, ...],
-                first: tuple[int, dict] | None = None) -> tuple[Mismatch | None, int]:
-        """The first place where the sides differ (None: they agree everywhere) and how
-        many (point, step) places were compared."""
+    def decision(self, lhs: object, rhs: object, free: tuple[str, ...],
+                 first: tuple[int, dict] | None = None
+                 ) -> tuple[Decision, list[tuple[int, dict]]]:
+        """The decision over every (point, step) place, and the places in the order tried."""
         if self.deadline is not None and time.process_time() > self.deadline:
             raise TimeoutError
-        compared = 0
-        with mp.workdps(DPS):
-            for i, env in self._pairs(free, first):
-                try:
-                    _, lv = side(lhs, self.names, env, self.points[i])
-                    _, rv = side(rhs, self.names, env, self.points[i])
-                except OutOfRange:
-                    continue  # a free step where some name does not exist
-                compared += 1
-                diff = _difference(lv, rv)
-                if diff is not None:
-                    return Mismatch(i, env, diff, lv[diff], rv[diff]), compared
-        return None, compared
+        envs = self.places(lhs, rhs, free)
+        pairs = [(i, env) for i in range(len(self.points)) for env in envs]
+        if first is not None and first in pairs:
+            pairs.remove(first)
+            pairs.insert(0, first)
+
+        def at(i: int, env: dict) -> Callable[[], list]:
+            return lambda: self.decision_entries(lhs, rhs, i, env)
+
+        return decide((at(i, env) for i, env in pairs), needed=len(pairs)), pairs
+
+    def mismatch(self, lhs: object, rhs: object, decision: Decision,
+                 pairs: list[tuple[int, dict]]) -> Mismatch:
+        """Both sides' values where ``decision`` found them to differ."""
+        i, env = pairs[decision.point]
+        result = at_point(lambda: self.decision_entries(lhs, rhs, i, env))
+        with working(result.bits):
+            _, lv = side(lhs, self.names, env, self.points[i])
+            _, rv = side(rhs, self.names, env, self.points[i])
+            entry = np.unravel_index(result.entry if result.entry is not None else
+                                     decision.entry or 0, lv.shape)
+            return Mismatch(i, env, entry, lv[entry], rv[entry], decision.method)
+
+    def decision_entries(self, lhs: object, rhs: object, i: int, env: dict) -> list:
+        _, lv = side(lhs, self.names, env, self.points[i])
+        _, rv = side(rhs, self.names, env, self.points[i])
+        return list(np.ravel(np.asarray(lv - rv, dtype=object)))
 
     def holds(self, lhs: object, rhs: object, free: tuple[str, ...],
               first: tuple[int, dict] | None = None) -> bool:
@@ -210,10 +231,10 @@ class MatrixJudge:
         try:
             if shape_of(lhs, self.names, free) != shape_of(rhs, self.names, free):
                 return False
-            mismatch, compared = self.compare(lhs, rhs, free, first)
-        except (ShapeError, InvalidFormula, ZeroDivisionError):
+            decision, pairs = self.decision(lhs, rhs, free, first)
+        except (ShapeError, InvalidFormula, ZeroDivisionError, Unsure, Undefined):
             return False
-        return mismatch is None and compared > 0
+        return decision.verdict == "holds" and bool(pairs)
 
 
 def _satisfied(cond: Condition, env: Mapping[str, int], names: MatrixNames) -> bool:
@@ -238,16 +259,6 @@ def _step_range(judge: MatrixJudge, lhs: object, rhs: object,
                                                f"equation: …, {text}")
         finally:
             judge.condition = None
-    return None
-
-
-def _difference(lv: np.ndarray, rv: np.ndarray) -> tuple[int, int] | None:
-    """The entry where two values differ by more than 10⁻⁴⁰ relative, or None."""
-    scale = max([mpf(1)] + [abs(x) for x in np.ravel(lv)])
-    diff = np.abs(np.asarray(lv - rv, dtype=object))
-    for idx in np.ndindex(diff.shape):
-        if diff[idx] > THRESHOLD * scale:
-            return idx
     return None
 
 
@@ -278,6 +289,7 @@ def _decide_sides(judge: MatrixJudge, sides: list[object], free: tuple[str, ...]
                                               kinds=("transpose",)))
             return "fails", f"the formula {show(part)} does not fit together", diagnosis, \
                 None, "shapes"
+    undecided = None
     for i, (lhs, rhs) in enumerate(zip(sides, sides[1:])):
         which = "" if len(sides) == 2 else f"sides {i + 1} and {i + 2}: "
         if shapes[i] != shapes[i + 1]:
@@ -287,12 +299,16 @@ def _decide_sides(judge: MatrixJudge, sides: list[object], free: tuple[str, ...]
                                   kinds=("transpose", "whole-transpose"))
             return "fails", f"{which}the two sides have different shapes", \
                 (Diagnosis("shape", text), *more), None, "shapes"
-        mismatch, compared = judge.compare(lhs, rhs, free)
-        if compared == 0:
+        decision, pairs = judge.decision(lhs, rhs, free)
+        if not pairs:
             raise InvalidFormula(f"no step {', '.join(free)} = 0..{names.steps - 1} makes every "
                                  "name of this formula exist; check the step indices")
-        if mismatch is None:
+        if decision.verdict == "holds":
             continue
+        if decision.verdict == "undecided":
+            undecided = undecided or f"{which}{decision.method}"
+            continue
+        mismatch = judge.mismatch(lhs, rhs, decision, pairs)
         judge.deadline = time.process_time() + EXPLAIN_SECONDS
         try:
             ranged = _step_range(judge, lhs, rhs, free)
@@ -303,25 +319,59 @@ def _decide_sides(judge: MatrixJudge, sides: list[object], free: tuple[str, ...]
             diagnosis = ()
         finally:
             judge.deadline = None
-        dims = judge.points[mismatch.where].dims
-        r, c = mismatch.entry
-        cex: dict[str, float | str] = {k: str(dims[k]) for k in "HDK"}
-        cex.update({k: str(v) for k, v in mismatch.env.items()})
-        if judge.points[mismatch.where].point.stand_in:
-            cex["f(z)"] = judge.points[mismatch.where].point.stand_in
-        cex.update({"entry": f"({r + 1}, {c + 1})", "left side": float(mismatch.left),
-                    "right side": float(mismatch.right),
-                    "difference": float(mismatch.left - mismatch.right)})
         return "fails", f"{which}the two sides differ at a random point (elementwise, " \
-                        f"{DPS} digits)", diagnosis, cex, "elementwise evaluation"
-    sizes = f"{len(judge.shapes)} size{'s' if len(judge.shapes) > 1 else ''}"
-    method = f"elementwise evaluation at {sizes} × {judge.per_shape} random points, {DPS} digits"
-    steps = f", {', '.join(free)} = 0..{names.steps - 1}" if free else ""
+                        f"{decision.method})", diagnosis, _counterexample(judge, mismatch), \
+            decision.method
+    if undecided:
+        return "undecided", f"undecided: {undecided}; no verdict is given", (), None, \
+            "undecided"
+    k = len(judge.shapes)
+    method = f"elementwise at {k} size{'s' if k > 1 else ''} × {judge.per_shape} random " \
+             f"points, {DPS} digits"
+    steps = ""
+    if free:
+        envs = judge.places(sides[0], sides[1], free)
+        steps = ", " + _steps_text(free, envs, names.steps, judge.condition is not None)
     if judge.condition is not None:
         c = judge.condition
         op = {"<=": "≤", ">=": "≥"}.get(c.op, c.op)
         steps += f" with {show(c.left)} {op} {show(c.right)}"
     return "holds", f"holds ({method}{steps})", (), None, "elementwise evaluation"
+
+
+def _steps_text(free: tuple[str, ...], envs: list[dict[str, int]], steps: int,
+                conditioned: bool) -> str:
+    """The steps actually compared, e.g. "t = 1..2 (t = 0 left out: a name of the formula
+    does not exist there)"."""
+    if len(free) != 1:
+        return f"{', '.join(free)} at {len(envs)} step combinations"
+    var = free[0]
+    seen = sorted(env[var] for env in envs)
+    runs: list[list[int]] = []
+    for t in seen:
+        if runs and t == runs[-1][-1] + 1:
+            runs[-1].append(t)
+        else:
+            runs.append([t])
+    shown = ", ".join(f"{r[0]}..{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
+    out = f"{var} = {shown}"
+    missing = [t for t in range(steps) if t not in seen]
+    if missing and not conditioned:
+        out += f" ({var} = {', '.join(map(str, missing))} left out: a name of the formula " \
+               "does not exist there)"
+    return out
+
+
+def _counterexample(judge: MatrixJudge, m: Mismatch) -> dict[str, float | str]:
+    dims = judge.points[m.where].dims
+    cex: dict[str, float | str] = {k: str(dims[k]) for k in "HDK"}
+    cex.update({k: str(v) for k, v in m.env.items()})
+    if judge.points[m.where].point.stand_in:
+        cex["f(z)"] = judge.points[m.where].point.stand_in
+    r, c = m.entry[:2] if len(m.entry) >= 2 else (m.entry[0], 0)
+    cex.update({"entry": f"({r + 1}, {c + 1})", "left side": shown(m.left),
+                "right side": shown(m.right), "difference": shown(m.left - m.right)})
+    return cex
 
 
 def _dims(shape: tuple[str, str]) -> str:

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
-from mpmath import mpf
+from flint import fmpq
 
 from .errors import BpttError
 from .formula import PRODUCTS, Call, Deriv, Num, Op, Prod, Ref, Sum
@@ -232,6 +233,7 @@ class Walk:
         self.names = names
         self.point = point
         self.rowed = False  # a gradient was read as a row (the article's chain order)
+        self.terms = 0  # terms of every sum and product evaluated, nested ones included
 
     def __call__(self, node: object, env: Mapping[str, int | None]) -> tuple[Shape, object]:
         method: Callable = getattr(self, "_" + type(node).__name__.lower())
@@ -239,12 +241,12 @@ class Walk:
 
     # leaves
     def _num(self, node: Num, env: Mapping[str, int | None]) -> tuple[Shape, object]:
-        return SCALAR, (self._scalar(mpf(node.value)) if self.point else None)
+        return SCALAR, (self._scalar(_exact(node.value)) if self.point else None)
 
     def _ref(self, node: Ref, env: Mapping[str, int | None]) -> tuple[Shape, object]:
         item = self.names.item(node, env)
         if item.kind == "int":
-            return SCALAR, self._scalar(mpf(item.step)) if self.point else None
+            return SCALAR, self._scalar(fmpq(item.step)) if self.point else None
         if item.kind == "identity":
             raise InvalidFormula("I (the identity) is not known here; write diag(1) of a "
                                  "vector or leave the factor out", node.column)
@@ -262,6 +264,10 @@ class Walk:
                                  "model; derivatives are taken of its nodes", node.num.column)
         if num.kind == "int" or den.kind == "int":
             raise InvalidFormula("a derivative of or by a step number", node.num.column)
+        if "identity" in (num.kind, den.kind):
+            ref = node.num if num.kind == "identity" else node.den
+            raise InvalidFormula("a derivative of or by I (the identity): derivatives are taken "
+                                 "of the model's nodes by its nodes and weights", ref.column)
         ns, ds = self.names.shape(num.base), self.names.shape(den.base)
         if ns == SCALAR:
             shape = ds
@@ -352,7 +358,7 @@ class Walk:
             if shape[1] != "1" or shape == SCALAR:
                 raise InvalidFormula(f"diag takes a column vector, got {show(node.args[0])} "
                                      f"({_dims(shape)})", node.column)
-            return (shape[0], shape[0]), (np.diag(v[:, 0]) if v is not None else None)
+            return (shape[0], shape[0]), (_diag(v) if v is not None else None)
         if name == "softmax":
             if node.prime:
                 raise InvalidFormula("softmax' is not elementwise; write its Jacobian "
@@ -406,6 +412,10 @@ class Walk:
 
     def _term(self, node: Sum | Prod, env: Mapping[str, int | None],
               t: int) -> tuple[Shape, object]:
+        self.terms += 1
+        if self.terms > MAX_SUM_TERMS:  # nested sums multiply: Σ_t Σ_t … has T^depth terms
+            raise InvalidFormula(f"the sums and products of this formula add up to more than "
+                                 f"{MAX_SUM_TERMS} terms")
         try:
             return self(node.body, {**env, node.var: t})
         except OutOfRange as exc:  # the bounds are the person's: not a step to skip
@@ -434,8 +444,23 @@ class Walk:
             raise InvalidFormula(f"a bound must be a whole number, got {show(node)}")
         return int(v[0, 0])
 
-    def _scalar(self, value: mpf) -> np.ndarray:
+    def _scalar(self, value: fmpq) -> np.ndarray:
         return np.array([[value]], dtype=object)
+
+
+def _diag(v: np.ndarray) -> np.ndarray:
+    """diag(v) with exact zeros off the diagonal (``np.diag`` fills in the int 0, which is
+    not a number of the decision)."""
+    out = np.full((len(v), len(v)), fmpq(0), dtype=object)
+    for i in range(len(v)):
+        out[i, i] = v[i, 0]
+    return out
+
+
+def _exact(text: str) -> fmpq:
+    """A number as written, exactly (1.5 is 3/2)."""
+    r = Fraction(text)
+    return fmpq(r.numerator, r.denominator)
 
 
 def _no_tensor(node: object, shape: tuple) -> None:
@@ -452,6 +477,17 @@ class _Integers:
 
     def derivative(self, num: Item, den: Item) -> object:
         raise InvalidFormula("a bound must be a whole number, not a derivative")
+
+    def function(self, name: str, v: object, prime: bool) -> object:
+        raise InvalidFormula(f"a bound must be a whole number, not a value of {name}")
+
+    def softmax(self, v: object) -> object:
+        raise InvalidFormula("a bound must be a whole number, not a value of softmax")
+
+    def identity(self, shape: tuple[str, str]) -> object:
+        raise InvalidFormula("a bound must be a whole number, not a matrix")
+
+    zeros = identity
 
 
 def side(node: object, names: MatrixNames, env: Mapping[str, int | None],

@@ -1,22 +1,24 @@
 """The truth a matrix formula is checked against: the vector model's forward pass at a
-random point, in 120-digit arithmetic, and every derivative by the complex step.
+random point, in Arb ball arithmetic, and every derivative by forward-mode dual numbers.
 
-A derivative ∂A/∂B is not taken from our own rules: entry j of B is moved by i·h
-(h = 10⁻⁵⁰) and the forward pass is run again on the model's own equations; the imaginary
-part of A, divided by h, is column j of the Jacobian (error of order h², 10⁻¹⁰⁰, with no
-cancellation).  B may be a weight (all its step copies move), one step copy (W_2), an input,
-the initial state or any node (z_1: the pass continues from the moved value), so the result
-is the total derivative through every path.
+A derivative ∂A/∂B is not taken from our own rules: entry j of B carries the tangent 1
+(a :class:`Dual` number) and the forward pass runs again on the model's own equations; the
+tangent of A is column j of the Jacobian, exactly, enclosed in balls like every value.  B may
+be a weight (all its step copies move), one step copy (W_2), an input, the initial state or
+any node (z_1: the pass continues from the moved value), so the result is the total
+derivative through every path.  Every value is computed at the current working precision
+(:func:`bptt_sym.decide.working`) and kept per precision.
 
     >>> import random
     >>> from bptt_sym.vector import ELMAN
-    >>> with mp.workdps(DPS):
+    >>> from bptt_sym.decide import working, START_BITS, classify
+    >>> with working(START_BITS):
     ...     p = MPoint.draw(ELMAN, steps=2, dims={"H": 2, "D": 3, "K": 2}, bias=False,
     ...                     activation="tanh", rng=random.Random(0))
     ...     jac = p.derivative("s_1", "z_1")          # diag(1 − s_1 ⊙ s_1)
     ...     s = p.values["s_1"]
-    ...     bool(abs(jac[0, 0] - (1 - s[0, 0] ** 2)) < mpf(10) ** -60), bool(jac[0, 1] == 0)
-    (True, True)
+    ...     classify(jac[0, 0] - (1 - s[0, 0] ** 2)), classify(jac[0, 1])
+    ('agrees', 'exact')
 """
 
 from __future__ import annotations
@@ -28,121 +30,198 @@ from types import SimpleNamespace
 
 import numpy as np
 import sympy as sp
-from mpmath import mp, mpc, mpf
+from flint import arb, ctx, fmpq
 
+from .decide import Undefined, sign, to_ball
+from .evaluate import StandIn, draw_rational
 from .mnumeric import compile_expr
 from .vector import VectorGraph, VectorSpec, unroll_vector
 
-__all__ = ["DPS", "STEP", "MPoint", "MP", "elementwise", "complex_step"]
+__all__ = ["Dual", "MPoint", "MP", "FUNCS", "elementwise", "tangent_of", "DPS"]
 
-DPS = 120
-STEP = 50  # the complex step is 10^-STEP
+DPS = 120  # digits to which agreement is stated (bptt_sym.decide.DIGITS)
 
 
-def elementwise(fn: object) -> object:
-    """A scalar mpmath function applied to every entry of an object array."""
+class Dual:
+    """v + d·ε with ε² = 0: a value and its tangent, both exact rationals or balls."""
+
+    __slots__ = ("v", "d")
+
+    def __init__(self, v: object, d: object) -> None:
+        self.v, self.d = v, d
+
+    def __add__(self, o: object) -> Dual:
+        return Dual(self.v + o.v, self.d + o.d) if isinstance(o, Dual) else Dual(self.v + o, self.d)
+
+    __radd__ = __add__
+
+    def __neg__(self) -> Dual:
+        return Dual(-self.v, -self.d)
+
+    def __sub__(self, o: object) -> Dual:
+        return self + (-o)
+
+    def __rsub__(self, o: object) -> Dual:
+        return (-self) + o
+
+    def __mul__(self, o: object) -> Dual:
+        if isinstance(o, Dual):
+            return Dual(self.v * o.v, self.d * o.v + self.v * o.d)
+        return Dual(self.v * o, self.d * o)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, o: object) -> Dual:
+        if isinstance(o, Dual):
+            return Dual(self.v / o.v, (self.d * o.v - self.v * o.d) / (o.v * o.v))
+        return Dual(self.v / o, self.d / o)
+
+    def __rtruediv__(self, o: object) -> Dual:
+        return Dual(o / self.v, -o * self.d / (self.v * self.v))
+
+    def __pow__(self, n: int) -> Dual:
+        return Dual(self.v ** n, n * self.v ** (n - 1) * self.d)
+
+
+def _lift(fn: Callable, deriv: Callable) -> Callable:
+    """A scalar function of balls that also takes a Dual (its derivative ``deriv(x, fx)``)."""
+    def apply(x: object) -> object:
+        if isinstance(x, Dual):
+            fx = fn(x.v)
+            return Dual(fx, deriv(x.v, fx) * x.d)
+        return fn(x)
+    return apply
+
+
+def _sigmoid(x: object) -> arb:
+    return 1 / (1 + (-to_ball(x)).exp())
+
+
+def _log(x: object) -> arb:
+    if sign(x) <= 0:
+        raise Undefined("a log of a number that is not positive at a random point")
+    return to_ball(x).log()
+
+
+def _relu(x: object) -> object:
+    return x if sign(x) > 0 else fmpq(0)
+
+
+def _step(x: object) -> object:
+    return fmpq(1) if sign(x) > 0 else fmpq(0)
+
+
+SCALAR_FUNCS: dict[str, Callable] = {
+    "tanh": _lift(lambda x: to_ball(x).tanh(), lambda x, t: 1 - t * t),
+    "sigmoid": _lift(_sigmoid, lambda x, s: s * (1 - s)),
+    "exp": _lift(lambda x: to_ball(x).exp(), lambda x, e: e),
+    "log": _lift(_log, lambda x, lx: 1 / x),
+    "relu": _lift(_relu, lambda x, r: _step(x)),
+    "step": _lift(_step, lambda x, s: fmpq(0)),
+    "identity": lambda x: x,
+}
+
+
+def elementwise(fn: Callable) -> Callable:
+    """A scalar function applied to every entry of an object array."""
     return np.frompyfunc(fn, 1, 1)
 
 
-def _relu(z: object) -> object:
-    return z if mp.re(z) > 0 else mpf(0)
-
-
-def _step(z: object) -> object:
-    return mpf(1) if mp.re(z) > 0 else mpf(0)
+FUNCS = {name: (elementwise(fn) if name != "identity" else fn)
+         for name, fn in SCALAR_FUNCS.items()}
 
 
 def _softmax(a: np.ndarray) -> np.ndarray:
-    e = elementwise(mp.exp)(a)
+    e = FUNCS["exp"](a)
     return e / e.sum(axis=0, keepdims=True)
 
 
-FUNCS = {"tanh": elementwise(mp.tanh), "sigmoid": elementwise(lambda z: 1 / (1 + mp.exp(-z))),
-         "relu": elementwise(_relu), "identity": lambda z: z, "step": elementwise(_step),
-         "exp": elementwise(mp.exp), "log": elementwise(mp.log)}
+def _number(n: sp.Expr) -> object:
+    if n.is_Rational:
+        return fmpq(int(n.p), int(n.q))
+    raise Undefined(f"the number {n} is not rational")
 
-# mnumeric's evaluator over object arrays of mpmath numbers (vectors are (n, 1) columns)
+
+# mnumeric's evaluator over object arrays of balls and duals (vectors are (n, 1) columns)
 MP = SimpleNamespace(
     matmul=lambda a, b: a.dot(b), transpose=lambda a: a.T,
-    hadamard=lambda a, b: a * b, ones=lambda shape: np.full(shape, mpf(1), dtype=object),
+    hadamard=lambda a, b: a * b, ones=lambda shape: np.full(shape, fmpq(1), dtype=object),
     softmax=_softmax, xent=lambda yhat, y: -(y * FUNCS["log"](yhat)).sum(axis=0),
-    diag=lambda v: np.diag(v[:, 0]), funcs=FUNCS,
-    number=lambda n: mpf(n.p) / n.q if n.is_Rational else mpf(str(sp.N(n, DPS))))
+    diag=lambda v: np.diag(v[:, 0]), funcs=FUNCS, number=_number)
 
 
-def complex_step(fn: object, z: np.ndarray) -> np.ndarray:
-    """fn'(z) entry by entry: Im fn(z + i·h) / h."""
-    h = mpf(10) ** -STEP
-    out = fn(z + mpc(0, h))
-    return elementwise(lambda v: mp.im(v) / h)(out) if isinstance(out, np.ndarray) else \
-        mp.im(out) / h
+def tangent_of(x: object) -> object:
+    return x.d if isinstance(x, Dual) else fmpq(0)
 
 
-def _fraction(rng: random.Random, lo: int, hi: int, den: int = 64) -> mpf:
-    value = 0
-    while value == 0:
-        value = rng.randint(lo, hi)
-    return mpf(value) / den
+def derivative_of(fn: Callable, z: np.ndarray) -> np.ndarray:
+    """fn'(z) entry by entry, by dual numbers: the tangent of fn(z + ε)."""
+    return elementwise(tangent_of)(fn(elementwise(lambda v: Dual(v, fmpq(1)))(z)))
+
+
+def _fill(rng: random.Random, shape: tuple[int, int]) -> np.ndarray:
+    return np.array([[draw_rational(rng, lo=-4, hi=0) for _ in range(shape[1])]
+                     for _ in range(shape[0])],
+                    dtype=object)
 
 
 @dataclass
 class MPoint:
-    """One random point of the vector model at sizes ``dims``: leaves and node values."""
+    """One random point of the vector model at sizes ``dims``: exact rational leaves; node
+    values and derivatives at the current precision."""
 
     graph: VectorGraph
     leaves: Mapping[str, np.ndarray]
-    values: Mapping[str, np.ndarray]
     ns: SimpleNamespace = field(default_factory=lambda: MP)
     stand_in: str = ""  # the random function that stands for an abstract f, as text
-    _moved: dict[str, list[dict[str, np.ndarray]]] = field(default_factory=dict, repr=False)
+    _values: dict[int, dict[str, np.ndarray]] = field(default_factory=dict, repr=False)
+    _moved: dict[tuple[int, str], list[dict[str, np.ndarray]]] = field(default_factory=dict,
+                                                                       repr=False)
     _compiled: dict[str, Callable] = field(default_factory=dict, repr=False)
 
     @classmethod
     def draw(cls, spec: VectorSpec, *, steps: int, dims: Mapping[str, int], bias: bool,
              activation: str, rng: random.Random) -> MPoint:
-        """Weights and inputs in (−1, 1), targets a random distribution, s_{−1} random."""
+        """Weights, inputs and s_{−1} random rationals of the wide set; targets a random
+        distribution; an abstract f a random non-polynomial function."""
         graph = unroll_vector(spec, steps=steps, hidden=dims["H"], inputs=dims["D"],
                               classes=dims["K"], bias=bias, activation=activation)
         leaves: dict[str, np.ndarray] = {}
-
-        def fill(shape: tuple[int, int], lo: int, hi: int) -> np.ndarray:
-            return np.array([[_fraction(rng, lo, hi) for _ in range(shape[1])]
-                             for _ in range(shape[0])], dtype=object)
-
         for p, copies in graph.copies.items():
-            leaves[p] = fill(copies[0].shape, -60, 60)
+            leaves[p] = _fill(rng, copies[0].shape)
         for sym, node in graph.nodes.items():
             if node.kind in ("input", "initial"):
-                leaves[sym.name] = fill(sym.shape, -60, 60)
+                leaves[sym.name] = _fill(rng, sym.shape)
             elif node.kind == "target":
-                w = fill(sym.shape, 1, 64)
+                w = np.array([[fmpq(rng.randint(1, 1 << 20)) for _ in range(sym.shape[1])]
+                              for _ in range(sym.shape[0])], dtype=object)
                 leaves[sym.name] = w / w.sum()
         ns, text = MP, ""
-        if activation == "f":  # an abstract f: a random a·sin(b·z + c) + d at each point
-            a, b, c, d = (sp.Rational(rng.randint(lo, hi), 16) for lo, hi in
-                          ((8, 16), (8, 24), (-8, 8), (-8, 8)))
-            params = [mpf(x.p) / x.q for x in (a, b, c, d)]
-            stand_in = elementwise(lambda v: params[0] * mp.sin(params[1] * v + params[2])
-                                   + params[3])
-            ns = SimpleNamespace(**{**vars(MP), "funcs": {**FUNCS, "f": stand_in}})
-            z = sp.Symbol("z")
-            text = str(a * sp.sin(b * z + c) + d)
-        point = cls(graph, leaves, {}, ns, text)
-        point.values = point.forward()
-        return point
+        if activation == "f":
+            fn = StandIn.draw(rng)
+            funcs = {**FUNCS, "f": elementwise(_lift(fn, lambda x, fx: fn.prime(x)))}
+            ns = SimpleNamespace(**{**vars(MP), "funcs": funcs})
+            text = fn.text()
+        return cls(graph, leaves, ns, text)
+
+    @property
+    def values(self) -> dict[str, np.ndarray]:
+        """Every value of the forward pass at the current precision."""
+        if ctx.prec not in self._values:
+            self._values[ctx.prec] = self.forward()
+        return self._values[ctx.prec]
 
     def forward(self, moved: str | None = None, entry: int = 0) -> dict[str, np.ndarray]:
-        """Every value of the forward pass; with ``moved``, that name's entry moved by i·h
-        (a weight's name moves every copy)."""
-        h = mpc(0, mpf(10) ** -STEP)
-
+        """Every value of the forward pass; with ``moved``, that name's entry carries the
+        tangent 1 (a weight's name moves every copy)."""
         def bump(name: str, value: np.ndarray, shared: str | None = None) -> np.ndarray:
             if moved is None or moved not in (name, shared):
                 return value
             out = np.array(value, dtype=object)
-            out.flat[entry] = out.flat[entry] + h
+            out.flat[entry] = Dual(out.flat[entry], fmpq(1))
             return out
 
+        base = None if moved is None else self.values
         env: dict[str, object] = {}
         dirty: set[str] = set()  # the names the move reaches; the rest keeps its value
         for p, copies in self.graph.copies.items():
@@ -154,12 +233,14 @@ class MPoint:
         for sym, node in self.graph.nodes.items():
             name = sym.name
             if node.expr is not None:
-                if moved is None or name == moved or \
+                if base is None or name == moved or \
                         any(getattr(q, "name", str(q)) in dirty for q in node.parents):
-                    env[name] = bump(name, _column(self._program[name](env)))
+                    value = base[name] if base is not None and name == moved else \
+                        _column(self._program[name](env))
+                    env[name] = bump(name, value)
                     dirty.add(name)
                 else:
-                    env[name] = self.values[name]
+                    env[name] = base[name]
             elif node.kind != "parameter":
                 env[name] = bump(name, self.leaves[name])
                 if name == moved:
@@ -177,12 +258,10 @@ class MPoint:
     def derivative(self, num: str, den: str) -> np.ndarray:
         """∂num/∂den: the gradient (den's shape) for a scalar num, else the Jacobian
         (num's entries by den's entries)."""
-        if den not in self._moved:
-            size = self._size(den)
-            self._moved[den] = [self.forward(den, j) for j in range(size)]
-        h = mpf(10) ** -STEP
-        cols = [elementwise(lambda v: mp.im(v) / h)(env[num]).reshape(-1)
-                for env in self._moved[den]]
+        key = (ctx.prec, den)
+        if key not in self._moved:
+            self._moved[key] = [self.forward(den, j) for j in range(self._size(den))]
+        cols = [elementwise(tangent_of)(env[num]).reshape(-1) for env in self._moved[key]]
         jac = np.array(cols, dtype=object).T  # (entries of num, entries of den)
         if self.values[num].size == 1:
             return jac.reshape(self._shape(den))

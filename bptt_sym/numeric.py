@@ -28,14 +28,14 @@ import sympy as sp
 
 from .anchors import Block, Unit, anchor_of, fold, forward_blocks, term_anchor
 from .derive import derive
-from .errors import UsageError
+from .errors import BpttError, UsageError
 from .graph import Graph, unroll
 from .notation import Partial
 from .rules import RULES, function_class, prime_class, rule
 from .stepwise import build
 
 __all__ = ["StandIns", "DEFAULT_STAND_INS", "Compiled", "compile_gradients", "compile_loss",
-           "compiled", "point", "leaf_names"]
+           "compiled", "point", "leaf_names", "override_expr"]
 
 Sym = sp.Symbol
 
@@ -180,7 +180,7 @@ def compile_gradients(graph: Graph, *, form: str = "delta", of: str | None = Non
     for j, p in enumerate(params):
         d = derive(graph, wrt=p, of=of or graph.spec.loss, form=form)
         if override and p in override:
-            nested.append(Unit(j, sp.sympify(override[p])))
+            nested.append(Unit(j, override_expr(graph, p, override[p])))
         elif form == "closed":
             nested.append(Unit(j, d.equations[-1].rhs))
         else:
@@ -195,6 +195,37 @@ def compile_gradients(graph: Graph, *, form: str = "delta", of: str | None = Non
               *_layer_blocks(graph, nested)]
     natural = [*_forward_units(graph), *adjoint_units, *terms, *nested]
     return _assemble(graph, blocks, natural, params, stand_ins)
+
+
+def override_expr(graph: Graph, parameter: str, value: object) -> sp.Expr:
+    """A caller's expression for ∂E/∂``parameter``, in node values: a SymPy expression as
+    it is, a number, or text read by our own grammar (:mod:`bptt_sym.formula`, as ``check``
+    reads it).  Text is never evaluated: no ``sympify``, whose parser runs code.
+
+    >>> from bptt_sym.graph import unroll
+    >>> override_expr(unroll("doc", steps=1), "k", "(o - y) * v0 * (1 - s0^2)")
+    v_0*(1 - s_0**2)*(o - y)
+    """
+    if isinstance(value, sp.Basic):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return sp.Integer(value)
+    if isinstance(value, float) and np.isfinite(value):
+        return sp.Float(value)
+    if isinstance(value, str):
+        from .formula import parse
+        from .resolve import to_sympy
+
+        loss = graph.spec.loss
+        try:
+            chain = parse(value if "=" in value else f"d{loss}/d{parameter} = {value}")
+            return to_sympy(chain.sides[-1], graph)
+        except BpttError as exc:
+            why = str(exc).splitlines()[0]
+            raise UsageError(f"override for {parameter!r} is not a formula of ours: {why}") \
+                from None
+    raise UsageError(f"override for {parameter!r} is a {type(value).__name__}; give a SymPy "
+                     "expression, a finite number or a formula as text")
 
 
 def _backward_blocks(graph: Graph, adjoints: list[Unit], terms: list[Unit]) -> list[Block]:

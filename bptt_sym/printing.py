@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -23,6 +22,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.str import StrPrinter
 
+from .deep import run_deep
 from .errors import UsageError
 from .notation import split_name
 
@@ -359,25 +359,29 @@ _PRINTERS = {"ascii": AsciiPrinter, "unicode": UnicodePrinter, "latex": LeibnizL
 
 
 @contextmanager
-def deep_recursion(expr_size_hint: int) -> Iterator[None]:
-    """Nested factored forms are as deep as T; let the recursive printers go that deep."""
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, 10_000 + 20 * expr_size_hint))
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(old)
+def deep_recursion(expr_size_hint: int = 0) -> Iterator[None]:
+    """Kept for callers of old: the limit is never raised past what the stack holds; deep
+    work goes through :func:`bptt_sym.deep.run_deep` instead."""
+    yield
+
+
+def _doprint(printer: type, expr: sp.Expr) -> str:
+    return printer({"order": "none"}).doprint(expr)
 
 
 def leibniz(expr: sp.Expr, fmt: str = "unicode", *, depth: int = 0) -> str:
-    """Print ``expr`` in the article's notation: ``fmt`` is ascii, unicode or latex."""
+    """Print ``expr`` in the article's notation: ``fmt`` is ascii, unicode or latex.
+
+    Nested expressions (the factored form at large T) print in a thread with a large stack
+    (:mod:`bptt_sym.deep`); beyond its limit :class:`~bptt_sym.errors.TooDeep` is raised.
+    ``depth`` is accepted for old callers and not needed.
+    """
     try:
         printer = _PRINTERS[fmt]
     except KeyError:
         raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(_PRINTERS)}") \
             from None
-    with deep_recursion(depth):
-        return printer({"order": "none"}).doprint(expr)
+    return run_deep(_doprint, printer, expr)
 
 
 def _header(d: Derivation, fmt: str) -> str:
@@ -404,10 +408,14 @@ def render_derivation(d: Derivation, fmt: str) -> str:
 
 
 def _both(expr: sp.Expr, depth: int) -> dict[str, str]:
-    with deep_recursion(depth):
-        return {"ascii": leibniz(expr, "ascii", depth=depth),
-                "unicode": leibniz(expr, "unicode", depth=depth),
-                "latex": leibniz(expr, "latex", depth=depth), "srepr": sp.srepr(expr)}
+    return {"ascii": leibniz(expr, "ascii"), "unicode": leibniz(expr, "unicode"),
+            "latex": leibniz(expr, "latex"), "srepr": run_deep(_srepr, expr)}
+
+
+def _srepr(expr: sp.Expr) -> str:
+    """SymPy's srepr with the arguments in the derivation's order: sorting the terms of a
+    sum of T terms would take time quadratic in T."""
+    return sp.srepr(expr, order="none")
 
 
 def derivation_json(d: Derivation) -> dict[str, object]:

@@ -28,7 +28,7 @@ MAX_SUM_TERMS = 10_000
 _CONCRETE = {"tanh": ("activation", "tanh"), "sigmoid": ("activation", "sigmoid"),
              "σ": ("activation", "sigmoid"), "sigma": ("activation", "sigmoid"),
              "relu": ("activation", "relu")}
-MAX_EXPONENT = 64
+MAX_EXPONENT = 1000  # 10^-100 is an ordinary perturbation; x^1000 still evaluates fast
 _ROLE_OF = {"f": "activation", "g": "output", "L": "loss"}
 
 
@@ -174,11 +174,21 @@ def _replace_T(node: object, steps: int) -> object:
     return node
 
 
+_TERMS = "#terms"  # env key (never a step variable): the terms expanded so far, shared by
+# the nested sums of one side, since Σ_t Σ_t … Σ_t has T^depth terms
+
+
 def _sum(node: Sum | Prod, graph: Graph, env: Mapping[str, int]) -> sp.Expr:
     lo = _bound(node.lo, graph, env, 0)
     hi = _bound(node.hi, graph, env, graph.steps - 1)
     if hi - lo + 1 > MAX_SUM_TERMS:
         raise InvalidFormula(f"a sum of {hi - lo + 1} terms is more than {MAX_SUM_TERMS}")
+    if _TERMS not in env:
+        env = {**env, _TERMS: [0]}
+    env[_TERMS][0] += max(hi - lo + 1, 0)
+    if env[_TERMS][0] > MAX_SUM_TERMS:
+        raise InvalidFormula(f"the sums and products of this formula add up to more than "
+                             f"{MAX_SUM_TERMS} terms")
     terms = [to_sympy(node.body, graph, {**env, node.var: t}) for t in range(hi, lo - 1, -1)]
     if isinstance(node, Prod):
         return sp.Mul(*terms, evaluate=False) if len(terms) > 1 else (terms or [sp.S.One])[0]

@@ -131,7 +131,10 @@ def _make_class(r: Rule) -> type[sp.Function]:
     def _eval_evalf(self: sp.Function, prec: int) -> sp.Expr | None:
         if r.explicit is None:
             return None
-        return r.explicit(*self.args)._eval_evalf(prec)
+        try:  # SymPy asks while it builds expressions; a number it cannot hold is no answer
+            return r.explicit(*self.args)._eval_evalf(prec)
+        except (OverflowError, ValueError, ZeroDivisionError, RecursionError):
+            return None
 
     attrs = {"nargs": r.arity, "fdiff": fdiff, "_eval_evalf": _eval_evalf,
              "rule": r, "__module__": __name__}

@@ -29,10 +29,10 @@ import numpy as np
 import sympy as sp
 
 from .anchors import Block, Carry, Unit, value_atoms
+from .deep import run_deep
 from .errors import BpttError, UsageError
 from .graph import Graph
 from .notation import Partial
-from .printing import deep_recursion
 
 __all__ = ["Program", "build"]
 
@@ -100,13 +100,12 @@ def build(graph: Graph, blocks: list[Block], inputs: Mapping[str, tuple[Sym, ...
     rule functions).  When the blocks cannot run in that order, the units of ``natural``
     (all of them, in an order that works) become one block of straight-line code.
     """
-    with deep_recursion(graph.steps):
-        try:
-            return _build(graph, blocks, inputs, n_out, lower)
-        except _Unordered:
-            if natural is None:
-                raise BpttError("internal error: derived equations out of order") from None
-            return _build(graph, [(None, natural)], inputs, n_out, lower)
+    try:
+        return run_deep(_build, graph, blocks, inputs, n_out, lower)
+    except _Unordered:
+        if natural is None:
+            raise BpttError("internal error: derived equations out of order") from None
+        return run_deep(_build, graph, [(None, natural)], inputs, n_out, lower)
 
 
 class _Unordered(Exception):

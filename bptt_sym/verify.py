@@ -18,7 +18,9 @@ import numpy as np
 import sympy as sp
 
 from .errors import UsageError
+from .files import read_json
 from .graph import Graph, unroll
+from .limits import check_points, check_seed
 from .numeric import StandIns, compile_gradients, compiled, leaf_names
 from .oracles import ORACLES, doc_loss, functions, gradient, oracle_status
 
@@ -115,12 +117,7 @@ def draw_points(graph: Graph, n: int, rng: np.random.Generator) -> dict[str, np.
 def read_points(path: str | Path, graph: Graph) -> dict[str, np.ndarray]:
     """Values from a JSON file: each name a number (or a list, one per point); ``x`` a list
     of T numbers (or a list of such lists)."""
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read --at file {str(path)!r}: {exc.strerror}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"--at file {str(path)!r} is not valid JSON: {exc}") from None
+    raw = read_json(str(path), "--at file")
     if not isinstance(raw, dict):
         raise UsageError(f"--at file {str(path)!r} must hold one JSON object of names")
     out: dict[str, np.ndarray] = {}
@@ -130,11 +127,12 @@ def read_points(path: str | Path, graph: Graph) -> dict[str, np.ndarray]:
                              f"{', '.join(leaf_names(graph))}")
         try:
             arr = np.asarray(raw[name], dtype=float)
-        except (TypeError, ValueError):
-            raise UsageError(f"--at value of {name!r} is not a number or list of numbers") \
-                from None
+        except (TypeError, ValueError, OverflowError, RecursionError):
+            raise UsageError(f"--at value of {name!r} is not a number or list of finite "
+                             "numbers") from None
         if not np.all(np.isfinite(arr)):
-            raise UsageError(f"--at value of {name!r} is not finite: {raw[name]!r}")
+            raise UsageError(f"--at value of {name!r} is not finite: "
+                             f"{json.dumps(raw[name])[:60]}")
         if name == "x":
             arr = np.atleast_2d(arr)
             if arr.ndim != 2 or arr.shape[1] != graph.steps:
@@ -168,8 +166,12 @@ def verify(model: str = "doc", *, steps: int = 2, activation: str = "f", output:
     """Check the delta and closed forms of every parameter's gradient against oracles.
 
     ``override`` replaces a derived gradient (in node values) by another expression, for
-    checking a hand derivation.
+    checking a hand derivation: a SymPy expression, or text in the notation of ``check``
+    (read by our own grammar, never evaluated; see :func:`bptt_sym.numeric.override_expr`).
     """
+    seed = check_seed(seed)
+    if at is None:
+        check_points(points, steps)
     graph = unroll(model, steps=steps, activation=activation, output=output, loss=loss)
     names = tuple(oracles) if oracles else tuple(ORACLES)
     for name in names:

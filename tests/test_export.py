@@ -272,7 +272,7 @@ def test_a_failed_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Monke
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("bptt_sym.cli.os.replace", refuse)
-    status = main(["export", "--steps", "2", "--form", "factored", "-o",
+    status = main(["export", "--steps", "2", "--form", "factored", "--force", "-o",
                    str(tmp_path / "d.tex")])
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1 and "No space left on device" in err
@@ -283,7 +283,7 @@ def test_a_failed_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Monke
 def test_an_existing_file_is_replaced_whole(tmp_path: Path) -> None:
     target = tmp_path / "d.md"
     target.write_text("x" * 100_000)
-    r = bptt("export", "--wrt", "v", "--form", "closed", "-o", str(target))
+    r = bptt("export", "--wrt", "v", "--form", "closed", "-o", str(target), "--force")
     assert r.returncode == 0
     assert target.read_text().startswith("# ") and "x" * 100 not in target.read_text()
 

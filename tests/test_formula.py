@@ -65,6 +65,8 @@ def test_sums_chains_functions() -> None:
     ("dE/du = x1.__class__", 11, "unexpected"),
     ("lambda: 0 = 1", 7, "unexpected"),
     ("", 1, "empty"),
+    ("x = 1e999999", 6, "larger than 1000"),
+    ("x = 1.e3", 6, "unexpected '.'"),
 ])
 def test_errors_name_the_column(text: str, column: int, words: str) -> None:
     with pytest.raises(ParseError) as info:
