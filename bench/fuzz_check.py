@@ -85,8 +85,8 @@ SYMBOLS = list("0123456789_^{}()[]+-*/=',.<>&|!~`\"") + [
     "\\odot", "\\top", "\\delta", "\\hat{y}", "\\tanh", "\\sigma", "\\left(", "\\right)",
     "\\mathbf{W}", "\\,", "\\\\", "\\[", "\\]", "$", "$$", "#", "%", "^T", "^{T}", "sum_",
     "prod_", "sum_t", "sum_{t=0}^{T-1}", "\\sum_{k=0}^{t}", "d", "dE/d", "f'", "tanh", "sigmoid",
-    "relu", "exp", "log", "diag", "softmax", "outer", "step", "for", "\\text{for}", "\\begin{align}",
-    "\\end{align}", "\n", "\t", "\u00a0", "\u200b", "\ufeff"]
+    "relu", "exp", "log", "diag", "softmax", "outer", "step", "for", "\\text{for}",
+    "\\begin{align}", "\\end{align}", "\n", "\t", "\u00a0", "\u200b", "\ufeff"]
 SPACES = [" ", " ", " ", "  "]
 
 _TOKEN = re.compile(r"\\[A-Za-z]+(?:\{[^{}]*\})?|\\.|[A-Za-zδŷσ]+(?:_\{[^{}]*\}|_-?\d+|_[A-Za-z])?"

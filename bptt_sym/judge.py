@@ -41,7 +41,7 @@ POINTS = 8   # points that must agree (more where a kink needs both sides)
 POOL = 64    # points drawn at most for one equation (kink sides, spares for unsure ones)
 SYMBOLIC_SECONDS = 0.3
 SYMBOLIC_OPS = 40
-EXPLAIN_SECONDS = 0.6
+EXPLAIN_SECONDS = 0.45
 
 _KINKS = (sp.Max, sp.Min, sp.Heaviside, sp.Abs, sp.sign, sp.Piecewise,
           function_class(rule("activation", "relu")))

@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import fuzz_check  # noqa: E402
 
 KNOWN_VERDICTS = set(getattr(check_module, "VERDICTS", fuzz_check.VERDICTS))
-# inputs per generator: the cheap ones many times, the ones that decide many equations fewer
-# (mean ms per input in the 100,000-input run: random 1, numbers 45, mutation 58, grammar 86,
-# document 128, nesting 135, long 219; about 3 minutes in all on 2 cores)
-RUNS = {"random": 5000, "mutation": 1500, "grammar": 1200, "numbers": 1200, "document": 300,
-        "nesting": 150, "long": 80}
+# inputs per generator: the cheap ones many times, those that decide many equations fewer
+# (worker ms per input: random 1, numbers 50, mutation 55, grammar 140, nesting 140, document
+# 320, long 640; about 3 minutes in all on 2 cores)
+RUNS = {"random": 5000, "mutation": 1200, "grammar": 800, "numbers": 1000, "document": 200,
+        "nesting": 150, "long": 60}
 WATCHDOG = 120.0  # seconds: only a real hang, not a loaded machine, goes over it
 
 
@@ -153,8 +153,28 @@ def test_check_answers_verdicts_for_grammar_formulas(text_cfg: tuple[str, str]) 
 
 @pytest.mark.parametrize("text", [
     "dI/dW = W", "dE/dI = I", "dI/dI = 1", "s_1 = tanh(exp(exp(exp(9))))",
+    "q = f(tanh(exp(exp(exp(9)))))", "x_1 = f(exp(exp(exp(exp(9)))))",
+    "dE/dW = relu(diag(z_1))",
+    "$\\frac{ds1}{ds_{0}}=diag(\\frac{\\partial E_{1}}{\\partial z_{1}})$",
+    "s_1 = sum_{t=0}^{exp(0)} z_0", "delta_1 = " + "sum_t " * 40 + "s_t",
     "dE/dW = W^1000", "x_1 = 10^999999", "E = 9^9^9^9", "E = " + "(" * 5000 + "E" + ")" * 5000,
     "E = " + "-" * 5000 + "E", "E = " + "^".join(["E"] * 3000)])
-@pytest.mark.parametrize("cfg", ["doc-f", "doc-tanh", "elman"])
+@pytest.mark.parametrize("cfg", ["doc-f", "doc-tanh", "doc-relu", "elman", "elman-relu"])
 def test_inputs_the_fuzzer_found(text: str, cfg: str) -> None:
     _answers(check(text, **fuzz_check.CONFIGS[cfg]))
+
+
+@pytest.mark.parametrize("text, cfg, verdict, words", [
+    ("dI/dW = W", "elman", "invalid", "the identity"),
+    ("dE/dI = I", "elman", "invalid", "the identity"),
+    ("delta_1 = " + "sum_t " * 40 + "s_t", "elman", "invalid", "more than 10000 terms"),
+    ("dE/du = " + "sum_t " * 40 + "x_t", "doc-f", "invalid", "more than 10000 terms"),
+    ("E = sum_{t=0}^{exp(0)} E", "elman", "invalid", "whole number"),
+    ("E = sum_{t=0}^{prod_{j=1}^{0} W} E", "elman", "invalid", "whole number"),
+    ("dE/dW = relu(diag(z_1))", "elman", "fails", ""),
+    ("ds_1/ds_0 = diag(1 - s_1 * s_1) W", "elman", "holds", ""),
+])
+def test_what_the_fuzzer_found_is_answered_with_a_reason(text: str, cfg: str, verdict: str,
+                                                         words: str) -> None:
+    (v,) = check(text, **fuzz_check.CONFIGS[cfg])
+    assert (v.verdict, words in v.message) == (verdict, True), v.message
