@@ -28,9 +28,9 @@ import fuzz_check  # noqa: E402
 
 KNOWN_VERDICTS = set(getattr(check_module, "VERDICTS", fuzz_check.VERDICTS))
 # inputs per generator: the cheap ones many times, those that decide many equations fewer
-# (worker ms per input: random 1, numbers 50, mutation 55, grammar 140, nesting 140, document
-# 320, long 640; about 3 minutes in all on 2 cores)
-RUNS = {"random": 5000, "mutation": 1200, "grammar": 800, "numbers": 1000, "document": 200,
+# (worker ms per input, roughly: random 1, numbers 60, grammar 110, mutation 110, document 210,
+# nesting 270, long 700; 3 to 4 minutes in all on 2 cores)
+RUNS = {"random": 5000, "mutation": 1000, "grammar": 800, "numbers": 800, "document": 200,
         "nesting": 150, "long": 60}
 WATCHDOG = 120.0  # seconds: only a real hang, not a loaded machine, goes over it
 
