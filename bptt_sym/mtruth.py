@@ -136,6 +136,14 @@ def _softmax(a: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=0, keepdims=True)
 
 
+def _diag(v: np.ndarray) -> np.ndarray:
+    """diag(v) with exact zeros off the diagonal (NumPy's would be the int 0)."""
+    out = np.full((len(v), len(v)), fmpq(0), dtype=object)
+    for i, x in enumerate(v):
+        out[i, i] = x
+    return out
+
+
 def _number(n: sp.Expr) -> object:
     if n.is_Rational:
         return fmpq(int(n.p), int(n.q))
@@ -147,7 +155,7 @@ MP = SimpleNamespace(
     matmul=lambda a, b: a.dot(b), transpose=lambda a: a.T,
     hadamard=lambda a, b: a * b, ones=lambda shape: np.full(shape, fmpq(1), dtype=object),
     softmax=_softmax, xent=lambda yhat, y: -(y * FUNCS["log"](yhat)).sum(axis=0),
-    diag=lambda v: np.diag(v[:, 0]), funcs=FUNCS, number=_number)
+    diag=lambda v: _diag(v[:, 0]), funcs=FUNCS, number=_number)
 
 
 def tangent_of(x: object) -> object:
