@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import sympy as sp
@@ -30,7 +28,7 @@ if TYPE_CHECKING:
     from .derive import Derivation
 
 __all__ = ["FORMATS", "leibniz", "render_derivation", "AsciiPrinter", "UnicodePrinter",
-           "LeibnizLatexPrinter", "deep_recursion"]
+           "LeibnizLatexPrinter"]
 
 FORMATS = ("unicode", "ascii", "latex", "json")
 _SUB = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
@@ -356,13 +354,6 @@ class LeibnizLatexPrinter(_Matrix, _Leibniz, LatexPrinter):
 
 
 _PRINTERS = {"ascii": AsciiPrinter, "unicode": UnicodePrinter, "latex": LeibnizLatexPrinter}
-
-
-@contextmanager
-def deep_recursion(expr_size_hint: int = 0) -> Iterator[None]:
-    """Kept for callers of old: the limit is never raised past what the stack holds; deep
-    work goes through :func:`bptt_sym.deep.run_deep` instead."""
-    yield
 
 
 def _doprint(printer: type, expr: sp.Expr) -> str:
