@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from flint import arb, ctx, fmpq
 
 __all__ = ["DIGITS", "START_BITS", "MAX_BITS", "Unsure", "Undefined", "Decision", "decide",
-           "classify", "working", "sign", "to_ball", "is_number", "describe", "shown",
+           "classify", "working", "sign", "to_ball", "describe", "shown",
            "at_point"]
 
 DIGITS = 120              # agreement is stated to this many decimal digits
@@ -50,10 +50,6 @@ class Undefined(ValueError):
 
 
 Number = fmpq | arb
-
-
-def is_number(x: object) -> bool:
-    return isinstance(x, (fmpq, arb))
 
 
 @contextmanager
