@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -322,6 +324,34 @@ def test_ctrl_c_during_start_up_is_one_line_and_130(where: str) -> None:
                        timeout=300)
     assert r.returncode == 130 and "Traceback" not in r.stderr, r.stderr
     assert len(r.stderr.splitlines()) == 1 and r.stderr.endswith("interrupted\n")
+
+
+def test_ctrl_c_while_the_package_loads_is_one_line_and_130() -> None:
+    """KeyboardInterrupt raised while bptt_sym.cli is being imported (an import hook stands in
+    for the user's Ctrl-C at that moment), through the console-script entry point."""
+    code = ("import sys\n"
+            "class Stop:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'sympy':\n"
+            "            raise KeyboardInterrupt\n"
+            "sys.meta_path.insert(0, Stop())\n"
+            "from bptt_sym_launch import main\n"
+            "sys.argv = ['bptt-sym', 'derive']\n"
+            "main()\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 130 and r.stderr == "bptt-sym: interrupted\n", r.stderr
+
+
+def test_sigint_soon_after_start_is_130_without_traceback() -> None:
+    """A real SIGINT 0.3 s after the console script starts (while SymPy loads)."""
+    proc = subprocess.Popen([sys.executable, "-m", "bptt_sym_launch", "derive", "--steps", "3000"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert len(err.splitlines()) == 1 and err.endswith("interrupted\n"), err
 
 
 def test_ctrl_c_in_main_exit_itself_is_130(monkeypatch: pytest.MonkeyPatch,
