@@ -42,7 +42,7 @@ from .files import (
 from .graph import Graph, unroll
 from .limits import MAX_NESTED_STEPS, MAX_VERIFY_STEPS, check_nested, check_points, nested_forms
 from .mexport import vector_document
-from .models import MODELS
+from .models import MODELS, ModelSpec
 from .printing import derivation_json, leibniz
 from .verify import read_points, verify
 
@@ -61,10 +61,43 @@ def _split(text: str, option: str, allowed: Sequence[str] | None = None) -> list
     return items
 
 
+def _vector(args: argparse.Namespace) -> bool:
+    """True for the built-in vector model (its own pipeline until issue 11's one engine)."""
+    model = getattr(args, "model", "doc")
+    return isinstance(model, str) and model in VECTOR_MODELS
+
+
+def model_argument(text: str) -> str | ModelSpec:
+    """--model: a built-in name stays a name; anything else is the path of a model file."""
+    if text in MODELS or text in VECTOR_MODELS:
+        return text
+    if text.endswith(".toml") or os.sep in text or os.path.exists(text):
+        from .modelfile import load_model
+
+        return load_model(text)
+    names = ", ".join(list(MODELS) + list(VECTOR_MODELS))
+    raise UsageError(f"unknown model {text!r}; choose {names}, or the path of a model file "
+                     "(.toml; `bptt-sym models --show doc` prints one to start from)")
+
+
+def _roles_given(args: argparse.Namespace, spec: ModelSpec) -> None:
+    """--activation, --output and --loss replace a function of the model; one that the model
+    has no function for is an error, not silently ignored."""
+    roles = set(spec.functions.values())
+    for role, option, default in (("activation", "--activation", "f"), ("output", "--output", "g"),
+                                  ("loss", "--loss", "L")):
+        if getattr(args, role) != default and role not in roles:
+            where = f"model {spec.name}" + (f" ({spec.path})" if spec.path else "")
+            raise UsageError(f"{option} does not apply: {where} has no function with the role "
+                             f"{role!r} (its `functions` table names the replaceable ones)")
+
+
 def _graph(args: argparse.Namespace) -> Graph:
     if getattr(args, "hidden", None) or getattr(args, "inputs", None) or \
             getattr(args, "classes", None) or getattr(args, "bias", False):
         raise UsageError("--hidden, --inputs, --classes and --bias are for --model elman")
+    if isinstance(args.model, ModelSpec):
+        _roles_given(args, args.model)
     g = unroll(args.model, steps=args.steps, activation=args.activation, output=args.output,
                loss=args.loss)
     for note in g.warnings:
@@ -83,7 +116,7 @@ def _targets(args: argparse.Namespace, g: Graph) -> tuple[list[str], str]:
 
 
 def _derive(args: argparse.Namespace) -> int:
-    if args.model in VECTOR_MODELS:
+    if _vector(args):
         return derive_vector(args, _split)
     forms = _forms(args)
     g = _graph(args)
@@ -131,7 +164,7 @@ def _too_deep(steps: int) -> str:
 
 
 def _unroll(args: argparse.Namespace) -> int:
-    if args.model in VECTOR_MODELS:
+    if _vector(args):
         return unroll_vector_cmd(args)
     g = _graph(args)
     comment = "%" if args.format == "latex" else "#"
@@ -150,7 +183,7 @@ def _verify(args: argparse.Namespace) -> int:
     if args.steps > MAX_VERIFY_STEPS:
         raise UsageError(f"verify runs at most {MAX_VERIFY_STEPS} steps (--steps {args.steps}): "
                          "it compiles and runs every form and oracle; use a smaller --steps")
-    if args.model in VECTOR_MODELS:
+    if _vector(args):
         return verify_vector(args)
     if args.at is None:
         check_points(args.points, args.steps)
@@ -168,7 +201,7 @@ _read_text = read_text  # check's FILE: at most MAX_INPUT_BYTES, from a file, st
 
 def _check(args: argparse.Namespace) -> int:
     show = None if args.json else lambda v: emit(v.text())
-    if args.model in VECTOR_MODELS:
+    if _vector(args):
         vector_graph(args)  # the same checks of the options as derive and verify
         text = _read_text(args.file)
         verdicts = check_vector(args, text, show)
@@ -203,7 +236,7 @@ def _write_output(args: argparse.Namespace, data: bytes) -> None:
 def _export(args: argparse.Namespace) -> int:
     fmt = document_format(args.output_file, args.format)
     _check_output(args)
-    if args.model in VECTOR_MODELS:
+    if _vector(args):
         g, wrts, forms = vector_request(args, _split)
         text = vector_document(g, wrt=wrts, forms=forms, fmt=fmt)
         _write_output(args, text.encode())
@@ -229,7 +262,7 @@ def _draw(args: argparse.Namespace) -> int:
     if args.steps > MAX_DRAWN_STEPS:  # before unrolling, which takes a minute at 100000
         raise UsageError(f"graph draws at most {MAX_DRAWN_STEPS} steps (--steps {args.steps}); "
                          "a larger drawing is unreadable")
-    g = vector_graph(args) if args.model in VECTOR_MODELS else _graph(args)
+    g = vector_graph(args) if _vector(args) else _graph(args)
     wrts = _split(args.wrt, "--wrt") if args.wrt else []
     picture = draw(g, wrt=wrts, of=args.of or g.spec.loss).render(fmt)
     _write_output(args, picture)
@@ -237,14 +270,21 @@ def _draw(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
-    for spec in MODELS.values():
-        emit(f"{spec.name}: {spec.title}")
-        emit(f"  parameters {', '.join(spec.parameters)}; inputs {', '.join(spec.inputs)}; "
-             f"targets {', '.join(spec.targets)}; state {', '.join(spec.states)}")
-        for line in spec.cell:
-            emit(f"  step t:     {line}")
-        for line in spec.head:
-            emit(f"  after T-1:  {line}")
+    from .modelfile import BUILTIN, builtin_text
+
+    if args.show is not None:
+        if args.show in BUILTIN:
+            emit(builtin_text(args.show).rstrip("\n"))
+            return 0
+        if args.show in VECTOR_MODELS:
+            raise UsageError(f"{args.show} is built in Python for now: matrix model files are "
+                             "not supported yet (see `bptt-sym models` for the scalar ones)")
+        raise UsageError(f"unknown model {args.show!r} for --show; choose one of "
+                         f"{', '.join(list(BUILTIN) + list(VECTOR_MODELS))}")
+    width = max(len(name) for name in list(MODELS) + list(VECTOR_MODELS))
+    for spec in [*MODELS.values(), *VECTOR_MODELS.values()]:
+        emit(f"{spec.name:<{width}}  {spec.title}")
+    emit("(`bptt-sym models --show NAME` prints a model's file: edit it, pass it as --model FILE)")
     return 0
 
 
@@ -260,7 +300,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser().parse_args(argv)
         command = f"bptt-sym {args.command}"
         if getattr(args, "activation", "") is None:
-            args.activation = "tanh" if getattr(args, "model", "doc") in VECTOR_MODELS else "f"
+            args.activation = "tanh" if _vector(args) else "f"
+        if hasattr(args, "model"):
+            args.model = model_argument(args.model)
         handlers = {"derive": _derive, "unroll": _unroll, "verify": _verify, "check": _check,
                     "models": _models, "export": _export, "graph": _draw}
         handler = handlers[args.command]

@@ -65,9 +65,11 @@ def _points(text: str) -> int:
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="doc", choices=list(MODELS) + list(VECTOR_MODELS),
-                   help="the model to unroll (default: doc, the article's scalar RNN; elman: "
-                   "its vector RNN, V1-V4)")
+    p.add_argument("--model", default="doc", metavar="NAME|FILE",
+                   help="the model to unroll: a built-in name (" +
+                   ", ".join(list(MODELS) + list(VECTOR_MODELS)) + "; default: doc, the "
+                   "article's scalar RNN; elman: its vector RNN, V1-V4) or the path of a model "
+                   "file (.toml; `bptt-sym models --show doc` prints one to start from)")
     p.add_argument("--steps", type=_steps, default=2, metavar="T",
                    help="number of time steps t = 0..T-1 (default: 2, as in the article); "
                    + STEPS_HELP)
@@ -198,6 +200,10 @@ def parser() -> _Parser:
                     help="dot (Graphviz source, needs no program), svg or png (need the dot "
                     "program) (default: from the suffix of -o; dot for -)")
 
-    sub.add_parser("models", help="list the models and their equations",
-                   description="List the built-in models with their defining equations.")
+    m = sub.add_parser("models", help="list the built-in models; --show prints one's model file",
+                       description="List the built-in models, one line each. With --show NAME, "
+                       "print that model's file (TOML): save it, edit it and pass it as "
+                       "--model FILE.")
+    m.add_argument("--show", metavar="NAME", default=None,
+                   help="print the model file of the built-in model NAME")
     return top

@@ -153,8 +153,11 @@ def _paths(graph: Graph, x: Sym, targets: tuple[Sym, ...], max_paths: int) -> li
     return paths
 
 
-def _chain(path: list[Sym]) -> sp.Expr:
-    factors = [Partial(a, b) for a, b in zip(path, path[1:])]
+def _chain(path: list[Sym], graph: Graph | None = None) -> sp.Expr:
+    """The product of ∂a/∂b along ``path``.  With ``graph``, the path is one of edges: an
+    edge whose total derivative is not its local partial is written by its value."""
+    factors = [Partial(a, b) if graph is None or graph.single_path(a, b) else
+               graph.local[(a, b)] for a, b in zip(path, path[1:])]
     return factors[0] if len(factors) == 1 else sp.Mul(*factors, evaluate=False)
 
 
@@ -168,7 +171,7 @@ def _paths_form(graph: Graph, x: Sym, targets: tuple[Sym, ...], name: Sym,
         eqs.append(_eq(graph, x, lhs, plus([Partial(x, c) for c in copies]), "sum",
                        "a shared parameter's gradient is the sum over its step copies"))
     for c in copies:
-        chains = [_chain(p) for p in paths if p[-1] == c]
+        chains = [_chain(p, graph) for p in paths if p[-1] == c]
         where = "down to this step copy" if name not in graph.nodes else ""
         eqs.append(_eq(graph, x, Partial(x, c), plus(chains), "copy",
                        f"the chain rule along each path {where}".rstrip()))
@@ -180,7 +183,7 @@ def _paths_form(graph: Graph, x: Sym, targets: tuple[Sym, ...], name: Sym,
             if p[-1] == c and short not in coarse:
                 coarse.append(short)
     if coarse and any(len(c) < len(p) for c, p in zip(coarse, paths)) and \
-            coarse != [[x, *targets]]:
+            coarse != [[x, *targets]] and _separated(graph, coarse, keys):
         eqs.append(_eq(graph, x, lhs, plus([_chain(c) for c in coarse]), "state",
                        "the same paths through the states only (total derivatives between them)"))
     known = tangent(graph, x, targets, local_factor(graph, symbolic=True), keep_ones=True)
@@ -188,6 +191,18 @@ def _paths_form(graph: Graph, x: Sym, targets: tuple[Sym, ...], name: Sym,
                    "known local partials substituted, common factors pulled out"))
     said = [e for e in eqs if e.rhs != e.lhs]  # a direct edge: ∂E/∂y = ∂E/∂y says nothing
     return said or eqs[-1:]
+
+
+def _separated(graph: Graph, chains: list[list[Sym]], keys: set[Sym]) -> bool:
+    """True when each link a → b of the chains through the keys has no other key between
+    a and b.  Then a chain's product of total derivatives is the sum over exactly the paths
+    that meet its keys, and the chains together count each path once.  (A loss at every
+    step reaches h_0 both directly and through h_1: ∂E/∂h_0 would count h_1's paths twice.)"""
+    for chain in chains:
+        for a, b in zip(chain, chain[1:]):
+            if (relevant(graph, a, [b]) & keys) - {a, b}:
+                return False
+    return True
 
 
 def _kept(graph: Graph, n: Sym, x: Sym) -> bool:

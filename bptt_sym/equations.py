@@ -22,21 +22,23 @@ from sympy.matrices.expressions import MatrixExpr
 
 from .errors import BpttError
 
-__all__ = ["Ref", "Template", "parse_equation"]
+__all__ = ["Ref", "Template", "parse_equation", "StepIndices"]
 
 _GRAMMAR = r"""
 start: ref "=" sum
 ?sum: product | sum "+" product -> add | sum "-" product -> sub
-?product: unary | product "*" unary -> mul | product "/" unary -> div
+?product: unary | product "*" unary -> mul | product "/" unary -> div | product power -> mul
 ?unary: power | "-" unary -> neg
 ?power: atom | atom ("^" | "**") unary -> pow
-?atom: NUMBER -> number | ref | call | "(" sum ")"
-call: NAME "(" sum ("," sum)* ")"
+?atom: NUMBER -> number | ref | call | "(" sum ")" | STEPSUM power -> stepsum
+call: FUNC "(" sum ("," sum)* ")"
 ref: NAME ("_" index)?
 ?index: "{" idx "}" | IDXVAR -> var | INT -> const
 idx: IDXVAR -> var | IDXVAR "-" INT -> minus | IDXVAR "+" INT -> plus | SIGNED_INT -> const
 IDXVAR: "t" | "T"
 NAME: /[A-Za-z][A-Za-z0-9]*/
+FUNC.2: /[A-Za-z][A-Za-z0-9]*(?=\()/
+STEPSUM.3: "sum_t" | "Σ_t"
 %import common.NUMBER
 %import common.INT
 %import common.SIGNED_INT
@@ -45,6 +47,7 @@ NAME: /[A-Za-z][A-Za-z0-9]*/
 """
 
 _PARSER = Lark(_GRAMMAR, parser="lalr")
+MAX_EXPONENT = 1000  # 2^(999^9) would make SymPy build a number of 10^26 digits
 
 
 @dataclass(frozen=True)
@@ -88,13 +91,9 @@ class Template:
 
 
 @v_args(inline=True)
-class _ToSympy(Transformer):
-    def __init__(self, functions: Mapping[str, Callable[..., sp.Expr]],
-                 symbol: Callable[[Ref], sp.Basic] | None = None) -> None:
-        super().__init__()
-        self.functions = functions
-        self.symbol = symbol or Ref.placeholder
-        self.refs: dict[sp.Basic, Ref] = {}
+class StepIndices(Transformer):
+    """The grammar's step indices as (variable, offset): t -> ("t", 0), t-1 -> ("t", -1),
+    3 -> ("", 3).  Shared by every reader of the model grammar."""
 
     def var(self, name):  # noqa: ANN001, ANN201 - lark callbacks
         return (str(name), 0)
@@ -108,11 +107,45 @@ class _ToSympy(Transformer):
     def const(self, k):  # noqa: ANN001, ANN201
         return ("", int(k))
 
+
+@v_args(inline=True)
+class _ToSympy(StepIndices):
+    def __init__(self, functions: Mapping[str, Callable[..., sp.Expr]],
+                 symbol: Callable[[Ref], sp.Basic] | None = None,
+                 steps: int | None = None) -> None:
+        super().__init__()
+        self.functions = functions
+        self.symbol = symbol or Ref.placeholder
+        self.steps = steps
+        self.refs: dict[sp.Basic, Ref] = {}
+
     def ref(self, name, index=None):  # noqa: ANN001, ANN201
+        if str(name) == "T" and index is None and self.steps is not None:
+            return sp.Integer(self.steps)  # the number of steps, as in 1/T sum_t E_t
         r = Ref(str(name)) if index is None else Ref(str(name), index[0], index[1])
         p = self.symbol(r)
         self.refs[p] = r
         return p
+
+    def stepsum(self, _token, body):  # noqa: ANN001, ANN201
+        """sum_t body: the body at every step t = 0 … T-1 (its _t references made absolute)."""
+        if self.steps is None:
+            return body
+        free = body.free_symbols | body.atoms(sp.MatrixSymbol)
+        moving = [(p, r) for p, r in self.refs.items() if r.var == "t" and p in free]
+        terms = []
+        for k in range(self.steps):
+            subs = {}
+            for p, r in moving:
+                fixed = Ref(r.base, "", k + r.offset)
+                q = self.symbol(fixed)
+                self.refs[q] = fixed
+                subs[p] = q
+            terms.append(body.xreplace(subs))
+        for p, _ in moving:
+            if not any(p in (t.free_symbols | t.atoms(sp.MatrixSymbol)) for t in terms):
+                self.refs.pop(p, None)
+        return sp.Add(*terms, evaluate=False) if len(terms) > 1 else terms[0]
 
     def number(self, tok):  # noqa: ANN001, ANN201
         return sp.Rational(str(tok))
@@ -135,6 +168,8 @@ class _ToSympy(Transformer):
     def mul(self, a, b):  # noqa: ANN001, ANN201
         if isinstance(a, MatrixExpr) or isinstance(b, MatrixExpr):
             return sp.MatMul(a, b)
+        if (a.is_Number and isinstance(b, sp.Add)) or (b.is_Number and isinstance(a, sp.Add)):
+            return sp.Mul(a, b, evaluate=False)  # 1/T (E_0 + E_1), not E_0/T + E_1/T
         return a * b
 
     def div(self, a, b):  # noqa: ANN001, ANN201
@@ -144,6 +179,8 @@ class _ToSympy(Transformer):
         return -a
 
     def pow(self, a, b):  # noqa: ANN001, ANN201
+        if b.is_Number and abs(b) > MAX_EXPONENT:
+            raise BpttError(f"the exponent {b} is too large (at most {MAX_EXPONENT})")
         return a**b
 
     def start(self, lhs, rhs):  # noqa: ANN001, ANN201
@@ -151,15 +188,21 @@ class _ToSympy(Transformer):
 
 
 def parse_equation(source: str, *, functions: Mapping[str, Callable[..., sp.Expr]],
-                   symbol: Callable[[Ref], sp.Basic] | None = None) -> Template:
+                   symbol: Callable[[Ref], sp.Basic] | None = None,
+                   steps: int | None = None) -> Template:
     """Parse one model equation; ``functions`` maps the names a call may use to SymPy callables.
 
     ``symbol`` makes the placeholder of each reference (default: a scalar ``Symbol``; a
-    vector model gives ``MatrixSymbol``s of the right shape).
+    vector model gives ``MatrixSymbol``s of the right shape).  With ``steps``, the name ``T``
+    is that number and ``sum_t body`` is the sum of the body over t = 0 … steps-1.
+
+        >>> t = parse_equation("E = 1/T sum_t E_t", functions={}, steps=2)
+        >>> t.rhs, sorted(str(p) for p in t.refs)
+        ((E[0] + E[1])/2, ['E[0]', 'E[1]'])
     """
     try:
         tree = _PARSER.parse(source)
-        builder = _ToSympy(functions, symbol)
+        builder = _ToSympy(functions, symbol, steps)
         lhs_symbol, rhs = builder.transform(tree)
     except VisitError as exc:
         if isinstance(exc.orig_exc, BpttError):
@@ -168,6 +211,9 @@ def parse_equation(source: str, *, functions: Mapping[str, Callable[..., sp.Expr
     except LarkError as exc:
         first = str(exc).strip().splitlines()[0]
         raise BpttError(f"cannot parse model equation {source!r}: {first}") from None
+    if lhs_symbol not in builder.refs:  # T = q: the step count is no name to define
+        raise BpttError(f"in model equation {source!r}: the left side must be a name such as "
+                        "z_t or q (t and T are step indices)")
     lhs = builder.refs.pop(lhs_symbol)
     if lhs_symbol in rhs.free_symbols or rhs.has(lhs_symbol):
         builder.refs[lhs_symbol] = lhs

@@ -5,7 +5,9 @@ drawn from a wide set: a random numerator over a random denominator of 21 bits, 
 sign, magnitudes from 1/8 to 4 (a pool of further points reaches 2^20, for kinks); targets
 lie in (0, 1).  Every abstract function (f, g, L) stands in as a fresh random
 non-polynomial function at each point,
-a·sin(b·z + c) + d·tanh(e·z + g) + h, with its derivative f′ consistent.  Expressions
+a·sin(b·z + c) + d·tanh(e·z + g) + h, with its derivative f′ consistent; an abstract
+function of n arguments (``functions = { f = "abstract" }``) as a·sin(Σ bᵢ·zᵢ + c) +
+d·tanh(Σ eᵢ·zᵢ + g) + h, with its partials consistent.  Expressions
 evaluate to exact rationals (``flint.fmpq``) while every operation is rational, else to Arb
 balls that provably hold the true value (:mod:`bptt_sym.decide` says what is decided).
 
@@ -31,11 +33,11 @@ from flint import arb, ctx, fmpq
 from .decide import Number, Undefined, Unsure, sign, to_ball
 from .graph import Graph
 from .notation import Partial
-from .rules import ROLES, function_class, prime_class, rule
+from .rules import ROLES, AbstractFunction, function_class, partial_class, prime_class, rule
 from .sweep import total
 
-__all__ = ["Point", "Sampler", "Undefined", "StandIn", "draw_rational", "kink_arguments",
-           "BallEvaluator"]
+__all__ = ["Point", "Sampler", "Undefined", "StandIn", "ManyStandIn", "draw_rational",
+           "kink_arguments", "BallEvaluator"]
 
 _MAX_RATIONAL_BITS = 4000  # a rational this tall is carried on as a ball
 
@@ -83,11 +85,59 @@ class StandIn:
 
 
 @dataclass(frozen=True)
+class ManyStandIn:
+    """A random non-polynomial function of n arguments, for an abstract function of the
+    model (``functions = { f = "abstract" }``), with its partials consistent:
+    a·sin(Σ bᵢ·zᵢ + c) + d·tanh(Σ eᵢ·zᵢ + g) + h."""
+
+    a: fmpq
+    b: tuple[fmpq, ...]
+    c: fmpq
+    d: fmpq
+    e: tuple[fmpq, ...]
+    g: fmpq
+    h: fmpq
+
+    @classmethod
+    def draw(cls, rng: random.Random, arity: int) -> ManyStandIn:
+        def one() -> fmpq:
+            return draw_rational(rng, lo=-2, hi=1)
+        return cls(one(), tuple(one() for _ in range(arity)), one(), one(),
+                   tuple(one() for _ in range(arity)), one(), one())
+
+    def _inner(self, zs: tuple[Number, ...]) -> tuple[arb, arb]:
+        zs = tuple(to_ball(z) for z in zs)
+        return (sum((b * z for b, z in zip(self.b, zs)), self.c),
+                sum((e * z for e, z in zip(self.e, zs)), self.g))
+
+    def at(self, zs: tuple[Number, ...], slot: int = 0) -> arb:
+        """The value at ``zs`` (``slot`` 0), or the partial by argument ``slot`` (1-based)."""
+        u, v = self._inner(zs)
+        if not slot:
+            return self.a * u.sin() + self.d * v.tanh() + self.h
+        t = v.tanh()
+        return self.a * self.b[slot - 1] * u.cos() + self.d * self.e[slot - 1] * (1 - t * t)
+
+    def text(self) -> str:
+        """The function in z1 … zn with its coefficients to 6 digits."""
+        def lin(ks: tuple[fmpq, ...], k0: fmpq) -> str:
+            return " + ".join([f"{_g(k)}·z{i}" for i, k in enumerate(ks, 1)] + [_g(k0)])
+        return (f"{_g(self.a)}·sin({lin(self.b, self.c)}) + {_g(self.d)}·tanh("
+                f"{lin(self.e, self.g)}) + {_g(self.h)}")
+
+
+def _g(x: fmpq) -> str:
+    return f"{float(x):.6g}"
+
+
+@dataclass(frozen=True)
 class Point:
     """Values of the leaves and shared parameters, and the stand-in functions."""
 
     values: Mapping[sp.Symbol, fmpq]
-    functions: Mapping[type, tuple[StandIn, bool]]  # class -> (stand-in, is its derivative)
+    # class -> (stand-in, is its derivative); an abstract function of the model's, or one
+    # of its partials: (ManyStandIn, 0 for the value or the partial's argument number)
+    functions: Mapping[type, tuple[StandIn | ManyStandIn, bool | int]]
     _nodes: dict = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -117,7 +167,7 @@ class BallEvaluator:
     """Evaluates one SymPy expression tree at one point, memoising shared subtrees."""
 
     def __init__(self, env: Mapping[sp.Symbol, Number],
-                 functions: Mapping[type, tuple[StandIn, bool]]) -> None:
+                 functions: Mapping[type, tuple[StandIn | ManyStandIn, bool | int]]) -> None:
         self.env, self.functions = env, functions
         self.memo: dict[sp.Expr, Number] = {}
 
@@ -176,6 +226,8 @@ class BallEvaluator:
         cls = type(e)
         if cls in self.functions:
             fn, derivative = self.functions[cls]
+            if isinstance(fn, ManyStandIn):
+                return fn.at(tuple(self(a) for a in e.args), int(derivative))
             return fn.prime(self(e.args[0])) if derivative else fn(self(e.args[0]))
         r = getattr(cls, "rule", None)
         if r is not None and r.explicit is not None:
@@ -226,6 +278,11 @@ class Sampler:
         self.graph = graph
         self.rng = rng
         self._partials: dict[Partial, sp.Expr] = {}
+        found: set[type] = set()
+        for node in graph.nodes.values():
+            if node.expr is not None:
+                found |= {type(a) for a in node.expr.atoms(AbstractFunction)}
+        self._abstract = sorted(found, key=lambda c: (c.abstract_name, c.arity))
 
     def point(self, *, wide: bool = False) -> Point:
         """A random point: leaves from the set of moderate magnitudes (``wide``: up to
@@ -233,12 +290,19 @@ class Sampler:
         lo, hi = (-10, 20) if wide else (-3, 1)
         g = self.graph
         functions: dict[type, tuple[StandIn, bool]] = {}
-        for role, letter in zip(ROLES, ("f", "g", "L")):
-            if g.choices[role] != letter:
+        used = set(g.spec.functions.values())
+        for role in (r for r in ROLES if r in used):  # the model's abstract functions only
+            r = rule(role, g.choices[role])
+            if r.explicit is not None:
                 continue
             fn = StandIn.draw(self.rng)
-            functions[function_class(rule(role, letter))] = (fn, False)
-            functions[prime_class(letter)] = (fn, True)
+            functions[function_class(r)] = (fn, False)
+            functions[prime_class(r.name)] = (fn, True)
+        for cls in self._abstract:  # the abstract functions of several arguments
+            many = ManyStandIn.draw(self.rng, cls.arity)
+            functions[cls] = (many, 0)
+            for slot in range(1, cls.arity + 1):
+                functions[partial_class(cls.abstract_name, cls.arity, slot)] = (many, slot)
         values: dict[sp.Symbol, fmpq] = {}
         for p in g.copies:
             values[sp.Symbol(p)] = draw_rational(self.rng, lo=lo, hi=hi)
@@ -291,6 +355,9 @@ class Sampler:
                if self.graph.nodes.get(k) is None or
                self.graph.nodes[k].kind in ("input", "target", "initial")}
         for cls, (fn, derivative) in point.functions.items():
-            if not derivative:
+            if isinstance(fn, ManyStandIn) and not derivative:
+                zs = ", ".join(f"z{i}" for i in range(1, cls.arity + 1))
+                out[f"{cls.__name__}({zs})"] = fn.text()
+            elif not derivative:
                 out[f"{cls.__name__}(z)"] = fn.text()
         return out

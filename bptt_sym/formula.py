@@ -20,8 +20,8 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, Vi
 from .errors import BpttError
 from .literals import MAX_NUMBER_EXPONENT, decimal
 
-__all__ = ["ParseError", "Num", "Ref", "Deriv", "Call", "Op", "Sum", "Prod", "Chain", "Condition",
-           "parse",
+__all__ = ["ParseError", "Num", "Ref", "Deriv", "DerivCall", "Call", "Op", "Sum", "Prod",
+           "Chain", "Condition", "parse",
            "MAX_DEPTH", "MAX_LENGTH", "MAX_NUMBER_EXPONENT", "FUNCTIONS", "PRODUCTS"]
 
 MAX_DEPTH = 100
@@ -57,6 +57,9 @@ condition: _COMMA? FOR? sum REL sum
      | FUNC PRIME? _LB args _RB -> call
      | DERIV -> deriv_ascii
      | PARTIAL NAME DIV PARTIAL NAME -> deriv
+     | PARTIAL NAME _LP args _RP DIV PARTIAL NAME -> deriv_call
+     | FRAC _LB PARTIAL NAME _LP args _RP _RB _LB PARTIAL NAME _RB -> deriv_call_frac
+     | SLOT NAME _LP args _RP -> slot_call
      | FRAC _LB PARTIAL NAME _RB _LB PARTIAL NAME _RB -> deriv_frac
      | FRAC _LB sum _RB _LB sum _RB -> frac
      | _LP sum _RP
@@ -78,6 +81,7 @@ DERIV.3: /d[A-Za-z]+IDX? ?\/ ?d[A-Za-z]+IDX?(?![A-Za-z0-9_])/
 FRAC.2: "\\frac" | "\\dfrac" | "\\tfrac"
 FUNC.2: "\\tanh" | "\\sigma" | "\\exp" | "\\log" | /\\operatorname\{[A-Za-z]+\}/
 PARTIAL: "∂" | "\\partial"
+SLOT.3: /∂[₀-₉]+/ | /\\partial_\{\s*\d+\s*\}/
 NAME: /(?:[A-Za-zσ]+|SPECIAL)IDX?/
 NUMBER: /(\d+(\.\d+)?|\.\d+)([eE][+-]?\d+)?/
 PRIME: "'" | "′" | "’"
@@ -143,10 +147,21 @@ class Deriv:
 
 @dataclass(frozen=True)
 class Call:
+    """``f(a, b)``; ``slot`` i > 0: the partial by the i-th argument, ``∂ᵢf(a, b)``."""
+
     name: str
     prime: bool
     args: tuple
     column: int
+    slot: int = 0
+
+
+@dataclass(frozen=True)
+class DerivCall:
+    """``∂f(a1, …, an)/∂x``: the partial of ``call`` by the argument that ``den`` names."""
+
+    call: Call
+    den: Ref
 
 
 @dataclass(frozen=True)
@@ -251,6 +266,8 @@ class _Build(Transformer):
             text = text[len("operatorname{"):-1]
         ref = _ref(name) if not str(name).startswith("\\") else Ref(text, None, name.column)
         product = ref.index is not None or ref.base not in FUNCTIONS
+        if product and not prime and len(args) > 1 and ref.index is None:
+            return Call(ref.base, False, tuple(args), name.column)  # l(o, y): no product
         if product and not prime:  # v1 (x1 + ...) and o(1 - o) are products, not calls
             if len(args) != 1:
                 raise BpttError(f"{name} is not a function")
@@ -271,6 +288,16 @@ class _Build(Transformer):
 
     def deriv_frac(self, _frac, _p1, num, _p2, den):  # noqa: ANN001, ANN201
         return Deriv(_ref(num), _ref(den))
+
+    def deriv_call(self, _p1, name, args, _div, _p2, den):  # noqa: ANN001, ANN201
+        return DerivCall(Call(str(name), False, tuple(args), name.column), _ref(den))
+
+    def deriv_call_frac(self, _frac, _p1, name, args, _p2, den):  # noqa: ANN001, ANN201
+        return DerivCall(Call(str(name), False, tuple(args), name.column), _ref(den))
+
+    def slot_call(self, slot, name, args):  # noqa: ANN001, ANN201
+        number = int(re.sub(r"\D", "", str(slot).translate(_SUBSCRIPT)))
+        return Call(str(name), False, tuple(args), name.column, number)
 
     def frac(self, _frac, top, bottom):  # noqa: ANN001, ANN201
         if isinstance(top, Ref) and isinstance(bottom, Ref) and top.base.startswith("d") \
@@ -295,7 +322,7 @@ class _Build(Transformer):
         return Op("T", (a,))
 
     def div(self, a, _op, b):  # noqa: ANN001, ANN201
-        return Op("/", (a, b))
+        return _dcall(a, b) or Op("/", (a, b))
 
     def neg(self, _op, a):  # noqa: ANN001, ANN201
         return Op("neg", (a,))
@@ -338,6 +365,26 @@ class _Build(Transformer):
         op = {"≤": "<=", "\\le": "<=", "\\leq": "<=", "≥": ">=", "\\ge": ">=",
               "\\geq": ">="}.get(str(rel), str(rel))
         return Condition(left, op, right)
+
+
+def _dcall(a: object, b: object) -> object | None:
+    """ASCII ``df(a1, …, an)/dx`` (in a product, the last factor before the /): the partial
+    of f by the argument that x names, or None."""
+    if not (isinstance(b, Ref) and b.base.startswith("d") and len(b.base) > 1):
+        return None
+    den = Ref(b.base[1:], b.index, b.column + 1)
+    if isinstance(a, Call) and not a.prime and not a.slot and len(a.name) > 1 \
+            and a.name.startswith("d"):
+        return DerivCall(Call(a.name[1:], False, a.args, a.column + 1), den)
+    if isinstance(a, Op) and a.op == "juxt" and isinstance(a.args[0], Ref) and \
+            a.args[0].index is None and a.args[0].base.startswith("d") and \
+            len(a.args[0].base) > 1 and not isinstance(a.args[1], Op):
+        return DerivCall(Call(a.args[0].base[1:], False, (a.args[1],), a.args[0].column + 1),
+                         den)
+    if isinstance(a, Op) and a.op in PRODUCTS and len(a.args) == 2:
+        inner = _dcall(a.args[1], b)
+        return None if inner is None else Op(a.op, (a.args[0], inner))
+    return None
 
 
 def _depth_check(text: str) -> None:

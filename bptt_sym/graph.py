@@ -23,7 +23,7 @@ from .equations import Ref, Template, parse_equation
 from .errors import BpttError, UsageError
 from .models import ModelSpec, model_spec
 from .notation import split_name, step_symbol
-from .rules import ROLES, function_class, rule
+from .rules import ROLES, function_class, rule, rule_names
 
 __all__ = ["Node", "Graph", "unroll", "MAX_STEPS"]
 
@@ -63,6 +63,7 @@ class Graph:
     local: Mapping[tuple[sp.Symbol, sp.Symbol], sp.Expr]
     copies: Mapping[str, tuple[sp.Symbol, ...]]
     warnings: tuple[str, ...] = field(default=())
+    _single: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def loss(self) -> sp.Symbol:
@@ -72,6 +73,22 @@ class Graph:
     def abstract(self) -> bool:
         """True when activation, output and loss are the abstract f, g, L."""
         return all(rule(r, self.choices[r]).explicit is None for r in ROLES)
+
+    def _order(self) -> dict[sp.Symbol, int]:
+        """Each node's position in topological order (computed once)."""
+        if "order" not in self._single:
+            self._single["order"] = {n: i for i, n in enumerate(self.nodes)}
+        return self._single["order"]
+
+    def single_path(self, child: sp.Symbol, parent: sp.Symbol) -> bool:
+        """True when the edge is the only path from ``parent`` to ``child``, so that the
+        total derivative ∂child/∂parent is this edge's local partial (a GRU's n_t reads
+        h_{t-1} directly and through r_t: there the two differ)."""
+        key = (child, parent)
+        if key not in self._single:
+            self._single[key] = not any(
+                _reaches(self, q, parent) for q in self.nodes[child].parents if q != parent)
+        return self._single[key]
 
     def _repr_svg_(self) -> str | None:
         """Jupyter: the graph drawn by bptt_sym.drawing (None when it cannot be drawn)."""
@@ -87,6 +104,23 @@ class Graph:
         if sym is None:
             raise UsageError(_unknown_message(self, name, option))
         return (sym,)
+
+
+def _reaches(graph: Graph, start: sp.Symbol, target: sp.Symbol) -> bool:
+    """True when ``target`` is an ancestor of ``start`` (or ``start`` itself).  Nodes are
+    in topological order, so the search never goes below ``target``'s position."""
+    order = graph._order()
+    floor = order[target]
+    seen, stack = set(), [start]
+    while stack:
+        n = stack.pop()
+        if n == target:
+            return True
+        if n in seen or order[n] < floor:
+            continue
+        seen.add(n)
+        stack.extend(graph.nodes[n].parents)
+    return False
 
 
 _SPELLING = re.compile(r"^(?P<base>[A-Za-z][A-Za-z]*)_?\{?(?P<step>-?\d+)\}?$")
@@ -123,15 +157,25 @@ def _unknown_message(graph: Graph, name: str, option: str) -> str:
             f"as u_0, or a node such as s_{last}, z_0, q, o (nodes: {', '.join(bases)})")
 
 
-def _functions(choices: Mapping[str, str]) -> dict[str, Callable[..., sp.Expr]]:
-    """Function names an equation may call: the roles f, g, L and every concrete rule."""
+def _functions(spec: ModelSpec, choices: Mapping[str, str]) -> dict[str, Callable[..., sp.Expr]]:
+    """Function names an equation may call: the spec's role letters (f, g, L), each the
+    rule chosen for its role, its abstract functions (of as many arguments as the call
+    has), and every concrete rule of the table by its own name."""
+    from .rules import ABSTRACT, abstract_class
+
     fns: dict[str, Callable[..., sp.Expr]] = {"exp": sp.exp, "log": sp.log}
-    for role, letter in zip(ROLES, ("f", "g", "L")):
+    for letter, role in spec.functions.items():
+        if role == ABSTRACT:
+            fns[letter] = (lambda name: lambda *a: abstract_class(name, len(a))(*a))(letter)
+            continue
         r = rule(role, choices[role])
         cls = function_class(r)
         fns[letter] = (lambda c, n: lambda *a: c(*a[:n]))(cls, r.arity)
-    for name in ("tanh", "sigmoid", "relu"):
-        fns.setdefault(name, function_class(rule("activation", name)))
+    for role in ROLES:
+        for name in rule_names(role):
+            r = rule(role, name)
+            if r.explicit is not None and name != "softmax":
+                fns.setdefault(name, function_class(r))
     return fns
 
 
@@ -161,9 +205,11 @@ class _Builder:
         self.local: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}
         self.copies: dict[str, list[sp.Symbol]] = {p: [] for p in spec.parameters}
 
-    def leaf(self, ref: Ref, t: int) -> sp.Symbol:
+    def leaf(self, ref: Ref, t: int) -> sp.Expr:
         spec = self.spec
         step = ref.step(t, self.steps)
+        if ref.base in spec.states and step == -1 and spec.initial_value(ref.base) == "zero":
+            return sp.S.Zero
         if ref.base in spec.parameters:
             sym = step_symbol(ref.base, t)
             if sym not in self.nodes:
@@ -189,11 +235,15 @@ class _Builder:
         mapping = {p: self.leaf(r, t) for p, r in tpl.refs.items()}
         sym = step_symbol(tpl.lhs.base, tpl.lhs.step(t, self.steps))
         mapping[tpl.lhs.placeholder()] = sym
-        parents = tuple(mapping[p] for p in prep.parents)
+        expr = tpl.rhs.xreplace(mapping)
+        free = expr.free_symbols
+        # A zero initial state is no parent, nor is what it multiplies (un·h_{-1} = 0).
+        edges = [(mapping[p], d) for p, d in zip(prep.parents, prep.partials)
+                 if mapping[p] in free]
+        parents = tuple(p for p, _ in edges)
         self.nodes[sym] = Node(sym, tpl.lhs.base, tpl.lhs.step(t, self.steps), "node",
-                               tpl.rhs.xreplace(mapping), parents, None, prep.nonlinear,
-                               tpl.source)
-        for p, d in zip(parents, prep.partials):
+                               expr, parents, None, prep.nonlinear, tpl.source)
+        for p, d in edges:
             self.local[(sym, p)] = d.xreplace(mapping)
 
 
@@ -218,9 +268,9 @@ def _unroll_named(model: str, steps: int, activation: str, output: str, loss: st
 
 def _unroll(spec: ModelSpec, steps: int, activation: str, output: str, loss: str) -> Graph:
     choices = {"activation": activation, "output": output, "loss": loss}
-    fns = _functions(choices)
-    cell = [_prepare(parse_equation(e, functions=fns)) for e in spec.cell]
-    head = [_prepare(parse_equation(e, functions=fns)) for e in spec.head]
+    fns = _functions(spec, choices)
+    cell = [_prepare(parse_equation(e, functions=fns, steps=steps)) for e in spec.cell]
+    head = [_prepare(parse_equation(e, functions=fns, steps=steps)) for e in spec.head]
     b = _Builder(spec, steps)
     for t in range(steps):
         for prep in cell:

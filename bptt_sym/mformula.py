@@ -24,7 +24,6 @@ row (the article's chain ∂E_t/∂ŷ_t · ∂ŷ_t/∂s_t · …).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -32,14 +31,13 @@ from flint import fmpq
 
 from .errors import BpttError
 from .formula import PRODUCTS, Call, Deriv, Num, Op, Prod, Ref, Sum
+from .formula_text import show
+from .matrix_names import SCALAR, Item, MatrixNames, OutOfRange, Shape
 from .resolve import MAX_EXPONENT, MAX_SUM_TERMS, InvalidFormula
-from .vector import VectorSpec
 
 __all__ = ["MatrixNames", "Item", "ShapeError", "OutOfRange", "shape_of", "side", "Walk", "show",
            "SCALAR", "ELEMENTWISE", "MATMUL"]
 
-Shape = tuple[str, str]
-SCALAR: Shape = ("1", "1")
 ELEMENTWISE = frozenset({"*", "⊙"})
 MATMUL = PRODUCTS - ELEMENTWISE
 _ACTIVATIONS = {"tanh": "tanh", "sigmoid": "sigmoid", "sigma": "sigmoid", "σ": "sigmoid",
@@ -51,166 +49,8 @@ class ShapeError(BpttError):
     """Two shapes that do not fit; the message names both."""
 
 
-class OutOfRange(InvalidFormula):
-    """A step index outside the unrolled steps (a free index skips such steps)."""
-
-
-@dataclass(frozen=True)
-class Item:
-    """What a name means: ``kind`` is value, weight, copy, delta or int; ``name`` the key
-    of its value (z_1, W, W_2, s_{-1}, delta_3)."""
-
-    kind: str
-    base: str
-    step: int | None
-    name: str
-
-
 def _dims(shape: tuple) -> str:
     return "×".join(shape)
-
-
-class MatrixNames:
-    """The names of one vector model unrolled over ``steps`` steps, and their shapes."""
-
-    def __init__(self, spec: VectorSpec, steps: int, *, bias: bool = False,
-                 activation: str = "tanh") -> None:
-        self.spec, self.steps, self.bias, self.activation = spec, steps, bias, activation
-        self.weights = spec.parameters + (spec.bias_parameters if bias else ())
-        self.stepped = {b for b in spec.shapes if b not in spec.parameters + spec.bias_parameters}
-        self.stepped |= {spec.loss_term}
-        self.reserved = self.stepped | set(spec.parameters + spec.bias_parameters) | \
-            {spec.loss, "T", "I", "delta"}
-
-    def known(self) -> str:
-        vectors = ", ".join(f"{b}_t" for b in sorted(self.stepped)) + ", delta_t (δ_t = ∂E/∂z_t)"
-        return (f"known: the weights {', '.join(self.weights)} (and their step copies such as "
-                f"{self.weights[0]}_0), {vectors}, {self.spec.loss} (t = 0..{self.steps - 1}, "
-                "s_{-1}), and the functions f, tanh, sigmoid, relu, step, exp, log, softmax, diag, "
-                "outer")
-
-    def shape(self, base: str) -> Shape:
-        if base in (self.spec.loss, self.spec.loss_term):
-            return SCALAR
-        if base == "delta":
-            base = "z"
-        return self.spec.shapes[base]
-
-    def item(self, ref: Ref, env: Mapping[str, int | None]) -> Item:
-        """The meaning of ``ref``; a variable bound to None (shapes only) leaves the step
-        unchecked."""
-        base = "yhat" if ref.base == "ŷ" else ref.base
-        if ref.index is None and base in env:
-            return Item("int", base, env[base], base)
-        if ref.index is None and base == "T":
-            return Item("int", "T", self.steps, "T")
-        if ref.index is None and base == "I":
-            return Item("identity", "I", None, "I")
-        if base not in self.weights and base not in self.stepped and base != "delta" and \
-                base != self.spec.loss:
-            if base in self.spec.bias_parameters:
-                raise InvalidFormula(f"{base} is a bias; check with --bias to use it", ref.column)
-            raise InvalidFormula(f"unknown name {base}; {self.known()}", ref.column)
-        if ref.index is None:
-            if base in self.weights:
-                return Item("weight", base, None, base)
-            if base == self.spec.loss:
-                return Item("value", base, None, base)
-            raise InvalidFormula(f"{base} needs a step index: {base}_t, {base}_0 …", ref.column)
-        if base == self.spec.loss and base != self.spec.loss_term:
-            raise InvalidFormula(f"the loss {base} has no step; its terms are "
-                                 f"{self.spec.loss_term}_t", ref.column)
-        step = self._step(ref, env)
-        if step is None:
-            kind = "copy" if base in self.weights else "delta" if base == "delta" else "value"
-            return Item(kind, base, None, base)
-        low = -1 if base in self.spec.states else 0
-        high = self.steps if base == "delta" else self.steps - 1
-        if not low <= step <= high:
-            raise OutOfRange(f"{base}_{step} is out of range: with --steps {self.steps} the "
-                             f"steps are 0..{self.steps - 1}"
-                             + (" (and -1 for the initial state)" if low < 0 else ""),
-                             ref.column)
-        name = f"{base}_{step}" if step >= 0 else f"{base}_{{{step}}}"
-        if base == "delta":
-            return Item("delta", base, step, name)
-        return Item("copy" if base in self.weights else "value", base, step, name)
-
-    @staticmethod
-    def _step(ref: Ref, env: Mapping[str, int | None]) -> int | None:
-        if ref.index[0] == "abs":
-            return ref.index[1]
-        _, var, off = ref.index
-        if var not in env:
-            raise InvalidFormula(f"the index {var} of {ref.base}_{var} is not bound", ref.column)
-        return None if env[var] is None else env[var] + off
-
-
-# ---------------------------------------------------------------- showing a tree as text
-
-_OP_TEXT = {"+": " + ", "-": " − ", "*": " ⊙ ", "⊙": " ⊙ ", "@": " ", "·": " ", "juxt": " ",
-            "/": " / "}
-_SUP = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-def _index_text(index: tuple | None) -> str:
-    if index is None:
-        return ""
-    if index[0] == "abs":
-        return f"_{index[1]}" if index[1] >= 0 else f"_{{{index[1]}}}"
-    _, var, off = index
-    return f"_{var}" if off == 0 else f"_{{{var}{off:+d}}}"
-
-
-def _name_text(ref: Ref) -> str:
-    base = {"yhat": "ŷ", "delta": "δ"}.get(ref.base, ref.base)
-    return base + _index_text(ref.index)
-
-
-def show(node: object) -> str:
-    """A parsed formula as Unicode text (for messages)."""
-    if isinstance(node, Num):
-        return node.value
-    if isinstance(node, Ref):
-        return _name_text(node)
-    if isinstance(node, Deriv):
-        return f"∂{_name_text(node.num)}/∂{_name_text(node.den)}"
-    if isinstance(node, Call):
-        args = ", ".join(show(a) for a in node.args)
-        return f"{node.name}{chr(39) if node.prime else ''}({args})"
-    if isinstance(node, (Sum, Prod)):
-        sym = "Σ" if isinstance(node, Sum) else "Π"
-        bounds = f"_{node.var}" if node.lo is None else \
-            f"_{{{node.var}={show(node.lo)}..{show(node.hi) if node.hi is not None else 'T-1'}}}"
-        return f"{sym}{bounds} {_wrapped(node.body, 'sum')}"
-    if isinstance(node, Op):
-        if node.op == "neg":
-            return f"−{_wrapped(node.args[0], 'neg')}"
-        if node.op == "T":
-            return f"{_wrapped(node.args[0], 'T')}ᵀ"
-        if node.op == "^":
-            exp = show(node.args[1])
-            sup = exp.translate(_SUP) if exp.isdigit() else f"^{exp}"
-            return f"{_wrapped(node.args[0], 'T')}{sup}"
-        a, b = node.args
-        return f"{_wrapped(a, node.op)}{_OP_TEXT[node.op]}{_wrapped(b, node.op, right=True)}"
-    return str(node)
-
-
-def _wrapped(node: object, outer: str, *, right: bool = False) -> str:
-    text = show(node)
-    inner = node.op if isinstance(node, Op) else None
-    loose = {"+", "-"}
-    if inner in loose and (outer not in loose or (right and outer == "-")):
-        return f"({text})"
-    if isinstance(node, (Sum, Prod)) and outer != "sum":
-        return f"({text})"
-    if inner in PRODUCTS | {"/"} and outer in PRODUCTS | {"T", "neg", "/"} \
-            and (outer != inner or right):
-        return f"({text})"
-    if inner == "neg" and (outer not in ("+", "sum", "/") or right):
-        return f"({text})"
-    return text
 
 
 # ---------------------------------------------------------------- shapes and values

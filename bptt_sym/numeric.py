@@ -7,7 +7,8 @@ symbol is renamed to a generated identifier before ``lambdify`` sees it, so no n
 model or a user reaches the code, and no expression is ever expanded.
 
 Abstract functions f, g, L are replaced by named smooth stand-ins (:class:`StandIns`), so a
-derivation that holds for every activation is exercised numerically too.
+derivation that holds for every activation is exercised numerically too; so are a model's
+abstract functions of several arguments (``functions = { f = "abstract" }``).
 
     >>> import numpy as np
     >>> from bptt_sym.graph import unroll
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import sympy as sp
@@ -30,12 +31,13 @@ from .anchors import Block, Unit, anchor_of, fold, forward_blocks, term_anchor
 from .derive import derive
 from .errors import BpttError, UsageError
 from .graph import Graph, unroll
+from .models import ModelSpec, model_spec
 from .notation import Partial
-from .rules import RULES, function_class, prime_class, rule
+from .rules import RULES, AbstractFunction, AbstractPartial, function_class, prime_class, rule
 from .stepwise import build
 
 __all__ = ["StandIns", "DEFAULT_STAND_INS", "Compiled", "compile_gradients", "compile_loss",
-           "compiled", "point", "leaf_names", "override_expr"]
+           "compiled", "spec_key", "point", "leaf_names", "override_expr"]
 
 Sym = sp.Symbol
 
@@ -65,6 +67,46 @@ class StandIns:
                 "g": f"g(q) = sigmoid({ga}*q {_signed(gb)})",
                 "L": f"L(o) = log(1 + {la}*(o {_signed(-lb)})^2)"}
         return {k: text[k] for k in used}
+
+    def many(self, name: str, arity: int) -> tuple[float, ...]:
+        """The coefficients (a, b1 … bn, c, d, e1 … en, g, h) of the stand-in of the abstract
+        function ``name`` of ``arity`` arguments (``functions = { f = "abstract" }``):
+        a·sin(Σ bᵢ·zᵢ + c) + d·tanh(Σ eᵢ·zᵢ + g) + h, fixed by the name, the arity and these
+        stand-ins, to two decimals so that a report shows them exactly."""
+        seed = [arity, *name.encode(), *(round(abs(c) * 100) for c in (*self.f, *self.g,
+                                                                         *self.L))]
+        rng = np.random.default_rng(seed)
+
+        def u(lo: float, hi: float, n: int = 1) -> list[float]:
+            return [round(float(v), 2) or 0.25 for v in rng.uniform(lo, hi, n)]
+        return (*u(0.5, 1.5), *u(-1, 1, arity), *u(-0.5, 0.5), *u(0.5, 1.5), *u(-1, 1, arity),
+                *u(-0.5, 0.5), *u(-0.5, 0.5))
+
+    def describe_many(self, name: str, arity: int) -> str:
+        """How the stand-in of the abstract ``name`` reads, for a report."""
+        k = self.many(name, arity)
+        a, b, c, d, e, g, h = k[0], k[1:arity + 1], k[arity + 1], k[arity + 2], \
+            k[arity + 3:2 * arity + 3], k[-2], k[-1]
+        zs = ", ".join(f"z{i}" for i in range(1, arity + 1))
+
+        def lin(ks: tuple[float, ...], k0: float) -> str:
+            return " + ".join([f"{x}*z{i}" for i, x in enumerate(ks, 1)] + [str(k0)])
+        return f"{name}({zs}) = {a}*sin({lin(b, c)}) + {d}*tanh({lin(e, g)}) + {h}"
+
+    def abstract_rule(self, cls: type) -> Callable[..., sp.Expr]:
+        """The stand-in of an abstract function class (or of one of its partials) in SymPy."""
+        n, slot = cls.arity, getattr(cls, "slot", 0)
+        k = [sp.Rational(str(c)) for c in self.many(cls.abstract_name, n)]
+        a, b, c, d, e, g, h = k[0], k[1:n + 1], k[n + 1], k[n + 2], k[n + 3:2 * n + 3], k[-2], \
+            k[-1]
+
+        def value(*zs: sp.Expr) -> sp.Expr:
+            u = sum((bi * z for bi, z in zip(b, zs)), c)
+            v = sp.tanh(sum((ei * z for ei, z in zip(e, zs)), g))
+            if not slot:
+                return a * sp.sin(u) + d * v + h
+            return a * b[slot - 1] * sp.cos(u) + d * e[slot - 1] * (1 - v**2)
+        return value
 
     def sympy_rules(self) -> dict[type, Callable[[sp.Expr], sp.Expr]]:
         """Function class -> its stand-in value; the primes get the stand-in's derivative."""
@@ -99,6 +141,8 @@ def _elementary(expr: sp.Expr, stand_ins: StandIns) -> sp.Expr:
     if not found:
         return expr
     table = {**_EXPLICIT, **stand_ins.sympy_rules()}
+    table.update({c: stand_ins.abstract_rule(c) for c in found
+                  if issubclass(c, (AbstractFunction, AbstractPartial))})
     found &= set(table)
     for cls in found:
         expr = expr.replace(cls, table[cls])
@@ -143,6 +187,7 @@ class Compiled:
     steps: int
     fn: Callable[..., object] = field(repr=False)
     source: str = field(repr=False, default="")
+    columns: Mapping[str, tuple[tuple[int, ...], bool]] = field(repr=False, default_factory=dict)
 
     def __call__(self, values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         args = []
@@ -150,13 +195,27 @@ class Compiled:
             if name not in values:
                 raise UsageError(f"missing value for {name!r}; give every one of "
                                  f"{', '.join(self.inputs)}")
-            a = np.asarray(values[name], dtype=float)
-            args.append(a.T if name == "x" else a)  # rows of x.T are the steps
+            args.append(self._argument(name, np.asarray(values[name], dtype=float)))
         result = self.fn(*args)
-        batch = np.broadcast(*[np.asarray(values[n])[..., 0] if n == "x" else values[n]
+        batch = np.broadcast(*[np.asarray(values[n])[..., 0] if self._per_step(n) else values[n]
                                for n in self.inputs]).shape
         return {k: np.broadcast_to(np.asarray(r, dtype=float), batch).copy()
                 for k, r in zip(self.outputs, result)}
+
+    def _per_step(self, name: str) -> bool:
+        return name in self.columns or (not self.columns and name == "x")
+
+    def _argument(self, name: str, a: np.ndarray) -> object:
+        """An input ``(B, T)`` as the program takes it: its used steps as rows (or the one
+        column); any other value as it is."""
+        if name not in self.columns:
+            return a.T if name == "x" else a  # rows of x.T are the steps
+        steps, rows = self.columns[name]
+        if a.ndim < 1 or a.shape[-1] != self.steps:
+            raise UsageError(f"expected {self.steps} rows (one per step) of input {name!r}, "
+                             f"got shape {list(a.shape)}")
+        cols = [a[..., k] for k in steps]
+        return cols if rows else cols[0]
 
 
 def compile_gradients(graph: Graph, *, form: str = "delta", of: str | None = None,
@@ -257,9 +316,12 @@ def _forward_units(graph: Graph) -> list[Unit]:
 
 def _assemble(graph: Graph, blocks: list[Block], natural: list[Unit], names: tuple[str, ...],
               stand_ins: StandIns) -> Compiled:
-    program = build(graph, blocks, leaf_names(graph), n_out=len(names), natural=natural,
+    leaves = leaf_names(graph)
+    program = build(graph, blocks, leaves, n_out=len(names), natural=natural,
                     lower=lambda e: _elementary(e, stand_ins))
-    return Compiled(names, tuple(leaf_names(graph)), graph.steps, program)
+    columns = {name: (tuple(graph.nodes[s].step for s in leaves[name]), rows)
+               for name, (rows, _) in zip(leaves, program.leaves) if name in graph.spec.inputs}
+    return Compiled(names, tuple(leaves), graph.steps, program, columns=columns)
 
 
 def _locals(graph: Graph, expr: sp.Expr, adjoints: set[sp.Expr]) -> sp.Expr:
@@ -268,12 +330,54 @@ def _locals(graph: Graph, expr: sp.Expr, adjoints: set[sp.Expr]) -> sp.Expr:
     return expr.xreplace(subs)
 
 
-@functools.lru_cache(maxsize=32)
-def compiled(model: str, steps: int, activation: str, output: str, loss: str, form: str,
-             stand_ins: StandIns = DEFAULT_STAND_INS) -> Compiled:
+def spec_key(spec: ModelSpec) -> tuple:
+    """What identifies a model by its content: every field but its name, title and file
+    (dicts as sorted items), so two models that differ anywhere else never share a cache.
+
+    >>> from dataclasses import replace
+    >>> from bptt_sym.models import DOC
+    >>> spec_key(replace(DOC, name="mine")) == spec_key(DOC)
+    True
+    >>> spec_key(replace(DOC, cell=DOC.cell[:3] + ("s_t = tanh(z_t)",))) == spec_key(DOC)
+    False
+    """
+    def plain(value: object) -> object:
+        if isinstance(value, Mapping):
+            return tuple(sorted(((k, plain(v)) for k, v in value.items()), key=repr))
+        return value
+    return tuple((f.name, plain(getattr(spec, f.name))) for f in fields(spec)
+                 if f.name not in ("name", "title", "path"))
+
+
+class _Keyed:
+    """A model with its content key: hashed and compared by the key alone."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec, self.key = spec, spec_key(spec)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Keyed) and self.key == other.key
+
+
+def compiled(model: str | ModelSpec, steps: int, activation: str, output: str, loss: str,
+             form: str, stand_ins: StandIns = DEFAULT_STAND_INS) -> Compiled:
     """The compiled gradients (``form`` delta or closed) or loss (``form`` "loss") of one
-    unrolling, made once per (model, options, T, stand-ins) and then reused."""
-    graph = unroll(model, steps=steps, activation=activation, output=output, loss=loss)
+    unrolling, made once per (model content, options, T, stand-ins) and then reused.
+
+    ``model`` is a built-in model's name or a :class:`~bptt_sym.models.ModelSpec`; the cache
+    is keyed by the model's content (:func:`spec_key`), never by its name.
+    """
+    spec = model_spec(model) if isinstance(model, str) else model
+    return _compiled(_Keyed(spec), steps, activation, output, loss, form, stand_ins)
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(model: _Keyed, steps: int, activation: str, output: str, loss: str, form: str,
+              stand_ins: StandIns) -> Compiled:
+    graph = unroll(model.spec, steps=steps, activation=activation, output=output, loss=loss)
     if form == "loss":
         return compile_loss(graph, stand_ins=stand_ins)
     return compile_gradients(graph, form=form, stand_ins=stand_ins)

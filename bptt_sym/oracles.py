@@ -25,8 +25,8 @@ import numpy as np
 
 from .numeric import DEFAULT_STAND_INS, StandIns
 
-__all__ = ["Functions", "functions", "doc_loss", "ORACLES", "Oracle", "oracle_status",
-           "gradient"]
+__all__ = ["Functions", "functions", "tables", "abstract_function", "doc_loss", "ORACLES", "Oracle",
+           "oracle_status", "Reference", "doc_reference", "gradient"]
 
 Arrays = Mapping[str, object]
 PARAMS = ("u", "w", "k", "v")
@@ -41,9 +41,9 @@ class Functions:
     loss: Callable
 
 
-def functions(xp: ModuleType, activation: str, output: str, loss: str,
-              stand_ins: StandIns = DEFAULT_STAND_INS) -> Functions:
-    """The textbook formulas of each choice, written with ``xp`` (numpy, autograd.numpy, …)."""
+def tables(xp: ModuleType, stand_ins: StandIns = DEFAULT_STAND_INS) -> dict[str, dict]:
+    """Role -> name -> the textbook formula, written with ``xp`` (numpy, autograd.numpy, …);
+    the abstract f, g, L are the named stand-ins."""
     (fa, fb), (ga, gb), (la, lb) = stand_ins.f, stand_ins.g, stand_ins.L
 
     def sigmoid(t):  # noqa: ANN001, ANN202
@@ -57,7 +57,30 @@ def functions(xp: ModuleType, activation: str, output: str, loss: str,
               "bce": lambda o, y: -(y * xp.log(o) + (1.0 - y) * xp.log(1.0 - o)),
               "xent": lambda o, y: -y * xp.log(o),
               "mse": lambda o, y: 0.5 * (o - y) ** 2}
-    return Functions(acts[activation], outs[output], losses[loss])
+    return {"activation": acts, "output": outs, "loss": losses}
+
+
+def abstract_function(xp: ModuleType, name: str,
+                      stand_ins: StandIns = DEFAULT_STAND_INS) -> Callable:
+    """The stand-in of a model's abstract function ``name`` (``functions = { f =
+    "abstract" }``) written with ``xp``, of as many arguments as it is called with:
+    a·sin(Σ bᵢ·zᵢ + c) + d·tanh(Σ eᵢ·zᵢ + g) + h (:meth:`StandIns.many`)."""
+    def fn(*zs):  # noqa: ANN002, ANN202
+        n = len(zs)
+        k = stand_ins.many(name, n)
+        u, v = k[n + 1], k[-2]
+        for i, z in enumerate(zs):
+            u = u + k[1 + i] * z
+            v = v + k[n + 3 + i] * z
+        return k[0] * xp.sin(u) + k[n + 2] * xp.tanh(v) + k[-1]
+    return fn
+
+
+def functions(xp: ModuleType, activation: str, output: str, loss: str,
+              stand_ins: StandIns = DEFAULT_STAND_INS) -> Functions:
+    """The textbook formulas of each choice, written with ``xp`` (numpy, autograd.numpy, …)."""
+    t = tables(xp, stand_ins)
+    return Functions(t["activation"][activation], t["output"][output], t["loss"][loss])
 
 
 def doc_loss(theta: Arrays, x: object, s_init: object, y: object, fns: Functions) -> object:
@@ -107,72 +130,98 @@ def oracle_status(name: str, activation: str) -> str | None:
     return None
 
 
-def _np_inputs(values: Arrays) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray]:
-    theta = {p: np.asarray(values[p], dtype=float) for p in PARAMS}
-    return (theta, np.asarray(values["x"], dtype=float),
-            np.asarray(values["s_{-1}"], dtype=float), np.asarray(values["y"], dtype=float))
+@dataclass(frozen=True)
+class Reference:
+    """The forward pass that the oracles differentiate.
+
+    ``forward(xp, theta, data)`` is E for a batch, written with the array library ``xp``:
+    ``theta`` maps each of ``parameters`` to a ``(B,)`` array, ``data`` every other value
+    (inputs ``(B, T)``, targets and initial states ``(B,)``).
+    """
+
+    parameters: tuple[str, ...]
+    forward: Callable[[ModuleType, Arrays, Arrays], object]
+
+    def loss(self, values: Arrays) -> np.ndarray:
+        """E in NumPy at ``values`` (parameters and data in one mapping)."""
+        theta, data = _split(values, self)
+        return np.asarray(self.forward(np, theta, data))
 
 
-def _autograd(values: Arrays, choice: tuple[str, str, str], si: StandIns) -> dict:
+def doc_reference(choice: tuple[str, str, str],
+                  stand_ins: StandIns = DEFAULT_STAND_INS) -> Reference:
+    """The article's model by :func:`doc_loss`, the forward pass typed by hand."""
+    def forward(xp: ModuleType, theta: Arrays, data: Arrays) -> object:
+        return doc_loss(theta, data["x"], data["s_{-1}"], data["y"],
+                        functions(xp, *choice, stand_ins))
+    return Reference(PARAMS, forward)
+
+
+def _split(values: Arrays, ref: Reference) -> tuple[dict, dict]:
+    theta = {p: np.asarray(values[p], dtype=float) for p in ref.parameters}
+    data = {k: np.asarray(v, dtype=float) for k, v in values.items() if k not in theta}
+    return theta, data
+
+
+def _autograd(values: Arrays, ref: Reference) -> dict:
     import autograd
     import autograd.numpy as anp
 
-    theta, x, s0, y = _np_inputs(values)
-    fns = functions(anp, *choice, si)
-    stacked = np.stack([theta[p] for p in PARAMS])
+    theta, data = _split(values, ref)
+    names = ref.parameters
+    stacked = np.stack(np.broadcast_arrays(*(theta[p] for p in names)))
 
     def total(th):  # noqa: ANN001, ANN202 - the batch's losses are independent: sum them
-        return anp.sum(doc_loss(dict(zip(PARAMS, th)), x, s0, y, fns))
+        return anp.sum(ref.forward(anp, dict(zip(names, th)), data))
 
     g = autograd.grad(total)(stacked)
-    return {p: g[i] for i, p in enumerate(PARAMS)}
+    return {p: g[i] for i, p in enumerate(names)}
 
 
-def _torch(values: Arrays, choice: tuple[str, str, str], si: StandIns) -> dict:
+def _torch(values: Arrays, ref: Reference) -> dict:
     import torch
 
-    theta, x, s0, y = _np_inputs(values)
-    tt = {p: torch.tensor(theta[p], dtype=torch.float64, requires_grad=True) for p in PARAMS}
-    fns = functions(torch, *choice, si)
-    as_t = lambda a: torch.tensor(a, dtype=torch.float64)  # noqa: E731
-    doc_loss(tt, as_t(x), as_t(s0), as_t(y), fns).sum().backward()
-    return {p: tt[p].grad.numpy() for p in PARAMS}
+    theta, data = _split(values, ref)
+    tt = {p: torch.tensor(theta[p], dtype=torch.float64, requires_grad=True)
+          for p in ref.parameters}
+    dt = {k: torch.tensor(v, dtype=torch.float64) for k, v in data.items()}
+    ref.forward(torch, tt, dt).sum().backward()
+    return {p: np.zeros_like(theta[p]) if tt[p].grad is None else tt[p].grad.numpy()
+            for p in ref.parameters}
 
 
-def _jax(values: Arrays, choice: tuple[str, str, str], si: StandIns) -> dict:
+def _jax(values: Arrays, ref: Reference) -> dict:
     import jax
 
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
 
-    theta, x, s0, y = _np_inputs(values)
-    fns = functions(jnp, *choice, si)
-    g = jax.grad(lambda th: jnp.sum(doc_loss(th, x, s0, y, fns)))(
-        {p: jnp.asarray(theta[p]) for p in PARAMS})
-    return {p: np.asarray(g[p]) for p in PARAMS}
+    theta, data = _split(values, ref)
+    dj = {k: jnp.asarray(v) for k, v in data.items()}
+    g = jax.grad(lambda th: jnp.sum(ref.forward(jnp, th, dj)))(
+        {p: jnp.asarray(theta[p]) for p in ref.parameters})
+    return {p: np.asarray(g[p]) for p in ref.parameters}
 
 
-def _fd(values: Arrays, choice: tuple[str, str, str], si: StandIns) -> dict:
-    theta, x, s0, y = _np_inputs(values)
-    fns = functions(np, *choice, si)
+def _fd(values: Arrays, ref: Reference) -> dict:
+    theta, data = _split(values, ref)
     out = {}
-    for p in PARAMS:
+    for p in ref.parameters:
         h = 1e-5 * (1.0 + np.abs(theta[p]))
         up, down = dict(theta), dict(theta)
         up[p], down[p] = theta[p] + h, theta[p] - h
-        out[p] = (doc_loss(up, x, s0, y, fns) - doc_loss(down, x, s0, y, fns)) / (2 * h)
+        out[p] = (ref.forward(np, up, data) - ref.forward(np, down, data)) / (2 * h)
     return out
 
 
-def _complex_step(values: Arrays, choice: tuple[str, str, str], si: StandIns) -> dict:
-    theta, x, s0, y = _np_inputs(values)
-    fns = functions(np, *choice, si)
+def _complex_step(values: Arrays, ref: Reference) -> dict:
+    theta, data = _split(values, ref)
     h = 1e-30
     out = {}
-    for p in PARAMS:
-        moved = {q: theta[q].astype(complex) for q in PARAMS}
+    for p in ref.parameters:
+        moved = {q: theta[q].astype(complex) for q in ref.parameters}
         moved[p] = moved[p] + 1j * h
-        out[p] = np.imag(doc_loss(moved, x.astype(complex), s0.astype(complex), y, fns)) / h
+        out[p] = np.imag(ref.forward(np, moved, data)) / h
     return out
 
 
@@ -181,7 +230,11 @@ _RUN = {"autograd": _autograd, "torch": _torch, "jax": _jax, "fd": _fd,
 
 
 def gradient(oracle: str, values: Arrays, choice: tuple[str, str, str],
-             stand_ins: StandIns = DEFAULT_STAND_INS) -> dict[str, np.ndarray]:
-    """Reference gradients of u, w, k, v for a batch, by ``oracle``."""
-    return {p: np.asarray(g, dtype=float) for p, g in _RUN[oracle](values, choice,
-                                                                   stand_ins).items()}
+             stand_ins: StandIns = DEFAULT_STAND_INS, *,
+             reference: Reference | None = None) -> dict[str, np.ndarray]:
+    """Reference gradients of every parameter for a batch, by ``oracle``: of ``reference``
+    (default: the article's model by :func:`doc_loss`, with ``choice`` and ``stand_ins``)."""
+    ref = reference or doc_reference(choice, stand_ins)
+    batch = np.broadcast(*(np.asarray(values[p]) for p in ref.parameters)).shape
+    return {p: np.broadcast_to(np.asarray(g, dtype=float), batch).copy()
+            for p, g in _RUN[oracle](values, ref).items()}

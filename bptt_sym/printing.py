@@ -13,7 +13,6 @@ They subclass SymPy's ``StrPrinter`` and ``LatexPrinter`` and recurse through
 from __future__ import annotations
 
 import json
-import re
 from typing import TYPE_CHECKING
 
 import sympy as sp
@@ -23,6 +22,8 @@ from sympy.printing.str import StrPrinter
 from .deep import run_deep
 from .errors import UsageError
 from .notation import split_name
+from .printing_matrix import SUB as _SUB
+from .printing_matrix import Matrix as _Matrix
 
 if TYPE_CHECKING:
     from .derive import Derivation
@@ -31,9 +32,7 @@ __all__ = ["FORMATS", "leibniz", "render_derivation", "AsciiPrinter", "UnicodePr
            "LeibnizLatexPrinter"]
 
 FORMATS = ("unicode", "ascii", "latex", "json")
-_SUB = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
-_SUB_LETTERS = str.maketrans("tkj+", "ₜₖⱼ₊")
 
 
 def _has_division(f: sp.Expr) -> bool:
@@ -146,132 +145,34 @@ class _Leibniz:
         return self._power(base, expr.exp)
 
     def _print_Function(self, expr: sp.Function) -> str:
+        if getattr(expr.func, "slot", 0) and expr.func.arity > 1:  # SymPy's dispatch skips it
+            return self._abstract_partial(expr)
         name = expr.func.__name__
         args = ", ".join(self._print(a) for a in expr.args)
         return f"{self.functions.get(name, name)}{self._paren(args)}"
+
+    call_parens = ("(", ")")  # around an abstract function's arguments inside ∂…/∂…
+
+    def _slot(self, slot: int, call: str) -> str:
+        return f"D_{slot} {call}"
+
+    def _abstract_partial(self, expr: sp.Function) -> str:
+        """∂f/∂(argument i) at (a1 … an): ``∂f(a1, …, an)/∂ai`` when ai is a symbol that no
+        other argument holds, else ``∂ᵢf(a1, …, an)`` (of one argument it prints f'(a1))."""
+        cls, args = expr.func, expr.args
+        lp, rp = self.call_parens
+        call = f"{cls.abstract_name}{lp}{', '.join(self._print(a) for a in args)}{rp}"
+        arg = args[cls.slot - 1]
+        others = [a for i, a in enumerate(args) if i != cls.slot - 1]
+        if arg.is_Symbol and not any(arg in a.free_symbols for a in others):
+            return self._partial(call, self._print(arg))
+        return self._slot(cls.slot, call)
 
     def _print_Heaviside(self, expr: sp.Function) -> str:
         return f"{self.functions.get('step', 'step')}{self._paren(self._print(expr.args[0]))}"
 
     def _print_Max(self, expr: sp.Function) -> str:
         return self._print_Function(expr)
-
-
-_TEMPLATE = re.compile(r"^(?P<base>[A-Za-z]+)_(?:\{(?P<braced>[^{}]+)\}|(?P<plain>[0-9A-Za-z]+))$")
-
-
-class _Matrix:
-    """Matrix notation: products by juxtaposition (ASCII ``@``), ᵀ, ⊙, Σ_t, diag."""
-
-    matmul = " "
-    hadamard = " ⊙ "
-    transpose = "ᵀ"
-    inverse = "⁻¹"
-    kronecker = " ⊗ "
-    names: dict[str, str] = {"delta": "δ", "yhat": "ŷ"}
-    step_sum = "Σₜ "
-    sum_sign, prod_sign = "Σ", "Π"
-
-    def _sub(self, index: str) -> str:
-        return index.translate(_SUB).translate(_SUB_LETTERS)
-
-    def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
-        name = expr.name
-        if "/" in name:  # dE/dW: a gradient's name
-            num, den = name.split("/")
-            return self._partial(num[1:], den[1:])
-        m = _TEMPLATE.match(name)
-        if m is None:
-            return self.names.get(name, name)
-        base = self.names.get(m["base"], m["base"])
-        return base + self._sub(m["braced"] or m["plain"])
-
-    def _mat_factor(self, f: sp.Basic) -> str:
-        text = self._print(f)
-        if isinstance(f, (sp.MatAdd, sp.HadamardProduct)):
-            return self._paren(text)
-        return text
-
-    def _print_MatMul(self, expr: sp.MatMul) -> str:
-        args = list(expr.args)
-        sign = ""
-        if args and args[0].is_Number:
-            coeff = args.pop(0)
-            sign = self.neg if coeff == -1 else f"{self._print(coeff)}{self.matmul}"
-        return sign + self.matmul.join(self._mat_factor(a) for a in args)
-
-    def _print_MatAdd(self, expr: sp.MatAdd) -> str:
-        out = ""
-        for i, term in enumerate(expr.args):
-            negative = isinstance(term, sp.MatMul) and term.args[0] == -1
-            body = sp.MatMul(*term.args[1:]) if negative and len(term.args) > 2 else \
-                (term.args[1] if negative else term)
-            text = self._mat_factor(body) if isinstance(body, sp.MatAdd) else self._print(body)
-            if i == 0:
-                out = (self.neg if negative else "") + text
-            else:
-                out += (self.minus if negative else self.plus) + text
-        return out
-
-    def _print_Transpose(self, expr: sp.Transpose) -> str:
-        inner = self._print(expr.arg)
-        if not isinstance(expr.arg, sp.MatrixSymbol):
-            inner = self._paren(inner)
-        return inner + self.transpose
-
-    def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> str:
-        return self.hadamard.join(self._paren(self._print(a)) if isinstance(a, sp.MatMul)
-                                  else self._mat_factor(a) for a in expr.args)
-
-    def _print_Xent(self, expr: sp.Basic) -> str:
-        yhat, y = expr.args
-        log = self.functions.get("log", "log")
-        return f"{self.neg}{self._print(y)}{self.transpose} {log}{self._paren(self._print(yhat))}"
-
-    def _print_HadamardPower(self, expr: sp.HadamardPower) -> str:
-        return self.hadamard.join([self._mat_factor(expr.base)] * int(expr.exp))
-
-    def _print_OneMatrix(self, expr: sp.OneMatrix) -> str:
-        return "1"
-
-    def _print_Apply(self, expr: sp.Basic) -> str:
-        name = self.functions.get(expr.name, expr.name)
-        return f"{name}{self._paren(self._print(expr.arg))}"
-
-    def _print_Softmax(self, expr: sp.Basic) -> str:
-        name = self.functions.get("softmax", "softmax")
-        return f"{name}{self._paren(self._print(expr.arg))}"
-
-    def _print_Diag(self, expr: sp.Basic) -> str:
-        return f"{self.functions.get('diag', 'diag')}{self._paren(self._print(expr.args[0]))}"
-
-    def _print_Identity(self, expr: sp.Identity) -> str:
-        return "I"
-
-    def _print_Inverse(self, expr: sp.Inverse) -> str:
-        inner = self._print(expr.arg)
-        if not isinstance(expr.arg, sp.MatrixSymbol) and type(expr.arg).__name__ != "Diag":
-            inner = self._paren(inner)
-        return inner + self.inverse
-
-    def _print_KroneckerProduct(self, expr: sp.KroneckerProduct) -> str:
-        return self.kronecker.join(self._mat_factor(a) for a in expr.args)
-
-    def _print_StepSum(self, expr: sp.Basic) -> str:
-        return self.step_sum + self._mat_factor(expr.args[0])
-
-    def _bounds(self, expr: sp.Basic) -> str:
-        var, lo, hi = (a.name for a in expr.args[1:])
-        return f"_{{{var}={lo}}}^{{{hi}}}"
-
-    def _print_BoundedSum(self, expr: sp.Basic) -> str:
-        return f"{self.sum_sign}{self._bounds(expr)} {self._print(expr.args[0])}"
-
-    def _print_StepProduct(self, expr: sp.Basic) -> str:
-        return self._paren(f"{self.prod_sign}{self._bounds(expr)} {self._print(expr.args[0])}")
-
-    def _print_ChainProduct(self, expr: sp.Basic) -> str:
-        return self.matmul.join(self._mat_factor(a) for a in expr.args)
 
 
 class AsciiPrinter(_Matrix, _Leibniz, StrPrinter):
@@ -312,6 +213,9 @@ class UnicodePrinter(_Matrix, _Leibniz, StrPrinter):
     def _partial(self, num: str, den: str) -> str:
         return f"∂{num}/∂{den}"
 
+    def _slot(self, slot: int, call: str) -> str:
+        return f"∂{str(slot).translate(_SUB)}{call}"
+
 
 class LeibnizLatexPrinter(_Matrix, _Leibniz, LatexPrinter):
     r"""LaTeX: ``\frac{\partial E}{\partial u}``, ``\cdot``, ``s_{-1}``."""
@@ -345,6 +249,9 @@ class LeibnizLatexPrinter(_Matrix, _Leibniz, LatexPrinter):
 
     def _partial(self, num: str, den: str) -> str:
         return f"\\frac{{\\partial {num}}}{{\\partial {den}}}"
+
+    def _slot(self, slot: int, call: str) -> str:
+        return f"\\partial_{{{slot}}} {call}"
 
     def _fraction(self, num: str, den: str, n_many: bool, d_many: bool) -> str:
         return f"\\frac{{{num}}}{{{den}}}"

@@ -16,11 +16,12 @@ from collections.abc import Mapping
 
 import sympy as sp
 
+from . import formula as _formula
 from .errors import BpttError
 from .formula import PRODUCTS, Call, Deriv, Num, Op, Prod, Ref, Sum
 from .graph import Graph
 from .notation import Partial, step_symbol
-from .rules import function_class, rule
+from .rules import ABSTRACT, AbstractFunction, abstract_class, function_class, partial_class, rule
 
 __all__ = ["InvalidFormula", "to_sympy", "MAX_SUM_TERMS"]
 
@@ -46,7 +47,8 @@ def _known(graph: Graph) -> str:
     last = graph.steps - 1
     return (f"known: {', '.join(b + '_t' for b in bases)} (t = 0..{last}, s_{{-1}}), "
             f"{', '.join(plain)}, the parameters {', '.join(graph.copies)}, and the "
-            "functions f, g, L, tanh, sigmoid, relu, exp, log")
+            f"functions {', '.join([*_abstract(graph)] or ['f', 'g', 'L'])}, tanh, sigmoid, "
+            "relu, exp, log")
 
 
 def _step(ref: Ref, env: Mapping[str, int]) -> int | None:
@@ -81,7 +83,89 @@ def _symbol(ref: Ref, graph: Graph, env: Mapping[str, int]) -> sp.Symbol:
     raise InvalidFormula(f"unknown symbol {sym}; {_known(graph)}", ref.column)
 
 
+def _abstract(graph: Graph) -> dict[str, int]:
+    """The model's abstract functions (``functions = { f = "abstract" }``) and their
+    numbers of arguments, as its equations call them."""
+    key = "abstract arities"
+    if key not in graph._single:
+        found: dict[str, int] = {}
+        for node in graph.nodes.values():
+            for a in node.expr.atoms(AbstractFunction) if node.expr is not None else ():
+                found.setdefault(type(a).abstract_name, type(a).arity)
+        names = (k for k, v in graph.spec.functions.items() if v == ABSTRACT)
+        graph._single[key] = {k: found.get(k, 0) for k in names}
+    return graph._single[key]
+
+
+def _abstract_call(node: Call, graph: Graph, args: list[sp.Expr], slot: int = 0) -> sp.Expr:
+    """``f(a1, …, an)`` of an abstract function, or its partial by argument ``slot``."""
+    n = _abstract(graph)[node.name]
+    if n and len(args) != n:
+        raise InvalidFormula(f"{node.name} takes {n} argument{'s' * (n > 1)} in model "
+                             f"{graph.spec.name}, got {len(args)}", node.column)
+    if node.prime:
+        if len(args) != 1:
+            raise InvalidFormula(f"{node.name}' is for a function of one argument; write the "
+                                 f"partial by the i-th argument as D_i {node.name}(…) (or "
+                                 f"∂{node.name}(…)/∂x)", node.column)
+        slot = 1
+    if slot > len(args):
+        raise InvalidFormula(f"{node.name} has {len(args)} arguments; there is no argument "
+                             f"{slot}", node.column)
+    if slot:
+        return partial_class(node.name, len(args), slot)(*args)
+    return abstract_class(node.name, len(args))(*args)
+
+
+def _juxt(node: Op, graph: Graph, env: Mapping[str, int]) -> sp.Expr | None:
+    """``D_i f(…)`` (the partial of abstract f by its i-th argument) and ``l(o)`` (a call of
+    an abstract function of one argument whose name the grammar reads as a product)."""
+    left, right = node.args
+    abstract = _abstract(graph)
+    if isinstance(left, Ref) and left.base == "D" and left.index and left.index[0] == "abs" \
+            and isinstance(right, Call) and right.name in abstract and not right.prime:
+        args = [to_sympy(a, graph, env) for a in right.args]
+        if left.index[1] < 1:
+            raise InvalidFormula(f"D_{left.index[1]} {right.name}: arguments are numbered "
+                                 "from 1", left.column)
+        return _abstract_call(right, graph, args, left.index[1])
+    if isinstance(left, Ref) and left.index is None and left.base in abstract and \
+            step_symbol(left.base, None) not in graph.nodes:
+        call = Call(left.base, False, (right,), left.column)
+        return _abstract_call(call, graph, [to_sympy(right, graph, env)])
+    return None
+
+
+def _deriv_call(node: object, graph: Graph, env: Mapping[str, int]) -> sp.Expr:
+    """``∂f(a1, …, an)/∂x`` (a ``DerivCall``): the partial of abstract f by the argument
+    that is x (a shared parameter matches its step copies), which no other one holds."""
+    call, den_ref = node.call, node.den
+    if call.name not in _abstract(graph):
+        raise InvalidFormula(f"∂{call.name}(…)/∂{den_ref.base}: {call.name} is not an abstract "
+                             f"function of model {graph.spec.name}; {_known(graph)}",
+                             call.column)
+    args = [to_sympy(a, graph, env) for a in call.args]
+    den = _symbol(den_ref, graph, env)
+    base = {c: p for p, cs in graph.copies.items() for c in cs}
+
+    def same(a: sp.Expr) -> bool:
+        return a == den or (a.is_Symbol and base.get(a, a) == base.get(den, den) and
+                            (str(a) in graph.copies or str(den) in graph.copies))
+    slots = [i for i, a in enumerate(args, 1) if same(a)]
+    if len(slots) != 1 or any(den in a.free_symbols for i, a in enumerate(args, 1)
+                              if i != slots[0]):
+        why = "is not one of its arguments" if not slots else "is in more than one argument"
+        raise InvalidFormula(f"∂{call.name}(…)/∂{den}: {den} {why}; write the partial by the "
+                             f"i-th argument as D_i {call.name}(…)", den_ref.column)
+    return _abstract_call(call, graph, args, slots[0])
+
+
 def _call(node: Call, graph: Graph, args: list[sp.Expr]) -> sp.Expr:
+    if node.name in _abstract(graph):
+        return _abstract_call(node, graph, args, getattr(node, "slot", 0))
+    if getattr(node, "slot", 0):
+        raise InvalidFormula(f"∂ᵢ{node.name}(…) is for abstract functions of several "
+                             f"arguments; {_known(graph)}", node.column)
     if node.name in ("exp", "log") and not node.prime and len(args) == 1:
         return getattr(sp, node.name)(args[0])
     if node.name == "step" and not node.prime and len(args) == 1:
@@ -124,10 +208,16 @@ def to_sympy(node: object, graph: Graph, env: Mapping[str, int] | None = None) -
         return Partial(num, den)
     if isinstance(node, Call):
         return _call(node, graph, [to_sympy(a, graph, env) for a in node.args])
+    if type(node) is getattr(_formula, "DerivCall", None):  # ∂f(a1, …, an)/∂x
+        return _deriv_call(node, graph, env)
     if isinstance(node, Op):
         if node.op == "T":
             raise InvalidFormula(f"a transpose (ᵀ) is for vectors and matrices; every quantity "
                                  f"of --model {graph.spec.name} is a scalar")
+        if node.op == "juxt":
+            read = _juxt(node, graph, env)
+            if read is not None:
+                return read
         a = [to_sympy(x, graph, env) for x in node.args]
         if node.op in PRODUCTS:
             return a[0] * a[1]

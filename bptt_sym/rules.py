@@ -21,7 +21,9 @@ import sympy as sp
 
 from .errors import UsageError
 
-__all__ = ["Rule", "RULES", "ROLES", "rule", "rule_names", "function_class", "prime_class"]
+__all__ = ["Rule", "RULES", "ROLES", "ABSTRACT", "rule", "rule_names", "function_class",
+           "prime_class", "AbstractFunction", "AbstractPartial", "abstract_class",
+           "partial_class"]
 
 
 @dataclass(frozen=True)
@@ -150,3 +152,64 @@ _CLASSES: dict[tuple[str, str], type[sp.Function]] = {
 def function_class(r: Rule) -> type[sp.Function]:
     """The SymPy function class of a rule, whose ``fdiff`` is the rule's derivative."""
     return _CLASSES[(r.role, r.name)]
+
+
+# ---- abstract functions of several arguments ---------------------------------------------
+ABSTRACT = "abstract"  # the role of a model's function that no option replaces
+
+
+class AbstractFunction(sp.Function):
+    """An abstract function of a model (``functions = { f = "abstract" }``): opaque, of a
+    fixed number of arguments; its partials are :class:`AbstractPartial` classes."""
+
+    abstract_name: str = ""
+    arity: int = 0
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return partial_class(self.abstract_name, self.arity, argindex)(*self.args)
+
+
+class AbstractPartial(sp.Function):
+    """∂f/∂(argument ``slot``) of an abstract ``f``, applied to the arguments of ``f``."""
+
+    abstract_name: str = ""
+    arity: int = 0
+    slot: int = 0
+
+
+_ABSTRACT: dict[tuple[str, int], type[sp.Function]] = {}
+_PARTIALS: dict[tuple[str, int, int], type[sp.Function]] = {}
+
+
+def abstract_class(name: str, arity: int) -> type[sp.Function]:
+    """The SymPy class of the abstract function ``name`` of ``arity`` arguments, made once
+    per (name, arity): SymPy compares applied functions by class.
+
+    >>> h, w = sp.symbols("h w")
+    >>> f = abstract_class("f", 2)
+    >>> sp.diff(f(h, w), w)
+    D2f(h, w)
+    >>> abstract_class("f", 2) is f, sp.diff(abstract_class("l", 1)(h), h)
+    (True, l'(h))
+    """
+    if arity < 1:
+        raise ValueError(f"an abstract function takes at least one argument, not {arity}")
+    key = (name, arity)
+    if key not in _ABSTRACT:
+        attrs = {"nargs": arity, "abstract_name": name, "arity": arity, "__module__": __name__}
+        _ABSTRACT[key] = type(name, (AbstractFunction,), attrs)
+    return _ABSTRACT[key]
+
+
+def partial_class(name: str, arity: int, slot: int) -> type[sp.Function]:
+    """The opaque class of ∂``name``/∂(argument ``slot``), 1-based; of one argument it is
+    ``name'`` (printed ``f'(z)``), else ``D{slot}{name}``."""
+    if not 1 <= slot <= arity:
+        raise ValueError(f"{name} has {arity} arguments; there is no argument {slot}")
+    key = (name, arity, slot)
+    if key not in _PARTIALS:
+        title = f"{name}'" if arity == 1 else f"D{slot}{name}"
+        attrs = {"nargs": arity, "abstract_name": name, "arity": arity, "slot": slot,
+                 "__module__": __name__}
+        _PARTIALS[key] = type(title, (AbstractPartial,), attrs)
+    return _PARTIALS[key]

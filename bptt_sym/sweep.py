@@ -68,9 +68,9 @@ def local_factor(graph: Graph, *, symbolic: bool) -> Factor:
     local, nodes = graph.local, graph.nodes
 
     def factor(child: Sym, parent: Sym) -> sp.Expr:
-        if symbolic and nodes[child].nonlinear:
+        if symbolic and nodes[child].nonlinear and graph.single_path(child, parent):
             return Partial(child, parent)
-        return local[(child, parent)]
+        return local[(child, parent)]  # also where ∂child/∂parent (a total) is not the edge
 
     return factor
 
@@ -84,14 +84,16 @@ def tangent(graph: Graph, of: Sym, targets: tuple[Sym, ...], factor: Factor, *,
     rel = relevant(graph, of, targets)
     tan: dict[Sym, sp.Expr] = {t: sp.S.One for t in targets}
     latest: dict[Sym, int] = {t: graph.nodes[t].step or 0 for t in targets}
+    loss = sp.Symbol(graph.spec.loss)
     for n in graph.nodes:
         if n not in rel or n in tan:
             continue
         terms = []
+        keep = keep_ones and n != loss  # ∂E/∂E_t = 1 of a summed loss says nothing
         for p in graph.nodes[n].parents:
             if p in rel:
                 terms.append((-latest[p], len(terms), times(factor(n, p), tan[p],
-                                                           keep_ones=keep_ones)))
+                                                           keep_ones=keep)))
         terms.sort(key=lambda item: item[:2])
         tan[n] = plus([term for _, _, term in terms])
         latest[n] = max(latest[p] for p in graph.nodes[n].parents if p in rel)

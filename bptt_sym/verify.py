@@ -1,5 +1,9 @@
 """Verify derived gradients numerically: compiled derivation against independent oracles.
 
+The reference forward pass of the article's model is typed by hand
+(:func:`bptt_sym.oracles.doc_loss`); any other scalar model runs its own equations through
+:mod:`bptt_sym.interpret`, which shares nothing with the SymPy derivation.
+
     >>> r = verify("doc", steps=3, activation="tanh", output="sigmoid", loss="bce",
     ...            oracles=("autograd", "fd"), points=8)
     >>> r.passed, sorted({row.oracle for row in r.rows})
@@ -17,12 +21,14 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
+from . import interpret
 from .errors import UsageError
 from .files import read_json
 from .graph import Graph, unroll
 from .limits import check_points, check_seed
-from .numeric import StandIns, compile_gradients, compiled, leaf_names
-from .oracles import ORACLES, doc_loss, functions, gradient, oracle_status
+from .models import MODELS, ModelSpec
+from .numeric import StandIns, compile_gradients, compiled, leaf_names, spec_key
+from .oracles import ORACLES, Reference, doc_reference, gradient, oracle_status
 
 __all__ = ["Row", "Skip", "Report", "verify", "compare", "draw_points", "read_points",
            "FORMS_VERIFIED"]
@@ -102,22 +108,49 @@ class Report:
         return "\n".join(lines)
 
 
+def is_doc(spec: ModelSpec) -> bool:
+    """True for the article's model (by content, whatever its name): its reference forward
+    pass is the hand-written :func:`bptt_sym.oracles.doc_loss`."""
+    return spec_key(spec) == spec_key(MODELS["doc"])
+
+
+def _inputs(graph: Graph) -> tuple[str, ...]:
+    """The leaf names that hold one value per step (``(B, T)`` arrays)."""
+    return tuple(n for n in leaf_names(graph) if n in graph.spec.inputs)
+
+
 def draw_points(graph: Graph, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Random values with a batch axis, scaled so that no activation saturates."""
+    """Random values with a batch axis, scaled so that no activation saturates: parameters
+    in (-1, 1), inputs N(0, 1) of shape ``(n, T)``, initial states in (-0.5, 0.5), targets
+    in (0.1, 0.9) (the article's model keeps its own ranges)."""
     if n < 1:
         raise UsageError(f"--points must be at least 1, got {n}")
     t = graph.steps
-    values = {"u": rng.uniform(-1, 1, n), "w": rng.uniform(-0.9, 0.9, n),
-              "k": rng.uniform(-0.5, 0.5, n), "v": rng.uniform(-1.5, 1.5, n),
-              "x": rng.normal(0, 1, (n, t)), "s_{-1}": rng.uniform(-0.5, 0.5, n),
-              "y": rng.uniform(0.1, 0.9, n)}
-    return {k: values[k] for k in leaf_names(graph)}
+    if is_doc(graph.spec):
+        values = {"u": rng.uniform(-1, 1, n), "w": rng.uniform(-0.9, 0.9, n),
+                  "k": rng.uniform(-0.5, 0.5, n), "v": rng.uniform(-1.5, 1.5, n),
+                  "x": rng.normal(0, 1, (n, t)), "s_{-1}": rng.uniform(-0.5, 0.5, n),
+                  "y": rng.uniform(0.1, 0.9, n)}
+        return {k: values[k] for k in leaf_names(graph)}
+    out = {}
+    for name, syms in leaf_names(graph).items():
+        kind = graph.nodes[syms[0]].kind if syms else "parameter"
+        if kind == "input":
+            out[name] = rng.normal(0, 1, (n, t))
+        elif kind == "initial":
+            out[name] = rng.uniform(-0.5, 0.5, n)
+        elif kind == "target":
+            out[name] = rng.uniform(0.1, 0.9, n)
+        else:
+            out[name] = rng.uniform(-1, 1, n)
+    return out
 
 
 def read_points(path: str | Path, graph: Graph) -> dict[str, np.ndarray]:
-    """Values from a JSON file: each name a number (or a list, one per point); ``x`` a list
-    of T numbers (or a list of such lists)."""
+    """Values from a JSON file: each name a number (or a list, one per point); an input
+    such as ``x`` a list of T numbers (or a list of such lists)."""
     raw = read_json(str(path), "--at file")
+    per_step = _inputs(graph)
     if not isinstance(raw, dict):
         raise UsageError(f"--at file {str(path)!r} must hold one JSON object of names")
     out: dict[str, np.ndarray] = {}
@@ -133,21 +166,29 @@ def read_points(path: str | Path, graph: Graph) -> dict[str, np.ndarray]:
         if not np.all(np.isfinite(arr)):
             raise UsageError(f"--at value of {name!r} is not finite: "
                              f"{json.dumps(raw[name])[:60]}")
-        if name == "x":
+        if name in per_step:
             arr = np.atleast_2d(arr)
             if arr.ndim != 2 or arr.shape[1] != graph.steps:
-                raise UsageError(f"--at value of 'x' needs {graph.steps} numbers per point "
-                                 f"(--steps {graph.steps}), got shape {list(arr.shape)}")
+                raise UsageError(f"--at value of {name!r} needs {graph.steps} numbers per "
+                                 f"point (--steps {graph.steps}), got shape {list(arr.shape)}")
         elif arr.ndim > 1:
             raise UsageError(f"--at value of {name!r} must be a number or a flat list")
         out[name] = np.atleast_1d(arr)
     try:
-        (n,) = np.broadcast(*[a[:, 0] if k == "x" else a for k, a in out.items()]).shape
+        n = _batch(out, per_step)
     except ValueError:
         shapes = {k: list(a.shape) for k, a in out.items()}
         raise UsageError(f"--at values have different numbers of points: {shapes}") from None
-    return {k: np.broadcast_to(a, (n, graph.steps) if k == "x" else (n,)).copy()
+    return {k: np.broadcast_to(a, (n, graph.steps) if k in per_step else (n,)).copy()
             for k, a in out.items()}
+
+
+def _batch(values: Mapping[str, np.ndarray], per_step: Sequence[str]) -> int:
+    """The number of points: the broadcast batch size of all values."""
+    firsts = [np.asarray(v)[..., 0] if k in per_step else np.asarray(v)
+              for k, v in values.items()]
+    shape = np.broadcast(*firsts).shape
+    return int(shape[0]) if shape else 1
 
 
 def compare(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -159,11 +200,16 @@ def compare(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return float(np.max(err)), float(np.max(err) / scale)
 
 
-def verify(model: str = "doc", *, steps: int = 2, activation: str = "f", output: str = "g",
-           loss: str = "L", oracles: Sequence[str] | None = None, points: int = 64,
-           seed: int | None = 0, at: Mapping[str, np.ndarray] | None = None,
+def verify(model: str | ModelSpec = "doc", *, steps: int = 2, activation: str = "f",
+           output: str = "g", loss: str = "L", oracles: Sequence[str] | None = None,
+           points: int = 64, seed: int | None = 0, at: Mapping[str, np.ndarray] | None = None,
            override: Mapping[str, sp.Expr] | None = None) -> Report:
     """Check the delta and closed forms of every parameter's gradient against oracles.
+
+    ``model`` is a built-in model's name or any scalar :class:`~bptt_sym.models.ModelSpec`.
+    The oracles differentiate an independent forward pass: :func:`bptt_sym.oracles.doc_loss`
+    for the article's model, the model's own equations run by :mod:`bptt_sym.interpret` for
+    any other.
 
     ``override`` replaces a derived gradient (in node values) by another expression, for
     checking a hand derivation: a SymPy expression, or text in the notation of ``check``
@@ -178,13 +224,13 @@ def verify(model: str = "doc", *, steps: int = 2, activation: str = "f", output:
         if name not in ORACLES:
             raise UsageError(f"unknown oracle {name!r}; choose from {', '.join(ORACLES)}")
     rng = np.random.default_rng(seed)
+    used = set(graph.spec.functions.values())
     abstract = tuple(letter for letter, role in zip(("f", "g", "L"), ("activation", "output",
                                                                            "loss"))
-                     if graph.choices[role] == letter)
+                     if graph.choices[role] == letter and role in used)
     stand_ins = StandIns.draw(rng) if abstract else StandIns()
     values = dict(at) if at is not None else draw_points(graph, points, rng)
-    n_points = int(np.broadcast(*[v[..., 0] if k == "x" else v
-                                  for k, v in values.items()]).shape[0])
+    n_points = _batch(values, _inputs(graph))
     with np.errstate(all="ignore"):  # a non-finite value is reported below, not warned
         return _run(graph, names, values, n_points, (activation, output, loss), stand_ins,
                     abstract, seed if at is None else None, override)
@@ -194,9 +240,9 @@ def _run(graph: Graph, names: tuple[str, ...], values: Mapping[str, np.ndarray],
          n_points: int, choice: tuple[str, str, str], stand_ins: StandIns,
          abstract: tuple[str, ...], seed: int | None,
          override: Mapping[str, sp.Expr] | None) -> Report:
-    e_ref = doc_loss({p: values[p] for p in ("u", "w", "k", "v")}, values["x"],
-                     values["s_{-1}"], values["y"], functions(np, *choice, stand_ins))
-    key = (graph.spec.name, graph.steps, *choice)
+    reference = _reference(graph, choice, stand_ins)
+    e_ref = reference.loss(values)
+    key = (graph.spec, graph.steps, *choice)
     e_sym = compiled(*key, "loss", stand_ins)(values)[graph.spec.loss]
     if not np.all(np.isfinite(e_ref)):
         raise UsageError("the loss is not finite at these values; bce and xent need an "
@@ -207,14 +253,30 @@ def _run(graph: Graph, names: tuple[str, ...], values: Mapping[str, np.ndarray],
                       compiled(*key, form, stand_ins))(values) for form in FORMS_VERIFIED}
     rows, skipped = [], []
     for name in names:
-        why = oracle_status(name, choice[0])
+        why = oracle_status(name, choice[0]) or _not_analytic(graph, name)
         if why:
             skipped.append(Skip(name, why))
             continue
-        ref = gradient(name, values, choice, stand_ins)
+        ref = gradient(name, values, choice, stand_ins, reference=reference)
         for form in FORMS_VERIFIED:
             for p in graph.copies:
                 rows.append(Row(form, p, name, *compare(derived[form][p], ref[p]),
                                 ORACLES[name].tolerance))
     return Report(graph.spec.name, graph.steps, dict(graph.choices), seed, n_points,
                   stand_ins.describe(abstract), forward, tuple(rows), tuple(skipped))
+
+
+def _reference(graph: Graph, choice: tuple[str, str, str], stand_ins: StandIns) -> Reference:
+    """The forward pass the oracles differentiate: typed by hand for the article's model,
+    the model's own equations run by the interpreter for any other."""
+    if is_doc(graph.spec):
+        return doc_reference(choice, stand_ins)
+    return interpret.reference(graph.spec, graph.steps, choice, stand_ins)
+
+
+def _not_analytic(graph: Graph, oracle: str) -> str | None:
+    """Why the complex step does not apply to a model that calls relu by name."""
+    if oracle == "complex-step" and "relu" in interpret.calls(graph.spec):
+        return "the model calls relu, which is not real-analytic, so the complex step " \
+            "does not apply"
+    return None

@@ -1,0 +1,250 @@
+"""Run a model's own equations forward, in array code: the reference for any scalar model.
+
+Each equation is read by the grammar of :mod:`bptt_sym.equations` (``_PARSER``), but the
+tree is turned into plain Python closures over arrays, not into SymPy: nothing of the
+symbolic derivation is used, so agreement with the compiled derivation means something.
+The arrays come from any NumPy-like library (``numpy``, ``autograd.numpy``, ``torch``,
+complex arrays for the complex step); every leaf has a batch axis.
+
+Values are named as :func:`bptt_sym.numeric.leaf_names` names them: a parameter by its
+name, an input ``(B, T)`` by its name, a target ``y`` or per step ``y_0 … y_{T-1}``, a given
+initial state ``s_{-1}``.
+
+    >>> import numpy as np
+    >>> from bptt_sym.models import DOC
+    >>> values = {"u": np.array([0.5]), "w": np.array([-0.3]), "k": np.array([0.1]),
+    ...           "v": np.array([0.8]), "x": np.array([[0.2, -0.4]]),
+    ...           "s_{-1}": np.zeros(1), "y": np.array([0.3])}
+    >>> fns = function_table(DOC, np, ("tanh", "sigmoid", "bce"))
+    >>> round(float(loss(DOC, values, steps=2, functions=fns)[0]), 8)
+    0.66987903
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from types import ModuleType
+
+from lark import Tree, v_args
+from lark.exceptions import LarkError, VisitError
+
+from .equations import _PARSER, StepIndices
+from .errors import BpttError
+from .models import ModelSpec
+from .numeric import DEFAULT_STAND_INS, StandIns
+from .oracles import Reference, abstract_function, tables
+
+__all__ = ["evaluate", "loss", "function_table", "calls", "reference"]
+
+Value = object
+Closure = Callable[["_Run", int], Value]
+ROLE_ARITY = {"activation": 1, "output": 1, "loss": 2}
+ELEMENTARY = ("exp", "log")
+
+
+class _Ref:
+    """A reference ``base_{var+offset}`` (``var`` None: no index; "": an absolute step)."""
+
+    def __init__(self, base: str, var: str | None, offset: int) -> None:
+        self.base, self.var, self.offset = base, var, offset
+
+    def step(self, t: int, steps: int) -> int | None:
+        if self.var is None:
+            return None
+        return {"t": t, "T": steps, "": 0}[self.var] + self.offset
+
+    def __call__(self, run: _Run, t: int) -> Value:
+        if self.base == "T" and self.var is None:
+            return run.steps  # the number of steps, as in 1/T sum_t E_t
+        return run.get(self.base, self.step(t, run.steps))
+
+
+def _binary(op: Callable[[Value, Value], Value], a: Closure, b: Closure) -> Closure:
+    return lambda run, t: op(a(run, t), b(run, t))
+
+
+@v_args(inline=True)
+class _ToClosures(StepIndices):
+    """Parse tree -> a closure ``(run, t) -> value`` per subexpression."""
+
+    def ref(self, name, index=None):  # noqa: ANN001, ANN201
+        var, offset = index if index is not None else (None, 0)
+        return _Ref(str(name), var, offset)
+
+    def number(self, tok):  # noqa: ANN001, ANN201
+        text = str(tok)
+        value = int(text) if text.isdigit() else float(text)
+        return lambda run, t: value
+
+    def stepsum(self, _token, body):  # noqa: ANN001, ANN201
+        def total(run: _Run, t: int) -> Value:
+            acc = body(run, 0)
+            for k in range(1, run.steps):
+                acc = acc + body(run, k)
+            return acc
+        return total
+
+    def call(self, name, *args):  # noqa: ANN001, ANN201
+        fname = str(name)
+        return lambda run, t: run.call(fname, [a(run, t) for a in args])
+
+    def add(self, a, b):  # noqa: ANN001, ANN201
+        return _binary(lambda p, q: p + q, a, b)
+
+    def sub(self, a, b):  # noqa: ANN001, ANN201
+        return _binary(lambda p, q: p - q, a, b)
+
+    def mul(self, a, b):  # noqa: ANN001, ANN201
+        return _binary(lambda p, q: p * q, a, b)
+
+    def div(self, a, b):  # noqa: ANN001, ANN201
+        return _binary(lambda p, q: p / q, a, b)
+
+    def pow(self, a, b):  # noqa: ANN001, ANN201
+        return _binary(lambda p, q: p**q, a, b)
+
+    def neg(self, a):  # noqa: ANN001, ANN201
+        return lambda run, t: -a(run, t)
+
+    def start(self, lhs, rhs):  # noqa: ANN001, ANN201
+        return lhs, rhs
+
+
+@functools.lru_cache(maxsize=256)
+def _line(source: str) -> tuple[_Ref, Closure]:
+    """One equation, parsed once: its left side and the closure of its right side."""
+    try:
+        return _ToClosures().transform(_PARSER.parse(source))
+    except (LarkError, VisitError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise BpttError(f"cannot parse model equation {source!r}: {first}") from None
+
+
+def calls(spec: ModelSpec) -> frozenset[str]:
+    """The function names that the equations of ``spec`` call.
+
+    >>> from bptt_sym.models import DOC
+    >>> sorted(calls(DOC))
+    ['L', 'f', 'g']
+    """
+    found: set[str] = set()
+    for source in (*spec.cell, *spec.head):
+        try:
+            tree = _PARSER.parse(source)
+        except LarkError:
+            continue
+        found.update(str(c.children[0]) for c in tree.iter_subtrees() if c.data == "call"
+                     and isinstance(c, Tree))
+    return frozenset(found)
+
+
+class _Run:
+    """One forward pass: the values given, the nodes computed so far, the functions."""
+
+    def __init__(self, spec: ModelSpec, steps: int, values: Mapping[str, Value],
+                 functions: Mapping[str, Callable[..., Value]]) -> None:
+        self.spec, self.steps, self.values, self.functions = spec, steps, values, functions
+        self.nodes: dict[tuple[str, int | None], Value] = {}
+
+    def get(self, base: str, step: int | None) -> Value:
+        """The value of ``base`` at ``step``, in the order the graph builder looks it up."""
+        spec = self.spec
+        if base in spec.states and step == -1 and spec.initial_value(base) == "zero":
+            return 0.0
+        if base in spec.parameters:
+            return self._given(base)
+        if (base, step) in self.nodes:
+            return self.nodes[(base, step)]
+        if base in spec.inputs and step is not None and 0 <= step < self.steps:
+            return self._given(base)[..., step]
+        if base in spec.targets or (base in spec.states and step == -1):
+            return self._given(_name(base, step))
+        raise BpttError(f"model {spec.name}: {_name(base, step)} is used before it is "
+                        "defined")
+
+    def _given(self, name: str) -> Value:
+        if name not in self.values:
+            raise BpttError(f"no value for {name!r}")
+        return self.values[name]
+
+    def call(self, name: str, args: list[Value]) -> Value:
+        fn = self.functions.get(name)
+        if fn is None:
+            known = ", ".join(sorted(self.functions)) or "none"
+            raise BpttError(f"unknown function {name}; known functions: {known}")
+        return fn(*args)
+
+
+def _name(base: str, step: int | None) -> str:
+    """How a leaf's value is named: ``y``, ``y_0``, ``s_{-1}``."""
+    if step is None:
+        return base
+    return f"{base}_{step}" if step >= 0 else f"{base}_{{{step}}}"
+
+
+def evaluate(spec: ModelSpec, values: Mapping[str, Value], *, steps: int,
+             functions: Mapping[str, Callable[..., Value]]) -> dict[tuple[str, int | None], Value]:
+    """Every node's value: ``(base, step)`` -> array (``step`` None after the last step).
+
+    The cell runs at t = 0 … steps-1, then the head (at t = steps-1, as the graph builds it).
+    """
+    run = _Run(spec, steps, values, functions)
+    for t in range(steps):
+        for source in spec.cell:
+            _define(run, source, t)
+    for source in spec.head:
+        _define(run, source, steps - 1)
+    return run.nodes
+
+
+def _define(run: _Run, source: str, t: int) -> None:
+    lhs, rhs = _line(source)
+    run.nodes[(lhs.base, lhs.step(t, run.steps))] = rhs(run, t)
+
+
+def loss(spec: ModelSpec, values: Mapping[str, Value], *, steps: int,
+         functions: Mapping[str, Callable[..., Value]]) -> Value:
+    """The loss ``spec.loss`` of each sequence of the batch."""
+    nodes = evaluate(spec, values, steps=steps, functions=functions)
+    if (spec.loss, None) not in nodes:
+        raise BpttError(f"model {spec.name}: no equation defines the loss {spec.loss}")
+    return nodes[(spec.loss, None)]
+
+
+def _role(fn: Callable[..., Value], arity: int) -> Callable[..., Value]:
+    """A role function called as the graph calls it: with its first ``arity`` arguments
+    (an abstract loss L(o) reads no target)."""
+    if arity == 1:
+        return lambda *a: fn(*a[:1])
+    return lambda o, y=None, *rest: fn(o, y)
+
+
+def function_table(spec: ModelSpec, xp: ModuleType, choice: tuple[str, str, str],
+                   stand_ins: StandIns = DEFAULT_STAND_INS) -> dict[str, Callable[..., Value]]:
+    """The functions an equation may call, in ``xp``: each role letter of ``spec`` (f, g, L)
+    the chosen function of its role (activation, output, loss), each concrete rule by its
+    name, and exp, log.  Abstract choices are the named stand-ins, and so are the abstract
+    functions of several arguments (:func:`bptt_sym.oracles.abstract_function`)."""
+    table = tables(xp, stand_ins)
+    chosen = dict(zip(("activation", "output", "loss"), choice))
+    fns: dict[str, Callable[..., Value]] = {name: getattr(xp, name) for name in ELEMENTARY}
+    for role in ("activation", "output", "loss"):
+        for name, fn in table[role].items():
+            if name not in ("f", "g", "L", "softmax"):
+                fns.setdefault(name, fn)
+    for letter, role in spec.functions.items():
+        if role == "abstract":  # a function of several arguments that no option replaces
+            fns[letter] = abstract_function(xp, letter, stand_ins)
+            continue
+        fns[letter] = _role(table[role][chosen[role]], ROLE_ARITY[role])
+    return fns
+
+
+def reference(spec: ModelSpec, steps: int, choice: tuple[str, str, str],
+              stand_ins: StandIns = DEFAULT_STAND_INS) -> Reference:
+    """The oracles' forward pass for ``spec``: its equations run by this interpreter."""
+    def forward(xp: ModuleType, theta: Mapping[str, Value], data: Mapping[str, Value]) -> Value:
+        return loss(spec, {**data, **theta}, steps=steps,
+                    functions=function_table(spec, xp, choice, stand_ins))
+    return Reference(tuple(spec.parameters), forward)

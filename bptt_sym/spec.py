@@ -1,0 +1,48 @@
+"""The one description of a scalar recurrent model: its equations and which names play
+which part.  Built-in models and model files are read into it (:mod:`bptt_sym.modelfile`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["ModelSpec"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A recurrent model written as equations.
+
+    ``cell`` holds the equations of step t (indices ``_t``, ``_{t-1}``), ``head`` the
+    equations after the last step (``_{T-1}`` is the last step).  Function names are
+    roles: ``f`` the activation, ``g`` the output, ``L`` the loss, chosen per unrolling.
+    ``keys`` are the nodes that the state-level chains (article B7, B8) pass through.
+    ``refs`` gives the article's number for an equation, keyed by ``(name, step)``.
+    ``functions`` maps each function name the equations call, other than the rule table's
+    concrete functions, to the role whose CLI option replaces it (``--activation`` for
+    ``"activation"`` …).  ``initial`` says each state's value at step -1: ``"given"`` (a
+    leaf of the graph) or ``"zero"``.  ``path`` is the model file it was read from ("" for
+    a built-in model).
+    """
+
+    name: str
+    title: str
+    cell: tuple[str, ...]
+    head: tuple[str, ...]
+    parameters: tuple[str, ...]
+    inputs: tuple[str, ...]
+    targets: tuple[str, ...]
+    states: tuple[str, ...]
+    keys: tuple[str, ...]
+    loss: str
+    article_steps: int = 0
+    refs: dict[tuple[str, int | None], str] = field(default_factory=dict)
+    backward_refs: dict[tuple[str, str], str] = field(default_factory=dict)
+    functions: dict[str, str] = field(
+        default_factory=lambda: {"f": "activation", "g": "output", "L": "loss"})
+    initial: dict[str, str] = field(default_factory=dict)
+    path: str = ""
+
+    def initial_value(self, state: str) -> str:
+        """``"given"`` or ``"zero"``: the value of ``state`` at step -1."""
+        return self.initial.get(state, "given")
