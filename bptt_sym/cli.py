@@ -168,7 +168,7 @@ def _unroll(args: argparse.Namespace) -> int:
         return unroll_vector_cmd(args)
     g = _graph(args)
     comment = "%" if args.format == "latex" else "#"
-    emit(f"{comment} model {g.spec.name}: {g.spec.title}, steps 0..{g.steps - 1}")
+    emit(f"{comment} model {g.spec.heading}, steps 0..{g.steps - 1}")
     for node in g.nodes.values():
         if node.expr is None:
             continue

@@ -282,9 +282,10 @@ def _explicit(graph: Graph, expr: sp.Expr) -> sp.Expr:
     return expr.xreplace(defs)
 
 
-def derive(graph: Graph, *, wrt: str, of: str = "E", form: str = "factored",
+def derive(graph: Graph, *, wrt: str, of: str | None = None, form: str = "factored",
            explicit: bool = False, max_paths: int = DEFAULT_MAX_PATHS) -> Derivation:
-    """Derive ∂of/∂wrt in one of ``FORMS``; ``wrt`` is a parameter (all copies) or a node.
+    """Derive ∂of/∂wrt in one of ``FORMS``; ``wrt`` is a parameter (all copies) or a node,
+    ``of`` a node (default: the model's loss).
 
     >>> from bptt_sym.graph import unroll
     >>> print(derive(unroll("doc", steps=1), wrt="k", form="closed").text("ascii"))
@@ -294,7 +295,7 @@ def derive(graph: Graph, *, wrt: str, of: str = "E", form: str = "factored",
     """
     if form not in FORMS:
         raise UsageError(f"unknown form {form!r}; choose one of {', '.join(FORMS)}")
-    x, targets, name = _target(graph, wrt, of)
+    x, targets, name = _target(graph, wrt, of or graph.spec.loss)
     if form != "delta":
         _check_product(graph, x, targets, name, form)
     if form == "paths":

@@ -20,6 +20,7 @@ from .decide import Number, classify, describe
 from .graph import Graph
 from .notation import Partial, split_name, step_symbol
 from .printing import leibniz
+from .rules import ROLES
 from .sweep import total
 
 __all__ = ["Diagnosis", "explain", "KINDS"]
@@ -201,10 +202,11 @@ def _local(graph: Graph, lhs: sp.Expr, rhs: sp.Expr, holds: Holds) -> list[Diagn
     for piece in _pieces(rhs):
         for partial, value in cands:
             if value != piece and holds(lhs, rhs.xreplace({piece: value})):
-                fn = graph.choices["activation"]
+                used = set(graph.spec.functions.values())
+                chosen = "/".join(graph.choices[r] for r in ROLES if r in used)
+                where = f"with {chosen} " if chosen else ""
                 return [Diagnosis("local-derivative",
-                                  f"{_u(partial)} written as {_u(piece)}; with "
-                                  f"{fn}/{graph.choices['output']}/{graph.choices['loss']} "
+                                  f"{_u(partial)} written as {_u(piece)}; {where}"
                                   f"it is {_u(_tidy(value))}")]
     return []
 

@@ -142,7 +142,7 @@ def _model_part(graph: Graph) -> Part:
         shown.append(Display(leibniz(_name(t.lhs), "latex"), leibniz(t.rhs, "latex"),
                              numbered=False))
     chosen = ", ".join(f"{role} {name}" for role, name in graph.choices.items())
-    return Part("The model", 1, f"Model {spec.name}: {spec.title}. The first {len(spec.cell)} "
+    return Part("The model", 1, f"Model {spec.heading}. The first {len(spec.cell)} "
                 f"equations hold at every step $t$, the others after the last step $T-1$. "
                 f"Parameters {', '.join(spec.parameters)}; here {chosen}.", tuple(shown))
 

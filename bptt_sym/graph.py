@@ -150,11 +150,27 @@ def _unknown_message(graph: Graph, name: str, option: str) -> str:
                                 for n in graph.nodes.values()):
         return (f"{option} {name!r} is out of range: with --steps {graph.steps} the steps are "
                 f"0..{last} (and -1 for the initial state)")
+    state, inner, head = _example_nodes(graph)
     if option == "--of":
-        return f"unknown --of node {name!r}; choose a node such as E, o, q, s_{last}, z_0"
+        such = ", ".join([graph.spec.loss, *reversed(head), *state, *inner])
+        return f"unknown --of node {name!r}; choose a node such as {such}"
     params = ", ".join(graph.copies)
+    first = next(iter(graph.copies), "u")
+    such = ", ".join([*state, *inner, *head])
     return (f"unknown {option} name {name!r}; choose a parameter ({params}), a step copy such "
-            f"as u_0, or a node such as s_{last}, z_0, q, o (nodes: {', '.join(bases)})")
+            f"as {first}_0, or a node such as {such} (nodes: {', '.join(bases)})")
+
+
+def _example_nodes(graph: Graph) -> tuple[list[str], list[str], list[str]]:
+    """Names to suggest: a state at the last step, the cell node defined just before the
+    first state (at step 0), and the nodes after the last step (the loss left out)."""
+    spec, last = graph.spec, graph.steps - 1
+    defined = [line.split("=")[0].strip().removesuffix("_t") for line in spec.cell]
+    state = [f"{spec.states[0]}_{last}"] if spec.states else []
+    at = defined.index(spec.states[0]) if spec.states and spec.states[0] in defined else 0
+    inner = [f"{defined[at - 1]}_0"] if at > 0 else []
+    head = [line.split("=")[0].strip() for line in spec.head]
+    return state, inner, [h for h in head if h != spec.loss]
 
 
 def _functions(spec: ModelSpec, choices: Mapping[str, str]) -> dict[str, Callable[..., sp.Expr]]:

@@ -54,6 +54,7 @@ _REQUIRED = ("name", "parameters", "cell", "loss")
 _ROLE_KEYS = (("parameters", "parameter"), ("inputs", "input"), ("targets", "target"),
               ("functions", "function"))
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_ROLE_NAMES = {"activation": "f", "output": "g", "loss": "L"}  # the abstract rules' names
 _REF_KEY = re.compile(r"([A-Za-z][A-Za-z0-9]*)(?:_(\d+))?")
 
 
@@ -184,6 +185,12 @@ def _check_values(places: Places, data: Mapping[str, object]) -> None:
             raise places.error(("initial", state), f'initial value of {state} must be "given"'
                                f' (a leaf of the graph) or "zero", not {value!r}')
     for letter, role in data.get("functions", {}).items():
+        named = _ROLE_NAMES.get(role)
+        if named is not None and letter != named:
+            raise places.error(("functions", letter), f"function {letter} = {role!r}: a "
+                               f"function with the role {role} is named {named} (the name it "
+                               f"prints as while abstract); rename it {named}, or give "
+                               f"{letter} the role {ABSTRACT!r}", key=True)
         if role not in ROLES and role != ABSTRACT:
             raise places.error(("functions", letter), f"function {letter} = {role!r}: the role "
                                f"must be one of {', '.join(ROLES)} (the option --activation, "

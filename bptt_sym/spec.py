@@ -43,6 +43,11 @@ class ModelSpec:
     initial: dict[str, str] = field(default_factory=dict)
     path: str = ""
 
+    @property
+    def heading(self) -> str:
+        """``name: title``, or the name alone for a model with no title."""
+        return f"{self.name}: {self.title}" if self.title else self.name
+
     def initial_value(self, state: str) -> str:
         """``"given"`` or ``"zero"``: the value of ``state`` at step -1."""
         return self.initial.get(state, "given")

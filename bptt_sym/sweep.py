@@ -52,7 +52,13 @@ def times(factor: sp.Expr, rest: sp.Expr, *, keep_ones: bool = False) -> sp.Expr
     if factor == 1 and not keep_ones:
         return rest
     tail = rest.args if isinstance(rest, sp.Mul) else (rest,)
-    return sp.Mul(factor, *tail, evaluate=False)
+    args = [factor, *tail]
+    if any(a.is_Number and a < 0 for a in args):  # a·(−1)·n reads −a·n: the sign in front
+        negative = sum(1 for a in args if a.is_Number and a < 0) % 2 == 1
+        args = [(-a if a.is_Number and a < 0 else a) for a in args if a != -1] or [sp.S.One]
+        if negative:
+            args = [sp.S.NegativeOne, *args]
+    return sp.Mul(*args, evaluate=False) if len(args) > 1 else args[0]
 
 
 def plus(terms: list[sp.Expr]) -> sp.Expr:

@@ -29,6 +29,7 @@ from .limits import check_points, check_seed
 from .models import MODELS, ModelSpec
 from .numeric import StandIns, compile_gradients, compiled, leaf_names, spec_key
 from .oracles import ORACLES, Reference, doc_reference, gradient, oracle_status
+from .rules import AbstractFunction
 
 __all__ = ["Row", "Skip", "Report", "verify", "compare", "draw_points", "read_points",
            "FORMS_VERIFIED"]
@@ -75,6 +76,7 @@ class Report:
     forward_max_rel: float
     rows: tuple[Row, ...]
     skipped: tuple[Skip, ...] = field(default=())
+    loss: str = "E"
 
     @property
     def passed(self) -> bool:
@@ -89,13 +91,15 @@ class Report:
 
     def text(self) -> str:
         c = self.choices
-        head = (f"model {self.model}, steps {self.steps}, activation {c['activation']}, "
-                f"output {c['output']}, loss {c['loss']}; seed {self.seed}, "
-                f"{self.points} points")
+        roles = "".join(f", {role} {c[role]}" for role in ("activation", "output", "loss")
+                        if role in c)
+        head = f"model {self.model}, steps {self.steps}{roles}; seed {self.seed}, " \
+               f"{self.points} points"
         lines = [head]
         lines += [f"stand-in {v}" for v in self.stand_ins.values()]
         ok = "PASS" if self.forward_max_rel <= FORWARD_TOLERANCE else "FAIL"
-        lines.append(f"forward E, compiled vs reference: max rel {self.forward_max_rel:.1e} "
+        lines.append(f"forward {self.loss}, compiled vs reference: max rel "
+                     f"{self.forward_max_rel:.1e} "
                      f"(tolerance {FORWARD_TOLERANCE:.0e}) {ok}")
         lines.append(f"{'form':<7}{'param':<7}{'oracle':<14}{'max abs':>10}{'max rel':>10}"
                      f"{'tol':>8}  result")
@@ -262,8 +266,19 @@ def _run(graph: Graph, names: tuple[str, ...], values: Mapping[str, np.ndarray],
             for p in graph.copies:
                 rows.append(Row(form, p, name, *compare(derived[form][p], ref[p]),
                                 ORACLES[name].tolerance))
-    return Report(graph.spec.name, graph.steps, dict(graph.choices), seed, n_points,
-                  stand_ins.describe(abstract), forward, tuple(rows), tuple(skipped))
+    used = set(graph.spec.functions.values())  # only the roles the model has a function for
+    choices = {role: name for role, name in graph.choices.items() if role in used}
+    return Report(graph.spec.name, graph.steps, choices, seed, n_points,
+                  {**stand_ins.describe(abstract), **_many_stand_ins(graph, stand_ins)},
+                  forward, tuple(rows), tuple(skipped),
+                  graph.spec.loss)
+
+
+def _many_stand_ins(graph: Graph, stand_ins: StandIns) -> dict[str, str]:
+    """The stand-ins of the model's abstract functions of several arguments (d2l's f)."""
+    found = sorted({(type(a).abstract_name, type(a).arity) for node in graph.nodes.values()
+                    if node.expr is not None for a in node.expr.atoms(AbstractFunction)})
+    return {name: stand_ins.describe_many(name, arity) for name, arity in found}
 
 
 def _reference(graph: Graph, choice: tuple[str, str, str], stand_ins: StandIns) -> Reference:

@@ -511,3 +511,13 @@ def test_a_name_that_ends_in_a_digit_is_refused(old: str, new: str, where: str) 
     with pytest.raises(ModelFileError, match=where) as exc:
         parse_model(text, path="m.toml")
     assert str(exc.value).startswith("m.toml:") and "\n" not in str(exc.value)
+
+
+def test_a_role_function_is_named_after_its_role() -> None:
+    """An abstract activation prints as f: naming it phi would print a name the file lacks."""
+    text = builtin_text("doc").replace("s_t = f(z_t)", "s_t = phi(z_t)").replace(
+        "functions = { f = ", "functions = { phi = ")
+    with pytest.raises(ModelFileError, match="is named f") as exc:
+        parse_model(text, path="m.toml")
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if s.startswith("functions"))
+    assert str(exc.value).startswith(f"m.toml:{line}:")
