@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 
 from .check import check_graph, summary
-from .cli_parser import parser
+from .cli_parser import SIZE_LETTERS, parser
 from .cli_vector import (
     VECTOR_MODELS,
     check_vector,
@@ -80,6 +80,16 @@ def model_argument(text: str) -> str | ModelSpec:
                      "(.toml; `bptt-sym models --show doc` prints one to start from)")
 
 
+def _apply_sizes(args: argparse.Namespace) -> None:
+    """--size H=…,D=…,K=… sets --hidden, --inputs, --classes (giving both is an error)."""
+    for letter, value in (getattr(args, "size", None) or {}).items():
+        option = SIZE_LETTERS[letter]
+        if getattr(args, option) is not None:
+            raise UsageError(f"--size {letter}= and --{option} both give the size {letter}; "
+                             "give it once")
+        setattr(args, option, value)
+
+
 def _roles_given(args: argparse.Namespace, spec: ModelSpec) -> None:
     """--activation, --output and --loss replace a function of the model; one that the model
     has no function for is an error, not silently ignored."""
@@ -95,7 +105,8 @@ def _roles_given(args: argparse.Namespace, spec: ModelSpec) -> None:
 def _graph(args: argparse.Namespace) -> Graph:
     if getattr(args, "hidden", None) or getattr(args, "inputs", None) or \
             getattr(args, "classes", None) or getattr(args, "bias", False):
-        raise UsageError("--hidden, --inputs, --classes and --bias are for --model elman")
+        raise UsageError("--size, --hidden, --inputs, --classes and --bias are for "
+                         "--model elman")
     if isinstance(args.model, ModelSpec):
         _roles_given(args, args.model)
     g = unroll(args.model, steps=args.steps, activation=args.activation, output=args.output,
@@ -303,6 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.activation = "tanh" if _vector(args) else "f"
         if hasattr(args, "model"):
             args.model = model_argument(args.model)
+            _apply_sizes(args)
         handlers = {"derive": _derive, "unroll": _unroll, "verify": _verify, "check": _check,
                     "models": _models, "export": _export, "graph": _draw}
         handler = handlers[args.command]

@@ -56,6 +56,25 @@ def _positive(text: str) -> int:
     return _whole(text, 1)
 
 
+SIZE_LETTERS = {"H": "hidden", "D": "inputs", "K": "classes"}
+
+
+def _sizes(text: str) -> dict[str, int]:
+    """--size H=16,D=8: each size letter with a whole number."""
+    out: dict[str, int] = {}
+    for item in text.split(","):
+        letter, eq, value = item.strip().partition("=")
+        letter = letter.strip()
+        if not eq or letter not in SIZE_LETTERS:
+            raise argparse.ArgumentTypeError(
+                f"{item.strip()!r} is not a size; write letter=number with the letters "
+                f"{', '.join(SIZE_LETTERS)}, e.g. H=16,D=8")
+        if letter in out:
+            raise argparse.ArgumentTypeError(f"{letter} is given twice")
+        out[letter] = _positive(value.strip())
+    return out
+
+
 def _seed(text: str) -> int:
     return _whole(text, 0)
 
@@ -87,6 +106,9 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                        help="inputs per step (default: 3)")
     sizes.add_argument("--classes", type=_positive, default=None, metavar="K",
                        help="output classes (default: 3)")
+    sizes.add_argument("--size", type=_sizes, default=None, metavar="H=…,D=…,K=…",
+                       help="the sizes by their letters, e.g. H=16,D=8 (the same as --hidden, "
+                       "--inputs, --classes)")
     sizes.add_argument("--bias", action="store_true", help="add the biases b and c")
 
 

@@ -125,3 +125,35 @@ def test_a_bad_model_file_is_one_line_with_its_place(tmp_path: Path,
     status, out, err = run(capsys, "derive", "--model", str(bad))
     assert status == 2 and out == "" and len(err.splitlines()) == 1
     assert f"bad.toml:{line}:" in err and "undefined name wq" in err, err
+
+
+def test_size_sets_the_sizes_of_elman(capsys: pytest.CaptureFixture[str]) -> None:
+    """--size H=5,D=2,K=3 is the same as --hidden 5 --inputs 2 --classes 3."""
+    import json
+    base = ["verify", "--model", "elman", "--steps", "2", "--points", "2", "--oracle", "fd",
+            "--json"]
+    status, out, _ = run(capsys, *base, "--size", "H=5,D=2,K=3")
+    other = run(capsys, *base, "--hidden", "5", "--inputs", "2", "--classes", "3")
+    assert status == 0 and (status, out) == other[:2]
+    assert json.loads(out)["choices"]["sizes"] == "hidden 5, inputs 2, classes 3"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--size", "H=5", "--hidden", "4"], "--size H= and --hidden both give the size H"),
+    (["--size", "Q=5"], "'Q=5' is not a size; write letter=number with the letters H, D, K"),
+    (["--size", "H=0"], "must be at least 1"),
+    (["--size", "H=2,H=3"], "H is given twice"),
+])
+def test_bad_sizes_are_one_line_and_2(capsys: pytest.CaptureFixture[str], argv: list[str],
+                                      message: str) -> None:
+    try:
+        status = cli.main(["verify", "--model", "elman", *argv])
+    except SystemExit as exc:  # argparse's own errors (a bad --size value)
+        status = exc.code
+    err = capsys.readouterr().err
+    assert status == 2 and len(err.splitlines()) == 1 and message in err, err
+
+
+def test_size_is_for_the_vector_model(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run(capsys, "derive", "--size", "H=4")
+    assert status == 2 and "--size, --hidden, --inputs, --classes and --bias are for" in err
