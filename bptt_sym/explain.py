@@ -40,7 +40,33 @@ class Diagnosis:
 
 
 def _u(expr: sp.Expr) -> str:
-    return leibniz(expr, "unicode")
+    return leibniz(_compact(expr), "unicode")
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+LONG_NUMBER = 30  # digits: a longer rational is shown as n + m·10^-k where it is one
+
+
+def _compact(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with each long decimal rational written as n + m·10^-k (1 + 10^-100, not a
+    fraction of two 101-digit numbers); other numbers stay as they are."""
+    subs = {}
+    for r in expr.atoms(sp.Rational):
+        if len(str(r.p)) + len(str(r.q)) <= LONG_NUMBER:
+            continue
+        k = len(str(r.q)) - 1
+        if r.q != 10**k:
+            continue
+        n, m = divmod(abs(r.p), r.q)
+        m_text = str(m).rstrip("0")
+        if len(m_text) > 12:
+            continue
+        zeros = len(str(m)) - len(m_text)
+        power = "10" + str(-(k - zeros)).translate(_SUPERSCRIPT)
+        tail = power if m_text == "1" else f"{m_text}·{power}"
+        shown = sp.Symbol(tail if n == 0 else f"({n} + {tail})")  # a name: shown, never used
+        subs[r] = sp.Mul(sp.S.NegativeOne, shown, evaluate=False) if r < 0 else shown
+    return expr.xreplace(subs) if subs else expr
 
 
 def _path(graph: Graph, top: sp.Symbol, leaf: sp.Symbol) -> str:

@@ -192,3 +192,19 @@ def test_cli_megabyte_of_junk_ends_with_invalid_lines(tmp_path: Path) -> None:
     assert r.returncode == 1
     doc = json.loads(r.stdout)
     assert sum(doc["summary"].values()) == 20_000
+
+
+def test_a_tiny_offset_is_shown_as_a_power_of_ten_in_the_diagnosis() -> None:
+    """1 + 10^-100 in a wrong local derivative: the reason reads (1 + 10⁻¹⁰⁰), not a
+    fraction of two 101-digit numbers."""
+    import sympy as sp
+
+    from bptt_sym.check import check
+    from bptt_sym.explain import _u
+
+    (v,) = check("ds_1/dz_1 = 1 - s_1^2 + 10^-100", activation="tanh", output="sigmoid",
+                 loss="bce")
+    why = " ".join(d.text for d in v.diagnosis) if v.diagnosis else v.message
+    assert v.verdict == "fails" and "10⁻¹⁰⁰" in why and "0000000000" not in why, why
+    assert _u(-sp.Integer(1) - sp.Rational(1, 10**60) + sp.Symbol("x")) == "x − (1 + 10⁻⁶⁰)"
+    assert _u(sp.Rational(3, 10**45)) == "3·10⁻⁴⁵" and _u(sp.Rational(1, 3)) == "1/3"
