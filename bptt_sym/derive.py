@@ -23,6 +23,8 @@ __all__ = ["FORMS", "Equation", "Derivation", "derive", "DEFAULT_MAX_PATHS", "MA
 FORMS = ("paths", "factored", "delta", "closed")
 DEFAULT_MAX_PATHS = 256
 MAX_PATH_FACTORS = 1_000_000  # the paths form's chains, all together
+MAX_PRINTED_NODES = 250_000  # nodes of one printed right side, each shared part counted
+# as often as it prints (about 1.5 MB of text; doc at T = 10000 needs 110,004)
 MAX_PRODUCT_WORK = 3_200_000  # factors copied while a long chain product is built (~15 s)
 Sym = sp.Symbol
 
@@ -97,6 +99,33 @@ def _check_product(graph: Graph, x: Sym, targets: tuple[Sym, ...], name: Sym,
                              "--form delta, or a node nearer the loss")
 
 
+def printed_nodes(expr: sp.Expr, limit: int) -> int:
+    """The nodes of ``expr`` as printed: a subexpression shared by several parents counts
+    once per parent (the printers write it out each time).  Stops counting past ``limit``.
+    One pass over the distinct subexpressions, with no recursion."""
+    size: dict[sp.Basic, int] = {}
+    stack: list[tuple[sp.Basic, bool]] = [(expr, False)]
+    while stack:
+        e, done = stack.pop()
+        if e in size:
+            continue
+        if done:
+            size[e] = min(limit + 1, 1 + sum(size[a] for a in e.args))
+        else:
+            stack.append((e, True))
+            stack.extend((a, False) for a in e.args if a not in size)
+    return size[expr]
+
+
+def _check_printed(graph: Graph, x: Sym, name: Sym, form: str, rhs: sp.Expr) -> None:
+    n = printed_nodes(rhs, MAX_PRINTED_NODES)
+    if n > MAX_PRINTED_NODES:
+        raise PathLimitError(f"--form {form} of ∂{x}/∂{name} at --steps {graph.steps} would "
+                             f"print more than {MAX_PRINTED_NODES:,} terms: the cell's paths "
+                             "branch at every step, so the nested forms grow exponentially "
+                             "with T; use --form delta, whose size grows linearly")
+
+
 def _target(graph: Graph, wrt: str, of: str) -> tuple[Sym, tuple[Sym, ...], Sym]:
     (x,) = graph.resolve(of, option="--of") if of not in graph.copies else (None,)
     if x is None:
@@ -134,12 +163,12 @@ def _paths(graph: Graph, x: Sym, targets: tuple[Sym, ...], max_paths: int) -> li
     n_paths = count.get(x, 0)
     if n_paths > max_paths:
         raise PathLimitError(f"--form paths would print {n_paths} paths at --steps {graph.steps} "
-                             f"(limit {max_paths}, set by --max-paths); use --form delta or "
-                             "factored, whose size grows linearly")
+                             f"(limit {max_paths}, set by --max-paths); use --form delta, whose "
+                             "size grows linearly (or factored)")
     if size.get(x, 0) > MAX_PATH_FACTORS:
         raise PathLimitError(f"--form paths would print {size[x]:,} factors at --steps "
-                             f"{graph.steps} (limit {MAX_PATH_FACTORS:,}); use --form delta "
-                             "or factored, whose size grows linearly")
+                             f"{graph.steps} (limit {MAX_PATH_FACTORS:,}); use --form delta, "
+                             "whose size grows linearly (or factored)")
     ends = set(targets)
     paths: list[list[Sym]] = []
     stack: list[list[Sym]] = [[x]] if x in rel else []
@@ -313,4 +342,7 @@ def derive(graph: Graph, *, wrt: str, of: str | None = None, form: str = "factor
                 "every local derivative replaced by its value"
                 + (" (in inputs and parameters)" if explicit else " (in node values)"))
         eqs = [_eq(graph, x, Partial(x, name), rhs, form, note)]
+    if form != "delta":
+        for eq in eqs:
+            _check_printed(graph, x, name, form, eq.rhs)
     return Derivation(str(x), str(name), form, tuple(eqs), graph)

@@ -9,14 +9,15 @@ model's size letters.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from .formula import Ref
+from .formula import Call, Deriv, Op, Prod, Ref, Sum
 from .resolve import InvalidFormula
 from .vector import VectorSpec
 
-__all__ = ["MatrixNames", "Item", "OutOfRange", "SCALAR", "Shape"]
+__all__ = ["MatrixNames", "Item", "OutOfRange", "SCALAR", "Shape", "free_variables",
+           "steps_text"]
 
 Shape = tuple[str, str]
 SCALAR: Shape = ("1", "1")
@@ -111,3 +112,75 @@ class MatrixNames:
         if var not in env:
             raise InvalidFormula(f"the index {var} of {ref.base}_{var} is not bound", ref.column)
         return None if env[var] is None else env[var] + off
+
+
+def free_variables(chain_sides: Sequence[object], names: MatrixNames,
+                   limits: Sequence[object] = ()) -> tuple[str, ...]:
+    """Step variables bound by no sum, in order of appearance: the letters used as step
+    indices (s_t, δ_{k+1}) or as bare names in a sum's bounds and in ``limits`` (the
+    condition).  Any other bare letter is a name, and unknown ones are reported as such."""
+    found: list[str] = []
+
+    def note(var: str, bound: frozenset[str]) -> None:
+        if var not in bound and var not in found:
+            found.append(var)
+
+    def bare(node: object, bound: frozenset[str]) -> None:
+        for n in _nodes(node):
+            if isinstance(n, Ref) and n.index is None and len(n.base) == 1 and \
+                    n.base.islower() and n.base not in names.reserved:
+                note(n.base, bound)
+
+    def visit(node: object, bound: frozenset[str]) -> None:
+        if isinstance(node, Ref):
+            if node.index and node.index[0] == "var":
+                note(node.index[1], bound)
+        elif isinstance(node, Deriv):
+            visit(node.num, bound)
+            visit(node.den, bound)
+        elif isinstance(node, (Sum, Prod)):
+            for b in (node.lo, node.hi):
+                if b is not None:
+                    bare(b, bound)
+                    visit(b, bound)
+            visit(node.body, bound | {node.var})
+        elif isinstance(node, (Op, Call)):
+            for a in node.args:
+                visit(a, bound)
+
+    for part in chain_sides:
+        visit(part, frozenset())
+    for part in limits:
+        bare(part, frozenset())
+        visit(part, frozenset())
+    return tuple(found)
+
+
+def _nodes(node: object) -> Iterator[object]:
+    yield node
+    for child in getattr(node, "args", ()) if isinstance(node, (Op, Call)) else \
+            (node.body,) if isinstance(node, (Sum, Prod)) else ():
+        yield from _nodes(child)
+
+
+def steps_text(free: tuple[str, ...], envs: list[dict[str, int]], steps: int,
+                conditioned: bool) -> str:
+    """The steps actually compared, e.g. "t = 1..2 (t = 0 left out: a name of the formula
+    does not exist there)"."""
+    if len(free) != 1:
+        return f"{', '.join(free)} at {len(envs)} step combinations"
+    var = free[0]
+    seen = sorted(env[var] for env in envs)
+    runs: list[list[int]] = []
+    for t in seen:
+        if runs and t == runs[-1][-1] + 1:
+            runs[-1].append(t)
+        else:
+            runs.append([t])
+    shown = ", ".join(f"{r[0]}..{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
+    out = f"{var} = {shown}"
+    missing = [t for t in range(steps) if t not in seen]
+    if missing and not conditioned:
+        out += f" ({var} = {', '.join(map(str, missing))} left out: a name of the formula " \
+               "does not exist there)"
+    return out

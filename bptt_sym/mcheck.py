@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,14 +26,17 @@ from .check import Verdict, judge_lines
 from .decide import Decision, Undefined, Unsure, at_point, decide, shown, sign, working
 from .errors import UsageError
 from .explain import Diagnosis
-from .formula import Call, Chain, Condition, Deriv, Op, Prod, Ref, Sum
+from .formula import Chain, Condition, Ref
+from .matrix_names import free_variables, steps_text
 from .mexplain import explain_matrix
 from .mformula import SCALAR, Item, MatrixNames, OutOfRange, ShapeError, Walk, shape_of, show, side
+from .mkinks import POOL, Coverage, cover, model_kinks
 from .mtruth import DPS, FUNCS, MPoint, derivative_of
 from .resolve import InvalidFormula
 from .vector import ELMAN, VectorSpec
 
-__all__ = ["check_matrix", "MatrixJudge", "SHAPES", "POINTS_PER_SHAPE", "Values"]
+__all__ = ["check_matrix", "MatrixJudge", "SHAPES", "POINTS_PER_SHAPE", "Values",
+           "free_variables"]
 
 SHAPES = ({"H": 3, "D": 2, "K": 4}, {"H": 2, "D": 4, "K": 3}, {"H": 4, "D": 3, "K": 2})
 POINTS_PER_SHAPE = 2
@@ -50,6 +53,20 @@ class Values:
         self.point, self.dims = point, dict(dims)
         self.steps = point.graph.steps
         self._cache: dict[tuple[int, str, str], np.ndarray] = {}
+        self.coverage: Coverage | None = None  # where the formula's kink arguments go
+        self._kinks: list | None = None
+
+    @property
+    def kinks(self) -> list:
+        """The model's kink arguments at this point (:func:`bptt_sym.mkinks.model_kinks`)."""
+        if self._kinks is None:
+            self._kinks = model_kinks(self.point)
+        return self._kinks
+
+    def kink(self, key: object, label: str, v: np.ndarray) -> None:
+        """A kink argument of the formula, as the walk meets it."""
+        if self.coverage is not None:
+            self.coverage.note(key, label, v)
 
     def _size(self, letter: str) -> int:
         return 1 if letter == "1" else self.dims[letter]
@@ -90,55 +107,6 @@ class Values:
         return np.full((self._size(shape[0]), self._size(shape[1])), fmpq(0), dtype=object)
 
 
-def free_variables(chain_sides: Sequence[object], names: MatrixNames,
-                   limits: Sequence[object] = ()) -> tuple[str, ...]:
-    """Step variables bound by no sum, in order of appearance: the letters used as step
-    indices (s_t, δ_{k+1}) or as bare names in a sum's bounds and in ``limits`` (the
-    condition).  Any other bare letter is a name, and unknown ones are reported as such."""
-    found: list[str] = []
-
-    def note(var: str, bound: frozenset[str]) -> None:
-        if var not in bound and var not in found:
-            found.append(var)
-
-    def bare(node: object, bound: frozenset[str]) -> None:
-        for n in _nodes(node):
-            if isinstance(n, Ref) and n.index is None and len(n.base) == 1 and \
-                    n.base.islower() and n.base not in names.reserved:
-                note(n.base, bound)
-
-    def visit(node: object, bound: frozenset[str]) -> None:
-        if isinstance(node, Ref):
-            if node.index and node.index[0] == "var":
-                note(node.index[1], bound)
-        elif isinstance(node, Deriv):
-            visit(node.num, bound)
-            visit(node.den, bound)
-        elif isinstance(node, (Sum, Prod)):
-            for b in (node.lo, node.hi):
-                if b is not None:
-                    bare(b, bound)
-                    visit(b, bound)
-            visit(node.body, bound | {node.var})
-        elif isinstance(node, (Op, Call)):
-            for a in node.args:
-                visit(a, bound)
-
-    for part in chain_sides:
-        visit(part, frozenset())
-    for part in limits:
-        bare(part, frozenset())
-        visit(part, frozenset())
-    return tuple(found)
-
-
-def _nodes(node: object) -> Iterator[object]:
-    yield node
-    for child in getattr(node, "args", ()) if isinstance(node, (Op, Call)) else \
-            (node.body,) if isinstance(node, (Sum, Prod)) else ():
-        yield from _nodes(child)
-
-
 @dataclass
 class Mismatch:
     """Where two sides differ: the point, the step variables, the entry and both values."""
@@ -154,23 +122,38 @@ class Mismatch:
 @dataclass
 class MatrixJudge:
     """Decides matrix equalities at fixed random points of several sizes, entry by entry,
-    with :mod:`bptt_sym.decide` (every (point, step) place must agree)."""
+    with :mod:`bptt_sym.decide` (every (point, step) place must agree), and at further
+    points of a pool (up to ``POOL`` in all) until every kink argument was seen on both
+    sides (:mod:`bptt_sym.mkinks`)."""
 
     names: MatrixNames
     seed: int = 0
     shapes: Sequence[Mapping[str, int]] = SHAPES
     per_shape: int = POINTS_PER_SHAPE
+    pool: int = POOL
     points: list[Values] = field(init=False)
     deadline: float | None = field(init=False, default=None)
     condition: Condition | None = field(init=False, default=None)
+    base: int = field(init=False)
+    rng: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        rng = random.Random(self.seed)
-        self.points = [
-            Values(MPoint.draw(self.names.spec, steps=self.names.steps, dims=dims,
-                               bias=self.names.bias, activation=self.names.activation,
-                               rng=rng), dims)
-            for dims in self.shapes for _ in range(self.per_shape)]
+        self.rng = random.Random(self.seed)
+        self.base = len(self.shapes) * self.per_shape
+        self.points = [self._draw(dims) for dims in self.shapes for _ in range(self.per_shape)]
+
+    def _draw(self, dims: Mapping[str, int], wide: bool = False) -> Values:
+        return Values(MPoint.draw(self.names.spec, steps=self.names.steps, dims=dims,
+                                  bias=self.names.bias, activation=self.names.activation,
+                                  rng=self.rng, wide=wide), dims)
+
+    def point(self, i: int) -> Values:
+        """Point ``i`` of the pool, drawn in order, so the same for every equation: after the
+        fixed points, the sizes in turn, every other one with larger entries."""
+        while len(self.points) <= i:
+            j = len(self.points) - self.base
+            self.points.append(self._draw(self.shapes[j % len(self.shapes)], wide=j % 2 == 1))
+        return self.points[i]
 
     def assignments(self, free: tuple[str, ...]) -> list[dict[str, int]]:
         """Every value of the free step variables that satisfies the equation's condition."""
@@ -194,11 +177,29 @@ class MatrixJudge:
     def decision(self, lhs: object, rhs: object, free: tuple[str, ...],
                  first: tuple[int, dict] | None = None
                  ) -> tuple[Decision, list[tuple[int, dict]]]:
-        """The decision over every (point, step) place, and the places in the order tried."""
+        """The decision over every (point, step) place, and the places in the order tried:
+        one that holds at the fixed points (and ``first``) goes on at points of the pool
+        until every kink argument was seen on both sides, or is undecided."""
+        envs = self.places(lhs, rhs, free)
+        chosen = list(range(self.base))
+        if first is not None and first[0] not in chosen:
+            chosen.append(first[0])
+        coverage = Coverage()
+        decision, pairs = self._decide_at(lhs, rhs, envs, chosen, first, coverage)
+        if decision.verdict != "holds" or not pairs:
+            return decision, pairs
+        return cover(decision, pairs, coverage, chosen, range(self.base, self.pool),
+                     lambda i: self.point(i).kinks,
+                     lambda i: self._decide_at(lhs, rhs, envs, [i], None, coverage))
+
+    def _decide_at(self, lhs: object, rhs: object, envs: list[dict[str, int]],
+                   chosen: list[int], first: tuple[int, dict] | None,
+                   coverage: Coverage) -> tuple[Decision, list[tuple[int, dict]]]:
+        """:func:`bptt_sym.decide.decide` at the points ``chosen``, every step place; the
+        formula's kink arguments noted in ``coverage``."""
         if self.deadline is not None and time.process_time() > self.deadline:
             raise TimeoutError
-        envs = self.places(lhs, rhs, free)
-        pairs = [(i, env) for i in range(len(self.points)) for env in envs]
+        pairs = [(i, env) for i in chosen for env in envs]
         if first is not None and first in pairs:
             pairs.remove(first)
             pairs.insert(0, first)
@@ -206,7 +207,13 @@ class MatrixJudge:
         def at(i: int, env: dict) -> Callable[[], list]:
             return lambda: self.decision_entries(lhs, rhs, i, env)
 
-        return decide((at(i, env) for i, env in pairs), needed=len(pairs)), pairs
+        for i in chosen:
+            self.point(i).coverage = coverage
+        try:
+            return decide((at(i, env) for i, env in pairs), needed=len(pairs)), pairs
+        finally:
+            for i in chosen:
+                self.point(i).coverage = None
 
     def mismatch(self, lhs: object, rhs: object, decision: Decision,
                  pairs: list[tuple[int, dict]]) -> Mismatch:
@@ -214,15 +221,15 @@ class MatrixJudge:
         i, env = pairs[decision.point]
         result = at_point(lambda: self.decision_entries(lhs, rhs, i, env))
         with working(result.bits):
-            _, lv = side(lhs, self.names, env, self.points[i])
-            _, rv = side(rhs, self.names, env, self.points[i])
+            _, lv = side(lhs, self.names, env, self.point(i))
+            _, rv = side(rhs, self.names, env, self.point(i))
             entry = np.unravel_index(result.entry if result.entry is not None else
                                      decision.entry or 0, lv.shape)
             return Mismatch(i, env, entry, lv[entry], rv[entry], decision.method)
 
     def decision_entries(self, lhs: object, rhs: object, i: int, env: dict) -> list:
-        _, lv = side(lhs, self.names, env, self.points[i])
-        _, rv = side(rhs, self.names, env, self.points[i])
+        _, lv = side(lhs, self.names, env, self.point(i))
+        _, rv = side(rhs, self.names, env, self.point(i))
         return list(np.ravel(np.asarray(lv - rv, dtype=object)))
 
     def holds(self, lhs: object, rhs: object, free: tuple[str, ...],
@@ -289,7 +296,7 @@ def _decide_sides(judge: MatrixJudge, sides: list[object], free: tuple[str, ...]
                                               kinds=("transpose",)))
             return "fails", f"the formula {show(part)} does not fit together", diagnosis, \
                 None, "shapes"
-    undecided = None
+    undecided, extra = None, 0
     for i, (lhs, rhs) in enumerate(zip(sides, sides[1:])):
         which = "" if len(sides) == 2 else f"sides {i + 1} and {i + 2}: "
         if shapes[i] != shapes[i + 1]:
@@ -304,6 +311,7 @@ def _decide_sides(judge: MatrixJudge, sides: list[object], free: tuple[str, ...]
             raise InvalidFormula(f"no step {', '.join(free)} = 0..{names.steps - 1} makes every "
                                  "name of this formula exist; check the step indices")
         if decision.verdict == "holds":
+            extra = max(extra, len({p for p, _ in pairs}) - judge.base)
             continue
         if decision.verdict == "undecided":
             undecided = undecided or f"{which}{decision.method}"
@@ -326,40 +334,18 @@ def _decide_sides(judge: MatrixJudge, sides: list[object], free: tuple[str, ...]
         return "undecided", f"undecided: {undecided}; no verdict is given", (), None, \
             "undecided"
     k = len(judge.shapes)
+    more = f" and {extra} more for the kinks" if extra else ""
     method = f"elementwise at {k} size{'s' if k > 1 else ''} × {judge.per_shape} random " \
-             f"points, {DPS} digits"
+             f"points{more}, {DPS} digits"
     steps = ""
     if free:
         envs = judge.places(sides[0], sides[1], free)
-        steps = ", " + _steps_text(free, envs, names.steps, judge.condition is not None)
+        steps = ", " + steps_text(free, envs, names.steps, judge.condition is not None)
     if judge.condition is not None:
         c = judge.condition
         op = {"<=": "≤", ">=": "≥"}.get(c.op, c.op)
         steps += f" with {show(c.left)} {op} {show(c.right)}"
     return "holds", f"holds ({method}{steps})", (), None, "elementwise evaluation"
-
-
-def _steps_text(free: tuple[str, ...], envs: list[dict[str, int]], steps: int,
-                conditioned: bool) -> str:
-    """The steps actually compared, e.g. "t = 1..2 (t = 0 left out: a name of the formula
-    does not exist there)"."""
-    if len(free) != 1:
-        return f"{', '.join(free)} at {len(envs)} step combinations"
-    var = free[0]
-    seen = sorted(env[var] for env in envs)
-    runs: list[list[int]] = []
-    for t in seen:
-        if runs and t == runs[-1][-1] + 1:
-            runs[-1].append(t)
-        else:
-            runs.append([t])
-    shown = ", ".join(f"{r[0]}..{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
-    out = f"{var} = {shown}"
-    missing = [t for t in range(steps) if t not in seen]
-    if missing and not conditioned:
-        out += f" ({var} = {', '.join(map(str, missing))} left out: a name of the formula " \
-               "does not exist there)"
-    return out
 
 
 def _counterexample(judge: MatrixJudge, m: Mismatch) -> dict[str, float | str]:
@@ -396,7 +382,7 @@ def check_matrix(text: str, *, spec: VectorSpec = ELMAN, steps: int = 2, bias: b
 
     def decide(chain: Chain) -> tuple:
         if not judges:
-            judges.append(MatrixJudge(names, seed, shapes or SHAPES))
+            judges.append(MatrixJudge(names, seed, shapes or SHAPES, pool=POOL))
         return _decide(judges[0], chain)
 
     return judge_lines(text, decide, seconds=DECIDE_SECONDS, on_verdict=on_verdict)

@@ -14,6 +14,7 @@ or product's bound by one; let a sum run over every step; sum a one-step term ov
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterator, Sequence
 
 from .explain import Diagnosis
@@ -248,7 +249,9 @@ def _derivative_text(act: str, step: tuple) -> str:
     """f'(z_t), with its value in node values for a concrete activation (1 − s_t ⊙ s_t)."""
     text = f"{act}'({show(_ref('z', step))})"
     if act in _DERIVATIVE_TEXT:
-        text += f" = {_DERIVATIVE_TEXT[act].replace('s', show(_ref('s', step)))}"
+        value = re.sub(r"\bs\b", show(_ref("s", step)), _DERIVATIVE_TEXT[act])
+        value = re.sub(r"\bz\b", show(_ref("z", step)), value)
+        text += f" = {value}"
     return text
 
 

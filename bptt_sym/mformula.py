@@ -43,6 +43,7 @@ MATMUL = PRODUCTS - ELEMENTWISE
 _ACTIVATIONS = {"tanh": "tanh", "sigmoid": "sigmoid", "sigma": "sigmoid", "σ": "sigmoid",
                 "relu": "relu"}
 _UNARY = frozenset({"exp", "log", "step"})
+KINK_FUNCS = frozenset({"relu", "step"})  # the kinks a point must see on both sides
 
 
 class ShapeError(BpttError):
@@ -207,7 +208,18 @@ class Walk:
                 raise InvalidFormula("softmax takes a column vector", node.column)
             return shape, (self.point.softmax(v) if v is not None else None)
         fn = self._elementwise(node)
+        note = getattr(self.point, "kink", None)
+        if v is not None and note is not None and self._name(node) in KINK_FUNCS:
+            steps = tuple(sorted((k, t) for k, t in env.items() if t is not None))
+            where = " at " + ", ".join(f"{k} = {t}" for k, t in steps) if steps else ""
+            note(("formula", node.column, steps),
+                 f"{self._name(node)}({show(node.args[0])}){where}", v)
         return shape, (fn(v, node.prime) if v is not None else None)
+
+    def _name(self, node: Call) -> str:
+        if node.name == "f":
+            return self.names.activation
+        return _ACTIVATIONS.get(node.name, node.name)
 
     def _elementwise(self, node: Call) -> Callable:
         name = node.name

@@ -167,8 +167,9 @@ def derivative_of(fn: Callable, z: np.ndarray) -> np.ndarray:
     return elementwise(tangent_of)(fn(elementwise(lambda v: Dual(v, fmpq(1)))(z)))
 
 
-def _fill(rng: random.Random, shape: tuple[int, int]) -> np.ndarray:
-    return np.array([[draw_rational(rng, lo=-4, hi=0) for _ in range(shape[1])]
+def _fill(rng: random.Random, shape: tuple[int, int], wide: bool = False) -> np.ndarray:
+    lo, hi = (-6, 4) if wide else (-4, 0)
+    return np.array([[draw_rational(rng, lo=lo, hi=hi) for _ in range(shape[1])]
                      for _ in range(shape[0])],
                     dtype=object)
 
@@ -189,17 +190,18 @@ class MPoint:
 
     @classmethod
     def draw(cls, spec: VectorSpec, *, steps: int, dims: Mapping[str, int], bias: bool,
-             activation: str, rng: random.Random) -> MPoint:
-        """Weights, inputs and s_{−1} random rationals of the wide set; targets a random
-        distribution; an abstract f a random non-polynomial function."""
+             activation: str, rng: random.Random, wide: bool = False) -> MPoint:
+        """Weights, inputs and s_{−1} random rationals of the wide set (``wide``: sizes up
+        to 32 instead of 2); targets a random distribution; an abstract f a random
+        non-polynomial function."""
         graph = unroll_vector(spec, steps=steps, hidden=dims["H"], inputs=dims["D"],
                               classes=dims["K"], bias=bias, activation=activation)
         leaves: dict[str, np.ndarray] = {}
         for p, copies in graph.copies.items():
-            leaves[p] = _fill(rng, copies[0].shape)
+            leaves[p] = _fill(rng, copies[0].shape, wide)
         for sym, node in graph.nodes.items():
             if node.kind in ("input", "initial"):
-                leaves[sym.name] = _fill(rng, sym.shape)
+                leaves[sym.name] = _fill(rng, sym.shape, wide)
             elif node.kind == "target":
                 w = np.array([[fmpq(rng.randint(1, 1 << 20)) for _ in range(sym.shape[1])]
                               for _ in range(sym.shape[0])], dtype=object)

@@ -125,6 +125,14 @@ class _Leibniz:
                 den.append(sp.Integer(f.q))
             else:
                 num.append(f)
+        if den and all(isinstance(d, sp.Integer) for d in den) and \
+                (len(num) > 1 or (num and isinstance(num[0], sp.Add))):
+            # (long product)/3 cannot break across lines: write 1/3 · (long product)
+            whole = [f for f in num if isinstance(f, sp.Integer)]
+            rest = [f for f in num if not isinstance(f, sp.Integer)] or [sp.S.One]
+            coeff = sp.Rational(int(sp.Mul(*whole)), int(sp.Mul(*den)))
+            return self.times.join([self._print(coeff)] +
+                                   [self._factor(f, False) for f in rest])
         top = self.times.join(self._factor(f, len(num) == 1) for f in num) or "1"
         if not den:
             return top

@@ -138,3 +138,18 @@ def test_a_last_step_loss_reaches_only_the_last_output() -> None:
     g = unroll(LAST, steps=3)
     assert g.nodes[g.loss].parents == (step_symbol("E", 2),)
     assert "dE/dwo = dE/dwo_2" in derive(g, wrt="wo", form="paths").text("ascii")
+
+
+def test_a_nested_form_that_grows_exponentially_is_refused_with_one_line() -> None:
+    """A GRU's paths branch at every step: its factored and closed forms grow like 4^T.
+    Past the print limit the form is a PathLimitError naming --form delta; delta stays."""
+    from bptt_sym.derive import MAX_PRINTED_NODES, PathLimitError, printed_nodes
+
+    g = unroll(GRU, steps=9)
+    with pytest.raises(PathLimitError, match="use --form delta"):
+        derive(g, wrt="wz", form="closed")
+    delta = derive(g, wrt="wz", form="delta")
+    assert max(printed_nodes(e.rhs, MAX_PRINTED_NODES) for e in delta.equations) < 1000
+    x, y = sp.symbols("x y")
+    shared = sp.Add(x, y, evaluate=False)
+    assert printed_nodes(sp.Mul(shared, shared, evaluate=False), 100) == 7
