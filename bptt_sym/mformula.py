@@ -77,7 +77,12 @@ class Walk:
         self.terms = 0  # terms of every sum and product evaluated, nested ones included
 
     def __call__(self, node: object, env: Mapping[str, int | None]) -> tuple[Shape, object]:
-        method: Callable = getattr(self, "_" + type(node).__name__.lower())
+        method: Callable | None = getattr(self, "_" + type(node).__name__.lower(), None)
+        if method is None:  # a node of the grammar that matrix formulas give no meaning
+            call = getattr(node, "call", node)
+            raise InvalidFormula(f"∂{getattr(call, 'name', '')}(…)/∂… is not read in matrix "
+                                 "formulas: partials of a function's arguments are for scalar "
+                                 "model files", getattr(call, "column", None))
         return method(node, env)
 
     # leaves

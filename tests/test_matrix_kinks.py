@@ -155,3 +155,13 @@ def test_coverage_counts_each_entry_and_zero_as_neither_side() -> None:
     assert c.missing() == ("relu(z_0), entry 3", "positive")
     c.note("b", "step(W)", np.array([[fmpq(1), fmpq(-1)]], dtype=object))
     assert c.labels[("b", 1)] == "step(W), entry (1, 2)"
+
+
+@pytest.mark.parametrize("text", ["dsδ/dz=s", "df(s_1, z_1)/dz_1 = s_1"])
+def test_a_partial_of_a_function_is_invalid_in_matrix_formulas(text: str) -> None:
+    """Found by the fuzzer (seed 3, input 8837): the scalar grammar's ∂f(…)/∂x reached the
+    matrix reader, which had no meaning for it (an AttributeError)."""
+    from bptt_sym.mcheck import check_matrix
+
+    (v,) = check_matrix(text, steps=2)
+    assert v.verdict == "invalid" and "scalar model files" in v.message, v.message
