@@ -62,20 +62,22 @@ def _split(text: str, option: str, allowed: Sequence[str] | None = None) -> list
 
 
 def _vector(args: argparse.Namespace) -> bool:
-    """True for the built-in vector model (its own pipeline until issue 11's one engine)."""
+    """True for a matrix model (a built-in one or a file with [shapes])."""
     model = getattr(args, "model", "doc")
+    if isinstance(model, ModelSpec):
+        return model.is_matrix
     return isinstance(model, str) and model in VECTOR_MODELS
 
 
 def model_argument(text: str) -> str | ModelSpec:
     """--model: a built-in name stays a name; anything else is the path of a model file."""
-    if text in MODELS or text in VECTOR_MODELS:
+    if text in MODELS:
         return text
     if text.endswith(".toml") or os.sep in text or os.path.exists(text):
         from .modelfile import load_model
 
         return load_model(text)
-    names = ", ".join(list(MODELS) + list(VECTOR_MODELS))
+    names = ", ".join(MODELS)
     raise UsageError(f"unknown model {text!r}; choose {names}, or the path of a model file "
                      "(.toml; `bptt-sym models --show doc` prints one to start from)")
 
@@ -83,7 +85,9 @@ def model_argument(text: str) -> str | ModelSpec:
 def _apply_sizes(args: argparse.Namespace) -> None:
     """--size H=…,D=…,K=… sets --hidden, --inputs, --classes (giving both is an error)."""
     for letter, value in (getattr(args, "size", None) or {}).items():
-        option = SIZE_LETTERS[letter]
+        option = SIZE_LETTERS.get(letter)
+        if option is None:
+            continue  # a letter of a model file's [sizes]: the unroller checks it
         if getattr(args, option) is not None:
             raise UsageError(f"--size {letter}= and --{option} both give the size {letter}; "
                              "give it once")
@@ -104,9 +108,10 @@ def _roles_given(args: argparse.Namespace, spec: ModelSpec) -> None:
 
 def _graph(args: argparse.Namespace) -> Graph:
     if getattr(args, "hidden", None) or getattr(args, "inputs", None) or \
-            getattr(args, "classes", None) or getattr(args, "bias", False):
-        raise UsageError("--size, --hidden, --inputs, --classes and --bias are for "
-                         "--model elman")
+            getattr(args, "classes", None) or getattr(args, "bias", False) or \
+            getattr(args, "size", None):
+        raise UsageError("--size, --hidden, --inputs, --classes and --bias are for matrix "
+                         "models (--model elman, or a model file with [sizes])")
     if isinstance(args.model, ModelSpec):
         _roles_given(args, args.model)
     g = unroll(args.model, steps=args.steps, activation=args.activation, output=args.output,
@@ -287,13 +292,10 @@ def _models(args: argparse.Namespace) -> int:
         if args.show in BUILTIN:
             emit(builtin_text(args.show).rstrip("\n"))
             return 0
-        if args.show in VECTOR_MODELS:
-            raise UsageError(f"{args.show} is built in Python for now: matrix model files are "
-                             "not supported yet (see `bptt-sym models` for the scalar ones)")
         raise UsageError(f"unknown model {args.show!r} for --show; choose one of "
-                         f"{', '.join(list(BUILTIN) + list(VECTOR_MODELS))}")
-    width = max(len(name) for name in list(MODELS) + list(VECTOR_MODELS))
-    for spec in [*MODELS.values(), *VECTOR_MODELS.values()]:
+                         f"{', '.join(BUILTIN)}")
+    width = max(len(name) for name in MODELS)
+    for spec in MODELS.values():
         emit(f"{spec.name:<{width}}  {spec.title}")
     emit("(`bptt-sym models --show NAME` prints a model's file: edit it, pass it as --model FILE)")
     return 0
@@ -310,11 +312,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser().parse_args(argv)
         command = f"bptt-sym {args.command}"
-        if getattr(args, "activation", "") is None:
-            args.activation = "tanh" if _vector(args) else "f"
         if hasattr(args, "model"):
             args.model = model_argument(args.model)
             _apply_sizes(args)
+        if getattr(args, "activation", "") is None:
+            args.activation = "tanh" if _vector(args) else "f"
         handlers = {"derive": _derive, "unroll": _unroll, "verify": _verify, "check": _check,
                     "models": _models, "export": _export, "graph": _draw}
         handler = handlers[args.command]

@@ -6,9 +6,9 @@ A bad value is one line on stderr and exit status 2, never a usage block.
 from __future__ import annotations
 
 import argparse
+import re
 
 from . import __version__
-from .cli_vector import VECTOR_MODELS
 from .derive import DEFAULT_MAX_PATHS, FORMS
 from .drawing import PICTURE_FORMATS
 from .export import DOCUMENT_FORMATS
@@ -65,10 +65,10 @@ def _sizes(text: str) -> dict[str, int]:
     for item in text.split(","):
         letter, eq, value = item.strip().partition("=")
         letter = letter.strip()
-        if not eq or letter not in SIZE_LETTERS:
+        if not eq or not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", letter) or letter in "tT":
             raise argparse.ArgumentTypeError(
-                f"{item.strip()!r} is not a size; write letter=number with the letters "
-                f"{', '.join(SIZE_LETTERS)}, e.g. H=16,D=8")
+                f"{item.strip()!r} is not a size; write letter=number with the model's size "
+                f"letters (elman: {', '.join(SIZE_LETTERS)}), e.g. H=16,D=8")
         if letter in out:
             raise argparse.ArgumentTypeError(f"{letter} is given twice")
         out[letter] = _positive(value.strip())
@@ -86,7 +86,7 @@ def _points(text: str) -> int:
 def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="doc", metavar="NAME|FILE",
                    help="the model to unroll: a built-in name (" +
-                   ", ".join(list(MODELS) + list(VECTOR_MODELS)) + "; default: doc, the "
+                   ", ".join(MODELS) + "; default: doc, the "
                    "article's scalar RNN; elman: its vector RNN, V1-V4) or the path of a model "
                    "file (.toml; `bptt-sym models --show doc` prints one to start from)")
     p.add_argument("--steps", type=_steps, default=2, metavar="T",
@@ -107,8 +107,8 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     sizes.add_argument("--classes", type=_positive, default=None, metavar="K",
                        help="output classes (default: 3)")
     sizes.add_argument("--size", type=_sizes, default=None, metavar="H=…,D=…,K=…",
-                       help="the sizes by their letters, e.g. H=16,D=8 (the same as --hidden, "
-                       "--inputs, --classes)")
+                       help="the sizes by their letters, e.g. H=16,D=8 (the letters of the model "
+                       "file's [sizes]; for elman the same as --hidden, --inputs, --classes)")
     sizes.add_argument("--bias", action="store_true", help="add the biases b and c")
 
 

@@ -23,7 +23,6 @@ import sympy as sp
 
 from .errors import UsageError
 from .graph import Graph
-from .mgraph import drawable
 from .notation import Partial
 from .printing import leibniz
 from .sweep import relevant
@@ -181,8 +180,6 @@ def draw(graph: Graph | VectorGraph, *, wrt: Sequence[str] = (), of: str = "E") 
     ``wrt`` names parameters (every copy) or nodes, as ``derive`` takes them.  A vector
     graph (elman) is drawn the same way, each edge labelled with its local Jacobian.
     """
-    if isinstance(graph, VectorGraph):
-        graph = drawable(graph)
     if graph.steps > MAX_DRAWN_STEPS:
         raise UsageError(f"graph draws at most {MAX_DRAWN_STEPS} steps (--steps "
                          f"{graph.steps}); a larger drawing is unreadable")

@@ -36,8 +36,9 @@ import numpy as np
 
 from .errors import UsageError
 
-__all__ = ["ELMAN_ORACLES", "TOLERANCE", "ACTIVATIONS", "elman_loss", "elman_gradient",
-           "elman_oracle_status", "weight_names", "max_rel"]
+__all__ = ["ELMAN_ORACLES", "MATRIX_ORACLES", "TOLERANCE", "ACTIVATIONS", "elman_loss",
+           "elman_gradient", "elman_oracle_status", "weight_names", "max_rel", "matrix_loss",
+           "matrix_gradient", "matrix_oracle_status"]
 
 Values = Mapping[str, np.ndarray]
 
@@ -47,6 +48,13 @@ ELMAN_ORACLES: dict[str, str] = {
     "torch": "torch.nn.RNN (float64, CPU) with the weights copied in, torch.autograd",
     "fd": "central differences, step 1e-6*(1+|theta|), on the NumPy forward, every entry "
           "of every weight (2 forward passes per entry: O(#weights) forward passes)",
+}
+#: oracle -> what it is, for a matrix model that is not built in: its own equations run by
+#: :func:`bptt_sym.interpret.matrix_reference` (nothing of the derivation)
+MATRIX_ORACLES: dict[str, str] = {
+    "autograd": "HIPS autograd reverse mode on the model's equations run by the interpreter",
+    "fd": "central differences, step 1e-6*(1+|theta|), on the interpreted forward, every "
+          "entry of every weight (2 forward passes per entry)",
 }
 #: oracle -> max relative error it is expected to reach against an exact gradient
 TOLERANCE: dict[str, float] = {"autograd": 1e-9, "torch": 1e-9, "fd": 1e-6}
@@ -205,22 +213,7 @@ def _torch(w: dict, xs: list, ys: list, s0: np.ndarray, activation: str) -> dict
 
 
 def _fd(w: dict, xs: list, ys: list, s0: np.ndarray, activation: str) -> dict:
-    def total(weights: dict) -> float:
-        return float(np.sum(_losses(np, weights, xs, ys, s0, activation)))
-
-    out = {}
-    for p, value in w.items():
-        grad = np.empty_like(value)
-        for i in np.ndindex(value.shape):
-            h = 1e-6 * (1.0 + abs(value[i]))
-            moved = dict(w)
-            moved[p] = value.copy()
-            moved[p][i] = value[i] + h
-            up = total(moved)
-            moved[p][i] = value[i] - h
-            grad[i] = (up - total(moved)) / (2 * h)
-        out[p] = grad
-    return out
+    return _fd_of(lambda weights: float(np.sum(_losses(np, weights, xs, ys, s0, activation))), w)
 
 
 _RUN = {"autograd": _autograd, "torch": _torch, "fd": _fd}
@@ -239,3 +232,90 @@ def elman_gradient(oracle: str, values: Values, *, steps: int, activation: str =
     w, xs, ys, s0 = _inputs(values, steps, bias)
     grads = _RUN[oracle](w, xs, ys, s0, activation)
     return {p: np.asarray(grads[p], dtype=np.float64).reshape(w[p].shape) for p in w}
+
+
+# ---- any matrix model: its own equations, run by the interpreter -----------------------------
+
+def matrix_oracle_status(oracle: str, spec: object, activation: str) -> str | None:
+    """None when ``oracle`` can give the gradients of the matrix model ``spec`` (not the
+    built-in elman) with ``activation``, else why not (one line).
+
+    >>> from bptt_sym.spec import ModelSpec
+    >>> spec = ModelSpec("rows", "", (), (), (), (), (), (), (), "E")
+    >>> print(matrix_oracle_status("torch", spec, "tanh"))
+    torch is the built-in elman's oracle (nn.RNN) only; use autograd or fd for model rows
+    """
+    name = getattr(spec, "name", "?")
+    if oracle == "torch":
+        return (f"torch is the built-in elman's oracle (nn.RNN) only; use autograd or fd for "
+                f"model {name}")
+    if oracle not in MATRIX_ORACLES:
+        return f"unknown oracle {oracle!r}; choose one of {', '.join(MATRIX_ORACLES)}"
+    if activation not in ACTIVATIONS:
+        return (f"unknown activation {activation!r} for {name}; choose one of "
+                f"{', '.join(ACTIVATIONS)}")
+    if oracle in _INSTALL and importlib.util.find_spec(oracle) is None:
+        return f"{oracle} is not installed; {_INSTALL[oracle]}"
+    return None
+
+
+def _split(spec: object, values: Values, steps: int, activation: str, bias: bool,
+           sizes: Mapping[str, int] | None) -> tuple:
+    from .interpret import matrix_reference
+
+    ref = matrix_reference(spec, steps, activation, bias=bias, sizes=sizes)
+    missing = [p for p in ref.parameters if p not in values]
+    if missing:
+        raise UsageError(f"{getattr(spec, 'name', '?')} values lack {', '.join(missing)}")
+    theta = {p: np.asarray(values[p], dtype=np.float64) for p in ref.parameters}
+    data = {k: np.asarray(v) for k, v in values.items() if k not in theta}
+    return ref, theta, data
+
+
+def matrix_loss(spec: object, values: Values, *, steps: int, activation: str = "tanh",
+                bias: bool = False, sizes: Mapping[str, int] | None = None) -> np.ndarray:
+    """Per-sequence losses of a batch, shape (B,), of the matrix model ``spec`` by its own
+    equations (:func:`bptt_sym.interpret.matrix_reference`)."""
+    ref, theta, data = _split(spec, values, steps, activation, bias, sizes)
+    return np.asarray(ref.forward(np, theta, data), dtype=np.float64)
+
+
+def matrix_gradient(oracle: str, spec: object, values: Values, *, steps: int,
+                    activation: str = "tanh", bias: bool = False,
+                    sizes: Mapping[str, int] | None = None) -> dict[str, np.ndarray]:
+    """∂(Σ_batch E)/∂p for every weight p of the matrix model ``spec`` (its optional ones
+    only with ``bias``), by ``oracle`` ("autograd" or "fd") on its interpreted equations.
+    Weights are shared ``(rows, cols)``; every other value ``(B, rows, cols)``."""
+    why = matrix_oracle_status(oracle, spec, activation)
+    if why is not None:
+        raise UsageError(why)
+    ref, theta, data = _split(spec, values, steps, activation, bias, sizes)
+    names = list(theta)
+    if oracle == "autograd":
+        import autograd
+        import autograd.numpy as anp
+
+        def total(*weights):  # noqa: ANN002, ANN202 - the batch's losses: sum them
+            return anp.sum(ref.forward(anp, dict(zip(names, weights)), data))
+
+        grads = autograd.grad(total, argnum=tuple(range(len(names))))(*theta.values())
+        return {p: np.asarray(g, dtype=np.float64).reshape(theta[p].shape)
+                for p, g in zip(names, grads)}
+    return _fd_of(lambda w: float(np.sum(ref.forward(np, w, data))), theta)
+
+
+def _fd_of(total: Callable[[dict], float], w: dict) -> dict:
+    """Central differences of ``total`` in every entry of every weight of ``w``."""
+    out = {}
+    for p, value in w.items():
+        grad = np.empty_like(value)
+        for i in np.ndindex(value.shape):
+            h = 1e-6 * (1.0 + abs(value[i]))
+            moved = dict(w)
+            moved[p] = value.copy()
+            moved[p][i] = value[i] + h
+            up = total(moved)
+            moved[p][i] = value[i] - h
+            grad[i] = (up - total(moved)) / (2 * h)
+        out[p] = grad
+    return out

@@ -1,5 +1,8 @@
-"""verify for the vector RNN: the derived matrix-form gradients, run as NumPy matrix code,
-against autograd, torch's own nn.RNN and finite differences of a hand-written forward pass.
+"""verify for matrix models: the derived matrix-form gradients, run as NumPy matrix code,
+against independent references.  For the built-in vector RNN (elman) those are autograd,
+torch's own nn.RNN and finite differences of a hand-written forward pass
+(:mod:`bptt_sym.elman_oracles`); for any other matrix model, autograd and finite
+differences of its own equations run by :mod:`bptt_sym.interpret` (:func:`verify_matrix`).
 
     >>> r = verify_elman(steps=3, hidden=3, inputs=2, classes=3, oracles=("autograd",),
     ...                  points=4)
@@ -9,18 +12,30 @@ against autograd, torch's own nn.RNN and finite differences of a hand-written fo
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .elman_oracles import TOLERANCE, elman_gradient, elman_loss, elman_oracle_status, weight_names
+from .elman_oracles import (
+    MATRIX_ORACLES,
+    TOLERANCE,
+    elman_gradient,
+    elman_loss,
+    elman_oracle_status,
+    matrix_gradient,
+    matrix_loss,
+    matrix_oracle_status,
+    weight_names,
+)
 from .errors import UsageError
 from .limits import MAX_WORK, check_points, check_seed
-from .mnumeric import forward_values, matrix_program, random_values
-from .vector import unroll_vector
+from .mnumeric import forward_loss, forward_values, is_elman, matrix_program, random_values
+from .spec import ModelSpec
+from .vector import model_sizes, unroll_vector
 from .verify import Report, Row, Skip, compare
 
-__all__ = ["verify_elman", "ELMAN_ORACLES"]
+__all__ = ["verify_elman", "verify_matrix", "ELMAN_ORACLES"]
 
 ELMAN_ORACLES = ("autograd", "torch", "fd")
 
@@ -79,6 +94,77 @@ def verify_elman(*, steps: int = 3, hidden: int = 4, inputs: int = 3, classes: i
         if activation == "f" else {}
     return Report("elman", steps, choices, seed, points, stand_ins, forward, tuple(rows),
                   tuple(skipped))
+
+
+def verify_matrix(spec: ModelSpec, *, steps: int = 3, sizes: Mapping[str, int] | None = None,
+                  bias: bool = False, activation: str = "tanh",
+                  oracles: Sequence[str] | None = None, points: int = 8, seed: int = 0,
+                  at: Mapping[str, np.ndarray] | None = None, one_hot: bool = True) -> Report:
+    """Verify every weight's derived matrix-form gradient of the matrix model ``spec``.
+
+    The built-in elman (by content; a copy of its file too) is :func:`verify_elman` at
+    ``sizes`` (its H, D, K), under the spec's name.  Any
+    other model is checked against autograd and finite differences of its own equations run
+    by the interpreter; torch (nn.RNN) is elman's alone.  ``sizes`` maps size letters to
+    numbers (default ``spec.sizes``); ``at`` gives the values (shared weights ``(rows,
+    cols)``, everything else ``(B, rows, cols)`` by graph name: ``x_0``, ``y_1``, ``h_{-1}``)
+    instead of random points drawn from ``seed``.
+    """
+    if is_elman(spec):
+        dims = model_sizes(spec, sizes)
+        report = verify_elman(steps=steps, hidden=dims["H"], inputs=dims["D"],
+                              classes=dims["K"], bias=bias, activation=activation,
+                              oracles=oracles, points=points, seed=seed, one_hot=one_hot, at=at)
+        return dataclasses.replace(report, model=spec.name)  # a copy of elman: its own name
+    names = tuple(oracles) if oracles else tuple(MATRIX_ORACLES)
+    for name in names:
+        if name == "torch" or name not in MATRIX_ORACLES:
+            why = matrix_oracle_status(name, spec, activation) if name == "torch" else \
+                f"unknown oracle {name!r} for {spec.name}; choose from " \
+                f"{', '.join(MATRIX_ORACLES)}"
+            raise UsageError(why if name != "torch" else f"--oracle torch: {why}")
+    if points < 1:
+        raise UsageError(f"--points must be at least 1, got {points}")
+    seed = check_seed(seed)
+    graph = unroll_vector(spec, steps=steps, sizes=sizes, bias=bias, activation=activation)
+    per_step = [n for n in graph.nodes.values() if n.kind in ("input", "target")
+                and n.step == 0]
+    width = sum(int(np.prod(getattr(n.symbol, "shape", (1, 1)))) for n in per_step)
+    entries = sum(int(np.prod(getattr(c[0], "shape", (1, 1)))) for c in graph.copies.values())
+    if at is None:
+        check_points(points, steps, width, entries)
+        values = random_values(graph, np.random.default_rng(seed), batch=points,
+                               one_hot=one_hot)
+    else:
+        values = dict(at)
+        points, seed = max([np.shape(v)[0] for v in values.values() if np.ndim(v) == 3]
+                           or [1]), None
+    names, fd_skip = _fd_affordable(names, oracles is not None, entries,
+                                    points * steps * entries, steps)
+    options = dict(steps=steps, activation=activation, bias=bias, sizes=graph.dims)
+    with np.errstate(all="ignore"):
+        forward = compare(forward_loss(graph, values),
+                          matrix_loss(spec, values, **options))[1]
+        derived = matrix_program(graph)(values)
+        rows, skipped = [], [fd_skip] if fd_skip else []
+        for name in names:
+            why = matrix_oracle_status(name, spec, activation)
+            if why:
+                skipped.append(Skip(name, why))
+                continue
+            ref = matrix_gradient(name, spec, values, **options)
+            for p in graph.copies:
+                rows.append(Row("matrix", p, name, *compare(derived[p], ref[p]),
+                                TOLERANCE[name]))
+    sized = ", ".join(f"{k} {v}" for k, v in graph.dims.items())
+    optional = [p for p in spec.optional if p in graph.copies]
+    choices = {"sizes": sized + (f", biases {', '.join(optional)}" if optional else "")}
+    if "activation" in spec.functions.values():
+        choices = {"activation": activation, **choices}
+    stand_ins = {"f": "f(z) = tanh(z), f'(z) = 1 - tanh(z)^2 (for every method)"} \
+        if activation == "f" and "activation" in spec.functions.values() else {}
+    return Report(spec.name, steps, choices, seed, points, stand_ins, forward, tuple(rows),
+                  tuple(skipped), spec.loss)
 
 
 FD_MAX_STEPS = 2_000_000  # forward steps of all the passes of finite differences

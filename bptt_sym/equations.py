@@ -12,6 +12,7 @@ line parses into a :class:`Template`: the defined name and a SymPy right-hand si
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -27,9 +28,10 @@ __all__ = ["Ref", "Template", "parse_equation", "StepIndices"]
 _GRAMMAR = r"""
 start: ref "=" sum
 ?sum: product | sum "+" product -> add | sum "-" product -> sub
-?product: unary | product "*" unary -> mul | product "/" unary -> div | product power -> mul
+?product: unary | product "*" unary -> mul | product "/" unary -> div | product power -> juxt
+        | product ("⊙" | "∘") unary -> hadamard | product ("@" | "·") unary -> matmul
 ?unary: power | "-" unary -> neg
-?power: atom | atom ("^" | "**") unary -> pow
+?power: atom | atom ("^" | "**") unary -> pow | atom TRANSPOSE -> transpose
 ?atom: NUMBER -> number | ref | call | "(" sum ")" | STEPSUM power -> stepsum
 call: FUNC "(" sum ("," sum)* ")"
 ref: NAME ("_" index)?
@@ -39,6 +41,7 @@ IDXVAR: "t" | "T"
 NAME: /[A-Za-z][A-Za-z0-9]*/
 FUNC.2: /[A-Za-z][A-Za-z0-9]*(?=\()/
 STEPSUM.3: "sum_t" | "Σ_t"
+TRANSPOSE.3: "ᵀ" | /\^\s*T(?![A-Za-z0-9_({])/
 %import common.NUMBER
 %import common.INT
 %import common.SIGNED_INT
@@ -112,9 +115,10 @@ class StepIndices(Transformer):
 class _ToSympy(StepIndices):
     def __init__(self, functions: Mapping[str, Callable[..., sp.Expr]],
                  symbol: Callable[[Ref], sp.Basic] | None = None,
-                 steps: int | None = None) -> None:
+                 steps: int | None = None,
+                 step_sum: Callable[[sp.Basic], sp.Basic] | None = None) -> None:
         super().__init__()
-        self.functions = functions
+        self.functions, self.step_sum = functions, step_sum
         self.symbol = symbol or Ref.placeholder
         self.steps = steps
         self.refs: dict[sp.Basic, Ref] = {}
@@ -130,7 +134,7 @@ class _ToSympy(StepIndices):
     def stepsum(self, _token, body):  # noqa: ANN001, ANN201
         """sum_t body: the body at every step t = 0 … T-1 (its _t references made absolute)."""
         if self.steps is None:
-            return body
+            return body if self.step_sum is None else self.step_sum(body)
         free = body.free_symbols | body.atoms(sp.MatrixSymbol)
         moving = [(p, r) for p, r in self.refs.items() if r.var == "t" and p in free]
         terms = []
@@ -158,19 +162,48 @@ class _ToSympy(StepIndices):
         return fn(*args)
 
     def add(self, a, b):  # noqa: ANN001, ANN201
+        if isinstance(a, MatrixExpr) != isinstance(b, MatrixExpr) or (
+                isinstance(a, MatrixExpr) and a.shape != b.shape):
+            what = [_shape(x) if isinstance(x, MatrixExpr) else f"{x} (a scalar)" for x in (a, b)]
+            raise BpttError(f"+ adds {what[0]} and {what[1]}: the shapes differ (broadcasting "
+                            "is not supported yet)")
         if isinstance(a, MatrixExpr):  # keep the written order: z = U x + W s + b
             return sp.MatAdd(*(a.args if isinstance(a, sp.MatAdd) else (a,)), b)
         return a + b
 
     def sub(self, a, b):  # noqa: ANN001, ANN201
+        if isinstance(a, MatrixExpr) or isinstance(b, MatrixExpr):
+            return self.add(a, sp.MatMul(-1, b) if isinstance(b, MatrixExpr) else -b)
         return a - b
 
-    def mul(self, a, b):  # noqa: ANN001, ANN201
+    def juxt(self, a, b):  # noqa: ANN001, ANN201
+        """a b, a @ b, a · b: the matrix product (a plain product when a side is scalar)."""
         if isinstance(a, MatrixExpr) or isinstance(b, MatrixExpr):
+            if _matrix(a) and _matrix(b) and a.shape[1] != b.shape[0]:
+                raise BpttError(f"{_shape(a)} times {_shape(b)} does not fit a matrix product "
+                                "(the columns of the left must be the rows of the right)")
             return sp.MatMul(a, b)
         if (a.is_Number and isinstance(b, sp.Add)) or (b.is_Number and isinstance(a, sp.Add)):
             return sp.Mul(a, b, evaluate=False)  # 1/T (E_0 + E_1), not E_0/T + E_1/T
         return a * b
+
+    matmul = juxt
+
+    def mul(self, a, b):  # noqa: ANN001, ANN201
+        """a * b, a ⊙ b: elementwise between equal shapes (NumPy's convention)."""
+        if not (_matrix(a) and _matrix(b)):
+            return self.juxt(a, b)
+        if a.shape != b.shape:
+            fits = a.shape[1] == b.shape[0]
+            raise BpttError(f"* is elementwise and needs equal shapes; {_shape(a)} and "
+                            f"{_shape(b)} differ" + ("; use @ or juxtaposition for the matrix "
+                                                     "product" if fits else ""))
+        return sp.HadamardProduct(a, b)
+
+    hadamard = mul
+
+    def transpose(self, a, _token):  # noqa: ANN001, ANN201
+        return sp.Transpose(a) if isinstance(a, MatrixExpr) else a
 
     def div(self, a, b):  # noqa: ANN001, ANN201
         return a / b
@@ -187,14 +220,30 @@ class _ToSympy(StepIndices):
         return lhs, rhs
 
 
+def _written(m: re.Match) -> str:
+    """A placeholder x[t-1] as the equation writes it, x_{t-1}."""
+    return f"{m[1]}_{m[2]}" if re.fullmatch(r"t|T|\d+", m[2]) else f"{m[1]}_{{{m[2]}}}"
+
+
+def _matrix(x: object) -> bool:
+    """A matrix of more than one entry (a 1 x 1 MatrixSymbol scales like a scalar)."""
+    return isinstance(x, MatrixExpr) and x.shape != (1, 1)
+
+
+def _shape(x: MatrixExpr) -> str:
+    return f"{str(x).replace('*', ' ')} ({x.shape[0]} x {x.shape[1]})"
+
+
 def parse_equation(source: str, *, functions: Mapping[str, Callable[..., sp.Expr]],
                    symbol: Callable[[Ref], sp.Basic] | None = None,
-                   steps: int | None = None) -> Template:
+                   steps: int | None = None,
+                   step_sum: Callable[[sp.Basic], sp.Basic] | None = None) -> Template:
     """Parse one model equation; ``functions`` maps the names a call may use to SymPy callables.
 
     ``symbol`` makes the placeholder of each reference (default: a scalar ``Symbol``; a
     vector model gives ``MatrixSymbol``s of the right shape).  With ``steps``, the name ``T``
-    is that number and ``sum_t body`` is the sum of the body over t = 0 … steps-1.
+    is that number and ``sum_t body`` is the sum of the body over t = 0 … steps-1; without,
+    ``sum_t body`` is ``step_sum(body)`` (default: the body alone).
 
         >>> t = parse_equation("E = 1/T sum_t E_t", functions={}, steps=2)
         >>> t.rhs, sorted(str(p) for p in t.refs)
@@ -202,11 +251,12 @@ def parse_equation(source: str, *, functions: Mapping[str, Callable[..., sp.Expr
     """
     try:
         tree = _PARSER.parse(source)
-        builder = _ToSympy(functions, symbol, steps)
+        builder = _ToSympy(functions, symbol, steps, step_sum)
         lhs_symbol, rhs = builder.transform(tree)
     except VisitError as exc:
         if isinstance(exc.orig_exc, BpttError):
-            raise BpttError(f"in model equation {source!r}: {exc.orig_exc}") from None
+            why = re.sub(r"\b([A-Za-z][A-Za-z0-9]*)\[([^\]]*)\]", _written, str(exc.orig_exc))
+            raise BpttError(f"in model equation {source!r}: {why}") from None
         raise
     except LarkError as exc:
         first = str(exc).strip().splitlines()[0]

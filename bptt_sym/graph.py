@@ -50,10 +50,20 @@ class Node:
     nonlinear: bool = False
     source: str = ""
 
+    @property
+    def shape(self) -> tuple[int, int] | None:
+        """The rows and columns of a matrix node; None for a scalar."""
+        return tuple(self.symbol.shape) if isinstance(self.symbol, sp.MatrixSymbol) else None
+
 
 @dataclass(frozen=True)
 class Graph:
-    """The unrolled graph of ``spec`` over ``steps`` steps, in topological order."""
+    """The unrolled graph of ``spec`` over ``steps`` steps, in topological order.
+
+    A matrix model's graph (:func:`bptt_sym.vector.unroll_vector`) has the sizes of its
+    letters in ``dims`` (empty for a scalar model), ``bias`` when its optional parameters
+    are in, and each edge's local Jacobian in ``local``.
+    """
 
     spec: ModelSpec
     steps: int
@@ -63,11 +73,21 @@ class Graph:
     local: Mapping[tuple[sp.Symbol, sp.Symbol], sp.Expr]
     copies: Mapping[str, tuple[sp.Symbol, ...]]
     warnings: tuple[str, ...] = field(default=())
+    dims: Mapping[str, int] = field(default_factory=dict)
+    bias: bool = False
     _single: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def loss(self) -> sp.Symbol:
         return sp.Symbol(self.spec.loss)
+
+    @property
+    def activation(self) -> str:
+        return self.choices.get("activation", "f")
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        return tuple(self.copies)
 
     @property
     def abstract(self) -> bool:
@@ -102,7 +122,8 @@ class Graph:
             return self.copies[name]
         sym = _lookup(self, name)
         if sym is None:
-            raise UsageError(_unknown_message(self, name, option))
+            raise UsageError((_matrix_unknown if self.dims else _unknown_message)(
+                self, name, option))
         return (sym,)
 
 
@@ -134,9 +155,51 @@ def _parse_name(name: str) -> tuple[str, int | None]:
     return m["base"], int(m["step"])
 
 
-def _lookup(graph: Graph, name: str) -> sp.Symbol | None:
-    sym = step_symbol(*_parse_name(name))
-    return sym if sym in graph.nodes else None
+def _lookup(graph: Graph, name: str) -> sp.Basic | None:
+    if "names" not in graph._single:
+        graph._single["names"] = {str(n): n for n in graph.nodes}
+    names = graph._single["names"]
+    return names.get(name.strip()) or names.get(step_symbol(*_parse_name(name)).name)
+
+
+def _matrix_unknown(graph: Graph, name: str, option: str) -> str:
+    """Why ``name`` names nothing in a matrix graph, with names to choose from."""
+    base, step = split_name(name.strip())
+    last = graph.steps - 1
+    if base in graph.copies:
+        return (f"{option} {name!r} is not a step copy of {base}; its copies are "
+                f"{', '.join(map(str, graph.copies[base]))}")
+    if step is not None and any(n.base == base for n in graph.nodes.values()):
+        return (f"{option} {name!r} is out of range: with --steps {graph.steps} the steps are "
+                f"0..{last} (and -1 for the initial state)")
+    bases = ", ".join(sorted({n.base for n in graph.nodes.values() if n.kind == "node"}))
+    state, inner, _ = _example_nodes(graph)
+    per_step = {graph.nodes[p].base for p in graph.nodes[graph.loss].parents
+                if graph.nodes[p].step is not None}
+    losses = [f"{b}_{last}" for b in sorted(per_step)]
+    if option == "--of":
+        such = ", ".join([graph.spec.loss, *losses, *state, *inner])
+        return f"unknown --of node {name!r}; choose a node such as {such} (nodes: {bases})"
+    copy = _recurrent(graph) or next(iter(graph.copies), "W")
+    return (f"unknown {option} name {name!r}; choose a weight ({', '.join(graph.copies)}), a "
+            f"step copy such as {copy}_0, or a node such as {', '.join([*state, *inner])} "
+            f"(nodes: {bases})")
+
+
+def _recurrent(graph: Graph) -> str | None:
+    """The weight that multiplies the previous state (elman's W), if one does."""
+    for node in graph.nodes.values():
+        if node.kind != "node" or node.step != graph.steps - 1 or node.expr is None:
+            continue
+        for term in node.expr.args if isinstance(node.expr, sp.MatAdd) else (node.expr,):
+            factors = getattr(term, "args", ())
+            prev = [f for f in factors if f in graph.nodes and graph.nodes[f].base in
+                    graph.spec.states]
+            weights = [graph.nodes[f].parameter for f in factors
+                       if f in graph.nodes and graph.nodes[f].kind == "parameter"]
+            if isinstance(term, sp.MatMul) and prev and weights:
+                return weights[0]
+    return None
 
 
 def _unknown_message(graph: Graph, name: str, option: str) -> str:

@@ -26,16 +26,28 @@ import functools
 from collections.abc import Callable, Mapping
 from types import ModuleType
 
+import numpy as np
 from lark import Tree, v_args
 from lark.exceptions import LarkError, VisitError
 
 from .equations import _PARSER, StepIndices
 from .errors import BpttError
+from .interpret_ops import (
+    SCALAR_OPS,
+    MatrixOps,
+    as_matrix,
+    infer_sizes,
+    matrix_functions,
+    shape_of,
+    zeros,
+)
 from .models import ModelSpec
+from .notation import split_name
 from .numeric import DEFAULT_STAND_INS, StandIns
 from .oracles import Reference, abstract_function, tables
 
-__all__ = ["evaluate", "loss", "function_table", "calls", "reference"]
+__all__ = ["evaluate", "loss", "function_table", "calls", "xent_targets", "reference",
+           "matrix_reference"]
 
 Value = object
 Closure = Callable[["_Run", int], Value]
@@ -96,7 +108,19 @@ class _ToClosures(StepIndices):
         return _binary(lambda p, q: p - q, a, b)
 
     def mul(self, a, b):  # noqa: ANN001, ANN201
-        return _binary(lambda p, q: p * q, a, b)
+        """a * b, a ⊙ b: elementwise (a plain product in a scalar model)."""
+        return lambda run, t: run.ops.mul(a(run, t), b(run, t))
+
+    hadamard = mul
+
+    def juxt(self, a, b):  # noqa: ANN001, ANN201
+        """a b, a @ b, a · b: the matrix product (a plain product when a side is scalar)."""
+        return lambda run, t: run.ops.matmul(a(run, t), b(run, t))
+
+    matmul = juxt
+
+    def transpose(self, a, _token):  # noqa: ANN001, ANN201
+        return lambda run, t: run.ops.transpose(a(run, t))
 
     def div(self, a, b):  # noqa: ANN001, ANN201
         return _binary(lambda p, q: p / q, a, b)
@@ -128,45 +152,90 @@ def calls(spec: ModelSpec) -> frozenset[str]:
     >>> sorted(calls(DOC))
     ['L', 'f', 'g']
     """
-    found: set[str] = set()
+    return frozenset(str(c.children[0]) for c in _calls(spec))
+
+
+def _calls(spec: ModelSpec) -> list[Tree]:
+    """Every call of every equation of ``spec``, as parse trees."""
+    found = []
     for source in (*spec.cell, *spec.head):
         try:
             tree = _PARSER.parse(source)
         except LarkError:
             continue
-        found.update(str(c.children[0]) for c in tree.iter_subtrees() if c.data == "call"
-                     and isinstance(c, Tree))
+        found += [c for c in tree.iter_subtrees() if isinstance(c, Tree) and c.data == "call"]
+    return found
+
+
+def xent_targets(spec: ModelSpec) -> frozenset[str]:
+    """The targets that some equation of ``spec`` passes to ``xent`` as its second
+    argument: they must be one-hot or a probability vector.
+
+    >>> from bptt_sym.models import MODELS
+    >>> sorted(xent_targets(MODELS["elman"]))
+    ['y']
+    """
+    found: set[str] = set()
+    for c in _calls(spec):
+        args = c.children[1:] if str(c.children[0]) == "xent" else []
+        if len(args) == 2 and isinstance(args[1], Tree) and args[1].data == "ref":
+            name = str(args[1].children[0])
+            if name in spec.targets:
+                found.add(name)
     return frozenset(found)
 
 
 class _Run:
-    """One forward pass: the values given, the nodes computed so far, the functions."""
+    """One forward pass: the values given, the nodes computed so far, the functions; ``ops``
+    the meaning of products and ᵀ (:mod:`bptt_sym.interpret_ops`), ``sizes`` the size of
+    each shape letter (matrix models)."""
 
     def __init__(self, spec: ModelSpec, steps: int, values: Mapping[str, Value],
-                 functions: Mapping[str, Callable[..., Value]]) -> None:
+                 functions: Mapping[str, Callable[..., Value]], xp: ModuleType | None = None,
+                 sizes: Mapping[str, int] | None = None) -> None:
         self.spec, self.steps, self.values, self.functions = spec, steps, values, functions
         self.nodes: dict[tuple[str, int | None], Value] = {}
+        self.matrix = spec.is_matrix
+        self.xp = xp if xp is not None else np
+        self.ops = MatrixOps(self.xp) if self.matrix else SCALAR_OPS
+        if self.matrix:
+            self.sizes = dict(sizes) if sizes is not None else infer_sizes(spec, values)
 
     def get(self, base: str, step: int | None) -> Value:
         """The value of ``base`` at ``step``, in the order the graph builder looks it up."""
         spec = self.spec
         if base in spec.states and step == -1 and spec.initial_value(base) == "zero":
-            return 0.0
+            return self._zero(base)
         if base in spec.parameters:
+            if base in spec.optional and base not in self.values:
+                return self._zero(base)  # no --bias: the bias and its terms are 0
             return self._given(base)
         if (base, step) in self.nodes:
             return self.nodes[(base, step)]
         if base in spec.inputs and step is not None and 0 <= step < self.steps:
+            if self.matrix and _name(base, step) in self.values:
+                return self._given(_name(base, step))  # x_t, as (B, rows, cols)
+            if self.matrix:
+                if base not in self.values:
+                    raise BpttError(f"no value for {_name(base, step)!r} (nor {base!r})")
+                return self.values[base][..., step, :, :]  # x as (B, T, rows, cols)
             return self._given(base)[..., step]
         if base in spec.targets or (base in spec.states and step == -1):
             return self._given(_name(base, step))
         raise BpttError(f"model {spec.name}: {_name(base, step)} is used before it is "
                         "defined")
 
+    def _zero(self, base: str) -> Value:
+        return zeros(shape_of(self.spec, base, self.sizes)) if self.matrix else 0.0
+
     def _given(self, name: str) -> Value:
         if name not in self.values:
             raise BpttError(f"no value for {name!r}")
-        return self.values[name]
+        value = self.values[name]
+        if self.matrix:
+            return as_matrix(self.spec, split_name(name)[0] if name not in self.spec.shapes
+                             else name, value, self.xp)
+        return value
 
     def call(self, name: str, args: list[Value]) -> Value:
         fn = self.functions.get(name)
@@ -184,12 +253,19 @@ def _name(base: str, step: int | None) -> str:
 
 
 def evaluate(spec: ModelSpec, values: Mapping[str, Value], *, steps: int,
-             functions: Mapping[str, Callable[..., Value]]) -> dict[tuple[str, int | None], Value]:
+             functions: Mapping[str, Callable[..., Value]], xp: ModuleType | None = None,
+             sizes: Mapping[str, int] | None = None) -> dict[tuple[str, int | None], Value]:
     """Every node's value: ``(base, step)`` -> array (``step`` None after the last step).
 
     The cell runs at t = 0 … steps-1, then the head (at t = steps-1, as the graph builds it).
+    A matrix model (``spec.is_matrix``) runs with NumPy's semantics in ``xp`` (default
+    numpy; :mod:`bptt_sym.interpret_ops`): its values are ``(B, rows, cols)`` (a shared
+    weight may be ``(rows, cols)``), an input ``x_t`` per step or ``x`` as ``(B, T, rows,
+    cols)``, a scalar ``(B, 1, 1)``.  ``sizes`` (default: read off the values, then
+    ``spec.sizes``) gives the shape of what is zero: an optional parameter left out of
+    ``values`` and a zero initial state.
     """
-    run = _Run(spec, steps, values, functions)
+    run = _Run(spec, steps, values, functions, xp, sizes)
     for t in range(steps):
         for source in spec.cell:
             _define(run, source, t)
@@ -204,12 +280,22 @@ def _define(run: _Run, source: str, t: int) -> None:
 
 
 def loss(spec: ModelSpec, values: Mapping[str, Value], *, steps: int,
-         functions: Mapping[str, Callable[..., Value]]) -> Value:
-    """The loss ``spec.loss`` of each sequence of the batch."""
-    nodes = evaluate(spec, values, steps=steps, functions=functions)
+         functions: Mapping[str, Callable[..., Value]], xp: ModuleType | None = None,
+         sizes: Mapping[str, int] | None = None) -> Value:
+    """The loss ``spec.loss`` of each sequence of the batch (shape ``(B,)``; a matrix
+    model's 1 x 1 loss without its two trailing axes)."""
+    nodes = evaluate(spec, values, steps=steps, functions=functions, xp=xp, sizes=sizes)
     if (spec.loss, None) not in nodes:
         raise BpttError(f"model {spec.name}: no equation defines the loss {spec.loss}")
-    return nodes[(spec.loss, None)]
+    value = nodes[(spec.loss, None)]
+    if spec.is_matrix:
+        shape = tuple(getattr(value, "shape", ()))
+        if len(shape) >= 2:
+            if shape[-2:] != (1, 1):
+                raise BpttError(f"model {spec.name}: the loss {spec.loss} is "
+                                f"{shape[-2]} x {shape[-1]}, not a scalar; sum it with sum(…)")
+            value = (xp if xp is not None else np).reshape(value, shape[:-2])
+    return value
 
 
 def _role(fn: Callable[..., Value], arity: int) -> Callable[..., Value]:
@@ -225,7 +311,10 @@ def function_table(spec: ModelSpec, xp: ModuleType, choice: tuple[str, str, str]
     """The functions an equation may call, in ``xp``: each role letter of ``spec`` (f, g, L)
     the chosen function of its role (activation, output, loss), each concrete rule by its
     name, and exp, log.  Abstract choices are the named stand-ins, and so are the abstract
-    functions of several arguments (:func:`bptt_sym.oracles.abstract_function`)."""
+    functions of several arguments (:func:`bptt_sym.oracles.abstract_function`).  A matrix
+    model's are those of :func:`bptt_sym.interpret_ops.matrix_functions`."""
+    if spec.is_matrix:
+        return matrix_functions(spec, xp, choice)
     table = tables(xp, stand_ins)
     chosen = dict(zip(("activation", "output", "loss"), choice))
     fns: dict[str, Callable[..., Value]] = {name: getattr(xp, name) for name in ELEMENTARY}
@@ -248,3 +337,19 @@ def reference(spec: ModelSpec, steps: int, choice: tuple[str, str, str],
         return loss(spec, {**data, **theta}, steps=steps,
                     functions=function_table(spec, xp, choice, stand_ins))
     return Reference(tuple(spec.parameters), forward)
+
+
+def matrix_reference(spec: ModelSpec, steps: int, activation: str = "tanh", *,
+                     bias: bool = False, sizes: Mapping[str, int] | None = None) -> Reference:
+    """The forward pass of a matrix model for the oracles: its equations run by this
+    interpreter with NumPy's semantics.  The parameters are the model's, its optional ones
+    (biases) only with ``bias``; without, they are zero.  ``theta`` holds shared weights
+    ``(rows, cols)``, ``data`` every other value ``(B, rows, cols)``."""
+    params = tuple(p for p in spec.parameters if bias or p not in spec.optional)
+    choice = (activation, "g", "L")
+
+    def forward(xp: ModuleType, theta: Mapping[str, Value], data: Mapping[str, Value]) -> Value:
+        values = {k: v for k, v in data.items() if k not in spec.optional or bias}
+        return loss(spec, {**values, **theta}, steps=steps,
+                    functions=function_table(spec, xp, choice), xp=xp, sizes=sizes)
+    return Reference(params, forward)

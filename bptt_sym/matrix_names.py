@@ -1,26 +1,62 @@
-"""The names of a vector model unrolled over T steps: what each name of a hand formula
-means (a weight, a step copy, a node value, δ_t, an integer) and its shape in the
-model's size letters.
+"""The names of a matrix model unrolled over T steps: what each name of a hand formula
+means (a weight, a step copy, a node value, a named adjoint such as δ_t, an integer) and its
+shape in the model's size letters, all read from the model's :class:`ModelSpec`.
 
     >>> from bptt_sym.vector import ELMAN
     >>> MatrixNames(ELMAN, steps=3).shape("W")
     ('H', 'H')
+    >>> default_shapes(ELMAN)[0]
+    {'H': 3, 'D': 2, 'K': 4}
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from .errors import UsageError
 from .formula import Call, Deriv, Op, Prod, Ref, Sum
+from .formula_text import show
 from .resolve import InvalidFormula
-from .vector import VectorSpec
+from .spec import ModelSpec
+from .vector import model_sizes
 
 __all__ = ["MatrixNames", "Item", "OutOfRange", "SCALAR", "Shape", "free_variables",
-           "steps_text"]
+           "steps_text", "default_shapes", "size_letters"]
 
 Shape = tuple[str, str]
 SCALAR: Shape = ("1", "1")
+_SIZES = (3, 2, 4)  # letter i, round j: _SIZES[(i ± j) % 3]; elman's H, D, K as ever
+_LHS = re.compile(r"\s*([A-Za-z][A-Za-z0-9]*)")
+
+
+def size_letters(spec: ModelSpec) -> tuple[str, ...]:
+    """The size letters of ``spec``: those of its ``[sizes]``, then any other its shapes use."""
+    letters = list(spec.sizes)
+    for shape in spec.shapes.values():
+        letters += [d for d in shape if d != "1" and d not in letters]
+    return tuple(letters)
+
+
+def default_shapes(spec: ModelSpec, sizes: Mapping[str, int | None] | None = None
+                   ) -> tuple[dict[str, int], ...]:
+    """The sizes a matrix formula of ``spec`` is decided at: three small ones in which each
+    letter takes 2, 3 and 4 in turn (neighbouring letters differ), or, with ``sizes``
+    (letter: n; None or a missing letter: its first default), that one size."""
+    letters = size_letters(spec)
+    rounds = tuple({d: _SIZES[(i + j) % 3 if i < 3 else (i - j) % 3]
+                    for i, d in enumerate(letters)} for j in range(3))
+    given = {k: v for k, v in (sizes or {}).items() if v is not None}
+    if not given:
+        return rounds
+    unknown = sorted(set(given) - set(letters))
+    if unknown:
+        raise UsageError(f"model {spec.name} has no size {', '.join(unknown)}; its sizes are "
+                         f"{', '.join(letters) or 'none'}")
+    if spec.sizes:
+        model_sizes(spec, given)  # each size checked, in the words of its option
+    return ({d: given.get(d) or rounds[0][d] for d in letters},)
 
 
 class OutOfRange(InvalidFormula):
@@ -29,8 +65,9 @@ class OutOfRange(InvalidFormula):
 
 @dataclass(frozen=True)
 class Item:
-    """What a name means: ``kind`` is value, weight, copy, delta or int; ``name`` the key
-    of its value (z_1, W, W_2, s_{-1}, delta_3)."""
+    """What a name means: ``kind`` is value, weight, copy, delta (a named adjoint), zero
+    (a zero initial state) or int; ``name`` the key of its value (z_1, W, W_2, s_{-1},
+    delta_3)."""
 
     kind: str
     base: str
@@ -38,77 +75,106 @@ class Item:
     name: str
 
 
-class MatrixNames:
-    """The names of one vector model unrolled over ``steps`` steps, and their shapes."""
+def _defined(lines: Sequence[str]) -> tuple[str, ...]:
+    """The names that the equations ``lines`` define (their left sides)."""
+    found = [m[1] for m in map(_LHS.match, lines) if m]
+    return tuple(dict.fromkeys(found))
 
-    def __init__(self, spec: VectorSpec, steps: int, *, bias: bool = False,
+
+class MatrixNames:
+    """The names of one matrix model unrolled over ``steps`` steps, and their shapes."""
+
+    def __init__(self, spec: ModelSpec, steps: int, *, bias: bool = False,
                  activation: str = "tanh") -> None:
         self.spec, self.steps, self.bias, self.activation = spec, steps, bias, activation
-        self.weights = spec.parameters + (spec.bias_parameters if bias else ())
-        self.stepped = {b for b in spec.shapes if b not in spec.parameters + spec.bias_parameters}
-        self.stepped |= {spec.loss_term}
-        self.reserved = self.stepped | set(spec.parameters + spec.bias_parameters) | \
-            {spec.loss, "T", "I", "delta"}
+        self.weights = spec.parameters_for(bias)
+        self.cell = _defined(spec.cell)  # z, s, l, yhat, E: the names of every step
+        self.once = tuple(dict.fromkeys(  # the names of no step: the head's, the loss
+            [b for b in _defined(spec.head) if b not in self.cell] + [spec.loss]))
+        self.stepped = set(self.cell) | set(spec.inputs) | set(spec.targets) | \
+            set(spec.states)
+        self.adjoint = {name: node for node, name in spec.adjoints.items()}  # delta: z
+        self.activations = {f for f, role in spec.functions.items() if role == "activation"
+                            and any(re.search(rf"\b{re.escape(f)}\s*\(", e)
+                                    for e in spec.cell + spec.head)}
+        self.reserved = self.stepped | set(spec.parameters) | set(self.once) | \
+            set(self.adjoint) | {spec.loss, "T", "I"}
+        self._structure: object | None = None  # the model's parts, once (mstructure)
+
+    def adjoint_text(self, name: str, index: str = "t") -> str:
+        """``δ_t = ∂E/∂z_t``: what a named adjoint stands for."""
+        return f"{show(Ref(name, ('var', index, 0), 0))} = ∂{self.spec.loss}/∂" \
+               f"{self.adjoint[name]}_{index}"
 
     def known(self) -> str:
-        vectors = ", ".join(f"{b}_t" for b in sorted(self.stepped)) + ", delta_t (δ_t = ∂E/∂z_t)"
-        return (f"known: the weights {', '.join(self.weights)} (and their step copies such as "
-                f"{self.weights[0]}_0), {vectors}, {self.spec.loss} (t = 0..{self.steps - 1}, "
-                "s_{-1}), and the functions f, tanh, sigmoid, relu, step, exp, log, softmax, diag, "
-                "outer")
+        vectors = ", ".join([f"{b}_t" for b in sorted(self.stepped)] +
+                            [f"{a}_t ({self.adjoint_text(a)})" for a in self.adjoint])
+        starts = [f"{s}_{{-1}}" + (" = 0" if self.spec.initial_value(s) == "zero" else "")
+                  for s in self.spec.states]
+        steps = ", ".join([f"t = 0..{self.steps - 1}"] + starts)
+        weights = f"the weights {', '.join(self.weights)} (and their step copies such as " \
+                  f"{self.weights[0]}_0), " if self.weights else ""
+        functions = ["f"] if self.activations else []
+        return (f"known: {weights}{vectors}, {', '.join(self.once)} ({steps}), and the "
+                f"functions {', '.join(functions + ['tanh', 'sigmoid', 'relu', 'step'])}, "
+                "exp, log, softmax, diag, outer")
 
     def shape(self, base: str) -> Shape:
-        if base in (self.spec.loss, self.spec.loss_term):
-            return SCALAR
-        if base == "delta":
-            base = "z"
-        return self.spec.shapes[base]
+        base = self.adjoint.get(base, base)
+        return self.spec.shapes.get(base, SCALAR)
 
     def item(self, ref: Ref, env: Mapping[str, int | None]) -> Item:
         """The meaning of ``ref``; a variable bound to None (shapes only) leaves the step
         unchecked."""
-        base = "yhat" if ref.base == "ŷ" else ref.base
+        base = ref.base
         if ref.index is None and base in env:
             return Item("int", base, env[base], base)
         if ref.index is None and base == "T":
             return Item("int", "T", self.steps, "T")
         if ref.index is None and base == "I":
             return Item("identity", "I", None, "I")
-        if base not in self.weights and base not in self.stepped and base != "delta" and \
-                base != self.spec.loss:
-            if base in self.spec.bias_parameters:
+        if base not in self.weights and base not in self.stepped and \
+                base not in self.adjoint and base not in self.once:
+            if base in self.spec.optional:
                 raise InvalidFormula(f"{base} is a bias; check with --bias to use it", ref.column)
             raise InvalidFormula(f"unknown name {base}; {self.known()}", ref.column)
         if ref.index is None:
             if base in self.weights:
                 return Item("weight", base, None, base)
-            if base == self.spec.loss:
+            if base in self.once:
                 return Item("value", base, None, base)
             raise InvalidFormula(f"{base} needs a step index: {base}_t, {base}_0 …", ref.column)
-        if base == self.spec.loss and base != self.spec.loss_term:
-            raise InvalidFormula(f"the loss {base} has no step; its terms are "
-                                 f"{self.spec.loss_term}_t", ref.column)
+        if base in self.once and base not in self.stepped:
+            what = f"the loss {base}" if base == self.spec.loss else base
+            terms = [b for b in self.cell if self.shape(b) == SCALAR]
+            raise InvalidFormula(f"{what} has no step" + (
+                f"; its terms are {terms[0]}_t" if base == self.spec.loss and terms else
+                ": it is computed once, after the last step"), ref.column)
         step = self._step(ref, env)
+        delta = base in self.adjoint
         if step is None:
-            kind = "copy" if base in self.weights else "delta" if base == "delta" else "value"
+            kind = "copy" if base in self.weights else "delta" if delta else "value"
             return Item(kind, base, None, base)
         low = -1 if base in self.spec.states else 0
-        high = self.steps if base == "delta" else self.steps - 1
+        high = self.steps if delta else self.steps - 1
         if not low <= step <= high:
             raise OutOfRange(f"{base}_{step} is out of range: with --steps {self.steps} the "
                              f"steps are 0..{self.steps - 1}"
                              + (" (and -1 for the initial state)" if low < 0 else ""),
                              ref.column)
         name = f"{base}_{step}" if step >= 0 else f"{base}_{{{step}}}"
-        if base == "delta":
+        if delta:
             return Item("delta", base, step, name)
+        if step < 0 and self.spec.initial_value(base) == "zero":
+            return Item("zero", base, step, name)
         return Item("copy" if base in self.weights else "value", base, step, name)
 
-    @staticmethod
-    def _step(ref: Ref, env: Mapping[str, int | None]) -> int | None:
+    def _step(self, ref: Ref, env: Mapping[str, int | None]) -> int | None:
         if ref.index[0] == "abs":
             return ref.index[1]
         _, var, off = ref.index
+        if var == "T" and var not in env:  # s_{T-1}: the last step
+            return self.steps + off
         if var not in env:
             raise InvalidFormula(f"the index {var} of {ref.base}_{var} is not bound", ref.column)
         return None if env[var] is None else env[var] + off
@@ -122,7 +188,7 @@ def free_variables(chain_sides: Sequence[object], names: MatrixNames,
     found: list[str] = []
 
     def note(var: str, bound: frozenset[str]) -> None:
-        if var not in bound and var not in found:
+        if var not in bound and var not in found and var != "T":
             found.append(var)
 
     def bare(node: object, bound: frozenset[str]) -> None:

@@ -1,10 +1,12 @@
-"""Check matrix formulas of the vector model (elman): holds, fails (with why) or invalid.
+"""Check matrix formulas of a matrix model (elman, or a model file with shapes): holds,
+fails (with why) or invalid.
 
 Each equation is decided entry by entry at random points of several small sizes (three
-(H, D, K) triples, two points each), every free step index t running over the steps: its
-sides are evaluated in 120-digit arithmetic against the model's forward pass, and every
-∂A/∂B and δ_t by the complex step on that forward pass (:mod:`bptt_sym.mtruth`).  A side
-holds when every entry agrees to 10⁻⁴⁰ relative; a shape that does not fit is named first.
+sizes of the model's letters, :func:`default_shapes`; elman's are three (H, D, K) triples),
+two points each, every free step index t running over the steps: its sides are evaluated
+in ball arithmetic against the model's forward pass, and every ∂A/∂B and named adjoint
+(δ_t) by dual numbers on that forward pass (:mod:`bptt_sym.mtruth`); the verdict is
+:func:`bptt_sym.decide.decide`'s.  A shape that does not fit is named first.
 
     >>> [v.verdict for v in check_matrix("dE/dV = sum_t (yhat_t - y_t) s_t^T\\n"
     ...                                  "dE/dW = sum_t delta_t s_t^T", steps=2)]
@@ -27,18 +29,19 @@ from .decide import Decision, Undefined, Unsure, at_point, decide, shown, sign, 
 from .errors import UsageError
 from .explain import Diagnosis
 from .formula import Chain, Condition, Ref
-from .matrix_names import free_variables, steps_text
+from .matrix_names import default_shapes, free_variables, steps_text
 from .mexplain import explain_matrix
 from .mformula import SCALAR, Item, MatrixNames, OutOfRange, ShapeError, Walk, shape_of, show, side
 from .mkinks import POOL, Coverage, cover, model_kinks
 from .mtruth import DPS, FUNCS, MPoint, derivative_of
 from .resolve import InvalidFormula
-from .vector import ELMAN, VectorSpec
+from .spec import ModelSpec
+from .vector import ELMAN
 
 __all__ = ["check_matrix", "MatrixJudge", "SHAPES", "POINTS_PER_SHAPE", "Values",
-           "free_variables"]
+           "free_variables", "default_shapes"]
 
-SHAPES = ({"H": 3, "D": 2, "K": 4}, {"H": 2, "D": 4, "K": 3}, {"H": 4, "D": 3, "K": 2})
+SHAPES = default_shapes(ELMAN)  # ({"H": 3, "D": 2, "K": 4}, {"H": 2, …}, {"H": 4, …})
 POINTS_PER_SHAPE = 2
 EXPLAIN_SECONDS = 3.0
 DECIDE_SECONDS = 30.0
@@ -49,8 +52,8 @@ class Values:
     """One random point as the walk sees it: values, derivatives (memoised per working
     precision), functions."""
 
-    def __init__(self, point: MPoint, dims: Mapping[str, int]) -> None:
-        self.point, self.dims = point, dict(dims)
+    def __init__(self, point: MPoint, dims: Mapping[str, int], names: MatrixNames) -> None:
+        self.point, self.dims, self.names = point, dict(dims), names
         self.steps = point.graph.steps
         self._cache: dict[tuple[int, str, str], np.ndarray] = {}
         self.coverage: Coverage | None = None  # where the formula's kink arguments go
@@ -75,9 +78,12 @@ class Values:
         if item.kind in ("weight", "copy"):
             return self.point.leaves[item.base]
         if item.kind == "delta":
+            names = self.names
             if item.step == self.steps:
-                return self.zeros(("H", "1"))
-            return self._derivative("E", f"z_{item.step}")
+                return self.zeros(names.shape(item.base))
+            return self._derivative(names.spec.loss, f"{names.adjoint[item.base]}_{item.step}")
+        if item.kind == "zero":
+            return self.zeros(self.names.shape(item.base))
         return self.point.values[item.name]
 
     def derivative(self, num: Item, den: Item) -> np.ndarray:
@@ -91,7 +97,7 @@ class Values:
 
     def softmax(self, v: np.ndarray) -> np.ndarray:
         e = FUNCS["exp"](v)
-        return e / e.sum(axis=0, keepdims=True)
+        return e / e.sum()
 
     def function(self, name: str, v: np.ndarray, prime: bool) -> np.ndarray:
         fn = self.point.ns.funcs[name]
@@ -128,7 +134,7 @@ class MatrixJudge:
 
     names: MatrixNames
     seed: int = 0
-    shapes: Sequence[Mapping[str, int]] = SHAPES
+    shapes: Sequence[Mapping[str, int]] = ()  # () for the model's default_shapes
     per_shape: int = POINTS_PER_SHAPE
     pool: int = POOL
     points: list[Values] = field(init=False)
@@ -139,13 +145,14 @@ class MatrixJudge:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        self.shapes = tuple(self.shapes) or default_shapes(self.names.spec)
         self.base = len(self.shapes) * self.per_shape
         self.points = [self._draw(dims) for dims in self.shapes for _ in range(self.per_shape)]
 
     def _draw(self, dims: Mapping[str, int], wide: bool = False) -> Values:
         return Values(MPoint.draw(self.names.spec, steps=self.names.steps, dims=dims,
                                   bias=self.names.bias, activation=self.names.activation,
-                                  rng=self.rng, wide=wide), dims)
+                                  rng=self.rng, wide=wide), dims, self.names)
 
     def point(self, i: int) -> Values:
         """Point ``i`` of the pool, drawn in order, so the same for every equation: after the
@@ -350,7 +357,7 @@ def _decide_sides(judge: MatrixJudge, sides: list[object], free: tuple[str, ...]
 
 def _counterexample(judge: MatrixJudge, m: Mismatch) -> dict[str, float | str]:
     dims = judge.points[m.where].dims
-    cex: dict[str, float | str] = {k: str(dims[k]) for k in "HDK"}
+    cex: dict[str, float | str] = {k: str(v) for k, v in dims.items()}
     cex.update({k: str(v) for k, v in m.env.items()})
     if judge.points[m.where].point.stand_in:
         cex["f(z)"] = judge.points[m.where].point.stand_in
@@ -366,11 +373,12 @@ def _dims(shape: tuple[str, str]) -> str:
     return "1×1 (a number)" if shape == SCALAR else f"{shape[0]}×{shape[1]}"
 
 
-def check_matrix(text: str, *, spec: VectorSpec = ELMAN, steps: int = 2, bias: bool = False,
+def check_matrix(text: str, *, spec: ModelSpec = ELMAN, steps: int = 2, bias: bool = False,
                  activation: str = "tanh", seed: int = 0,
                  shapes: Sequence[Mapping[str, int]] | None = None,
                  on_verdict: Callable[[Verdict], None] | None = None) -> list[Verdict]:
-    """Check each equation of a document against the vector model ``spec``."""
+    """Check each equation of a document against the matrix model ``spec``, at the sizes
+    ``shapes`` (each a dict letter: size; default :func:`default_shapes`)."""
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 50:
         raise UsageError(f"--steps for checking matrix formulas must be from 1 to 50, "
                          f"got {steps!r}")
@@ -382,7 +390,7 @@ def check_matrix(text: str, *, spec: VectorSpec = ELMAN, steps: int = 2, bias: b
 
     def decide(chain: Chain) -> tuple:
         if not judges:
-            judges.append(MatrixJudge(names, seed, shapes or SHAPES, pool=POOL))
+            judges.append(MatrixJudge(names, seed, shapes or default_shapes(spec), pool=POOL))
         return _decide(judges[0], chain)
 
     return judge_lines(text, decide, seconds=DECIDE_SECONDS, on_verdict=on_verdict)

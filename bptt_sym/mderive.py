@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -24,26 +23,15 @@ from sympy.matrices.expressions import MatrixExpr
 
 from .derive import Equation
 from .errors import UsageError
+from .matrix_rules import VJP, Diag, act_derivative, elementwise, scaled
 from .notation import Partial
-from .rules import rule
-from .vector import Apply, Softmax, VectorGraph, Xent
+from .vector import Apply, EntrySum, Softmax, VectorGraph, Xent
 
 __all__ = ["VJP", "MatrixDerivation", "derive_matrix", "elementwise", "Diag", "StepSum",
            "BoundedSum", "StepProduct", "ChainProduct", "adjoint_symbol", "shared",
-           "state_jacobian", "per_output"]
+           "state_jacobian", "per_output", "step_losses", "kept_adjoints"]
 
 M = MatrixExpr
-
-
-class Diag(MatrixExpr):
-    """diag(v): the square matrix with the vector v on its diagonal."""
-
-    def __new__(cls, v: MatrixExpr) -> Diag:
-        return MatrixExpr.__new__(cls, v)
-
-    @property
-    def shape(self) -> tuple:
-        return (self.args[0].shape[0], self.args[0].shape[0])
 
 
 class StepSum(sp.Expr):
@@ -77,54 +65,23 @@ class ChainProduct(sp.Expr):
         return sp.Expr.__new__(cls, *factors)
 
 
-def elementwise(expr: sp.Expr, mapping: dict[sp.Symbol, MatrixExpr], shape: tuple) -> M:
-    """A scalar rule (1 - s**2) as the elementwise matrix expression 1 − s ⊙ s."""
-    if expr in mapping:
-        return mapping[expr]
-    if expr.is_Number:
-        ones = sp.OneMatrix(*shape)
-        return ones if expr == 1 else sp.MatMul(expr, ones)
-    if isinstance(expr, sp.Add):
-        return sp.MatAdd(*[elementwise(a, mapping, shape) for a in expr.args])
-    if isinstance(expr, sp.Mul):
-        coeff, rest = expr.as_coeff_Mul()
-        parts = [elementwise(a, mapping, shape) for a in sp.Mul.make_args(rest)]
-        body = parts[0] if len(parts) == 1 else sp.HadamardProduct(*parts)
-        return body if coeff == 1 else sp.MatMul(coeff, body)
-    if isinstance(expr, sp.Pow) and expr.exp.is_Integer and expr.exp > 0:
-        base = elementwise(expr.base, mapping, shape)
-        return sp.HadamardProduct(*[base] * int(expr.exp))
-    if isinstance(expr, sp.Heaviside):
-        return Apply("step", elementwise(expr.args[0], mapping, shape))
-    if isinstance(expr, sp.Function) and len(expr.args) == 1:  # f'(z) of an abstract f
-        return Apply(type(expr).__name__, elementwise(expr.args[0], mapping, shape))
-    raise UsageError(f"cannot write {expr} elementwise")
+def adjoint_symbol(z: sp.MatrixSymbol, name: str = "delta", base: str = "z") -> sp.MatrixSymbol:
+    """δ_t, the stored adjoint ∂E/∂z_t of a node (``name`` replaces the node's ``base``)."""
+    return sp.MatrixSymbol(name + z.name[len(base):], *z.shape)
 
 
-def _act_derivative(node: Apply, out: MatrixExpr) -> M:
-    """f'(z) for the node out = f(z), from the scalar rule table, in node values."""
-    z, s = sp.symbols("z s")
-    d = rule("activation", node.name).derivative(z, out=s)
-    return elementwise(d, {z: node.arg, s: out}, out.shape)
-
-
-def _minus(a: M, b: M) -> M:
-    return sp.MatAdd(a, sp.MatMul(-1, b))
-
-
-# ---- vector-Jacobian rules: (g = adjoint of the node) -> adjoint sent to one argument ---
-VJP: dict[str, Callable[..., M]] = {
-    "add":          lambda g: g,                                      # n = a + b + …
-    "matmul_arg":   lambda g, A, x: sp.MatMul(sp.Transpose(A), g),    # n = A x, to x
-    "matmul_mat":   lambda g, A, x: sp.MatMul(g, sp.Transpose(x)),    # n = A x, to A
-    "elementwise":  lambda g, fprime: sp.HadamardProduct(g, fprime),  # n = f(z), to z
-    "xent_softmax": lambda g, yhat, y: _minus(yhat, y),               # E = xent(softmax(l), y)
-}
-
-
-def adjoint_symbol(z: sp.MatrixSymbol) -> sp.MatrixSymbol:
-    """δ_t, the stored adjoint ∂E/∂z_t of a pre-activation."""
-    return sp.MatrixSymbol(z.name.replace("z", "delta", 1), *z.shape)
+def kept_adjoints(graph: VectorGraph) -> dict[str, str]:
+    """The nodes whose adjoints are kept as named vectors: the model's ``adjoints``, else
+    the argument of each state's elementwise function (δ_t when there is one)."""
+    if graph.spec.adjoints:
+        return dict(graph.spec.adjoints)
+    bases = []
+    for node in graph.nodes.values():
+        if node.base in graph.spec.states and isinstance(node.expr, Apply) and \
+                node.expr.arg in graph.nodes and graph.nodes[node.expr.arg].kind == "node":
+            bases.append(graph.nodes[node.expr.arg].base)
+    bases = list(dict.fromkeys(bases))
+    return {bases[0]: "delta"} if len(bases) == 1 else {b: f"delta{b}" for b in bases}
 
 
 def shared(graph: VectorGraph) -> dict[sp.Basic, sp.Basic]:
@@ -138,39 +95,82 @@ def shared(graph: VectorGraph) -> dict[sp.Basic, sp.Basic]:
 
 def _contributions(graph: VectorGraph, n: sp.Basic, g: sp.Basic) -> list[tuple]:
     """(parent, adjoint it receives) for node ``n`` whose adjoint is ``g``."""
-    e = graph.nodes[n].expr
-    if isinstance(e, sp.Add) and not isinstance(e, MatrixExpr):  # E = Σ_t E_t
-        return [(p, g) for p in graph.nodes[n].parents]
+    return _vjp(graph, graph.nodes[n].expr, g, n)
+
+
+def _vjp(graph: VectorGraph, e: sp.Basic, g: sp.Basic, out: sp.Basic | None = None
+         ) -> list[tuple]:
+    """The adjoints that ``e`` (with adjoint ``g``) sends to the graph's symbols in it, one
+    rule of VJP per operator, down to the nodes and leaves; ``out`` is the node's symbol
+    when ``e`` is its whole expression (f'(z) is then written in it: 1 − s ⊙ s)."""
+    if e in graph.nodes:
+        return [(e, g)]
+    if isinstance(e, (sp.ZeroMatrix, sp.OneMatrix)) or getattr(e, "is_Number", False):
+        return []
     if isinstance(e, Xent):
         yhat, y = e.args
-        soft = graph.nodes[yhat].expr
+        soft = graph.nodes[yhat].expr if yhat in graph.nodes else None
         if isinstance(soft, Softmax):  # the fused rule: needs Σ_k y_k = 1
             return [(soft.arg, VJP["xent_softmax"](g, yhat, y))]
         raise UsageError("xent without softmax is not supported")
     if isinstance(e, Apply):
-        return [(e.arg, VJP["elementwise"](g, _act_derivative(e, n)))]
-    out = []
-    for term in (e.args if isinstance(e, sp.MatAdd) else (e,)):
-        if isinstance(term, sp.MatMul) and len(term.args) == 2:
-            A, x = term.args
-            out.append((x, VJP["matmul_arg"](g, A, x)))
-            out.append((A, VJP["matmul_mat"](g, A, x)))
-        else:
-            out.append((term, VJP["add"](g)))
-    return out
+        return _vjp(graph, e.arg, VJP["elementwise"](g, act_derivative(e, out or e)))
+    if isinstance(e, Softmax):
+        return _vjp(graph, e.arg, VJP["softmax"](g, out or e))
+    if isinstance(e, EntrySum):
+        return _vjp(graph, e.arg, VJP["entry_sum"](g, e.arg))
+    if isinstance(e, sp.Transpose):
+        return _vjp(graph, e.arg, VJP["transpose"](g))
+    if isinstance(e, sp.MatAdd):
+        return [c for a in e.args for c in _vjp(graph, a, VJP["add"](g))]
+    if isinstance(e, sp.HadamardProduct):
+        return [c for i, a in enumerate(e.args)
+                for c in _vjp(graph, a, VJP["hadamard"](g, *e.args[:i], *e.args[i + 1:]))]
+    if isinstance(e, sp.MatMul):
+        scalars = [a for a in e.args if not isinstance(a, MatrixExpr)]
+        mats = [a for a in e.args if isinstance(a, MatrixExpr)]
+        if any(a.free_symbols & set(graph.nodes) for a in scalars):
+            raise UsageError(f"cannot differentiate {e}: a scalar node times a matrix is not "
+                             "supported yet")
+        if scalars:
+            g = VJP["scale"](g, sp.Mul(*scalars))
+        if len(mats) == 1:
+            return _vjp(graph, mats[0], g)
+        A, x = mats[0], mats[1] if len(mats) == 2 else sp.MatMul(*mats[1:])
+        return _vjp(graph, x, VJP["matmul_arg"](g, A, x)) + \
+            _vjp(graph, A, VJP["matmul_mat"](g, A, x))
+    if isinstance(e, sp.Add):  # a scalar combination: E = Σ_t E_t
+        return [c for a in e.args for c in _vjp(graph, a, g)]
+    if isinstance(e, sp.Mul):  # 1/T (…), E_t * c, …
+        return [c for i, a in enumerate(e.args)
+                for c in _vjp(graph, a, scaled(sp.Mul(*e.args[:i], *e.args[i + 1:]), g))]
+    if not isinstance(e, MatrixExpr) and not (e.atoms(MatrixExpr) & set(graph.nodes)):
+        return [(p, scaled(sp.diff(e, p), g)) for p in sorted(e.free_symbols & set(graph.nodes),
+                                                              key=str)]
+    raise UsageError(f"cannot differentiate {e}: no vector-Jacobian rule for "
+                     f"{type(e).__name__}")
 
 
 def state_jacobian(graph: VectorGraph) -> Equation | None:
     """∂s_t/∂s_{t-1} = diag(f'(z_t)) W, by the Jacobian of each edge on the path, templated."""
-    if graph.steps < 2:
+    if graph.steps < 2 or len(graph.spec.states) != 1:
         return None
-    t = graph.steps - 1
-    s_t = next(n for n, node in graph.nodes.items() if node.base == "s" and node.step == t)
+    t, state = graph.steps - 1, graph.spec.states[0]
+    s_t = next(n for n, node in graph.nodes.items() if node.base == state and node.step == t)
+    if not isinstance(graph.nodes[s_t].expr, Apply):
+        return None
     z_t = graph.nodes[s_t].expr.arg
-    prev = next(n for n, node in graph.nodes.items() if node.base == "s" and node.step == t - 1)
-    weight = next(term.args[0] for term in graph.nodes[z_t].expr.args
-                  if isinstance(term, sp.MatMul) and term.args[1] == prev)
-    jac = sp.MatMul(Diag(_act_derivative(graph.nodes[s_t].expr, s_t)), weight)
+    prev = next(n for n, node in graph.nodes.items() if node.base == state and node.step == t - 1)
+    terms = graph.nodes[z_t].expr.args if z_t in graph.nodes and \
+        isinstance(graph.nodes[z_t].expr, sp.MatAdd) else ()
+    fprime = Diag(act_derivative(graph.nodes[s_t].expr, s_t))
+    jac = next((sp.MatMul(fprime, term.args[0]) for term in terms  # W s_{t-1}
+                if isinstance(term, sp.MatMul) and term.args[1:] == (prev,)), None) or \
+        next((sp.MatMul(fprime, sp.Transpose(term.args[1])) for term in terms  # s_{t-1} W
+              if isinstance(term, sp.MatMul) and term.args[:1] == (prev,)
+              and len(term.args) == 2), None)
+    if jac is None:
+        return None
     eq = Equation(Partial(s_t, prev), jac.xreplace(shared(graph)), "jacobian")
     return Equation(_template_names(eq.lhs, t), _template_names(eq.rhs, t), eq.kind)
 
@@ -190,6 +190,17 @@ def _downstream(graph: VectorGraph, start: sp.Basic) -> set[sp.Basic]:
     return reached
 
 
+def step_losses(graph: VectorGraph) -> str | None:
+    """The name of the per-step losses when the loss is their sum over every step (E =
+    Σ_t E_t), else None."""
+    loss = graph.nodes[graph.loss]
+    bases = {graph.nodes[p].base for p in loss.parents}
+    terms = loss.expr.args if isinstance(loss.expr, sp.Add) else (loss.expr,)
+    if len(bases) != 1 or len(loss.parents) != graph.steps or set(terms) != set(loss.parents):
+        return None
+    return bases.pop()
+
+
 def per_output(graph: VectorGraph, wrt: str) -> list[tuple[str, Equation]]:
     """V5 per output: the chain that carries E_t back to ``wrt``, read off the graph.
 
@@ -201,16 +212,22 @@ def per_output(graph: VectorGraph, wrt: str) -> list[tuple[str, Equation]]:
     """
     spec, t0 = graph.spec, graph.steps - 1
     at = {(node.base, node.step): n for n, node in graph.nodes.items()}
-    e_t = at[(spec.loss_term, t0)]
+    loss_term = step_losses(graph)
+    if loss_term is None or len(spec.states) != 1:
+        raise UsageError(f"the per-output form (paths, V5) needs one state and a loss that adds"
+                         f" one loss per step (E = sum_t E_t); model {spec.name} has "
+                         f"{spec.head[-1]!r}; use --form delta")
+    e_t = at[(loss_term, t0)]
     out = next(p for p in graph.nodes[e_t].parents if graph.nodes[p].kind == "node")
     state = at[(spec.states[0], t0)]
     copy = next(c for c in graph.copies[wrt] if graph.nodes[c].step == t0)
     w = sp.MatrixSymbol(wrt, *copy.shape)
-    loss_t = sp.MatrixSymbol(f"{spec.loss_term}_t", 1, 1)
+    loss_t = sp.MatrixSymbol(f"{loss_term}_t", 1, 1)
     out_t = _named(graph.nodes[out].base, "t", out)
     s = spec.states[0]
     if state in _downstream(graph, copy):
-        chain = ChainProduct(Partial(loss_t, out_t), Partial(out_t, _named(s, "t", state)),
+        to_state = () if out == state else (Partial(out_t, _named(s, "t", state)),)
+        chain = ChainProduct(Partial(loss_t, out_t), *to_state,
                              StepProduct(Partial(_named(s, "j", state),
                                                  _named(s, "j-1", state)), "j", "k+1", "t"),
                              Partial(_named(s, "k", state), _named(wrt, "k", copy)))
@@ -250,25 +267,31 @@ def _sweep(graph: VectorGraph) -> tuple[dict, list[Equation]]:
     adj: dict[sp.Basic, list[tuple[int, sp.Basic]]] = {graph.loss: [(0, sp.S.One)]}
     value: dict[sp.Basic, sp.Basic] = {}
     deltas: list[Equation] = []
+    kept = kept_adjoints(graph)
     for n in reversed(list(graph.nodes)):  # the BPTT sweep, last step first
         node = graph.nodes[n]
         if n not in adj or node.expr is None:
             continue
-        parts = [g for _, g in sorted(adj[n], key=lambda item: item[0])]
-        g = parts[0] if len(parts) == 1 else sp.MatAdd(*parts)
-        if isinstance(node.expr, Softmax):
-            continue  # folded into the xent rule
-        if node.base == "z":
-            d = adjoint_symbol(n)
+        g = _total([g for _, g in sorted(adj[n], key=lambda item: item[0])], n)
+        if node.base in kept:
+            d = adjoint_symbol(n, kept[node.base], node.base)
             deltas.append(Equation(d, g, "delta"))
             g = d
         value[n] = g
         for parent, contribution in _contributions(graph, n, g):
             adj.setdefault(parent, []).append((node.step or 0, contribution))
     for c in (c for copies in graph.copies.values() for c in copies):
-        parts = [g for _, g in adj.get(c, [])]
-        value[c] = parts[0] if len(parts) == 1 else sp.MatAdd(*parts)
+        value[c] = _total([g for _, g in adj.get(c, [])], c)
     return value, deltas
+
+
+def _total(parts: list[sp.Basic], like: sp.Basic) -> sp.Basic:
+    """The sum of the adjoints a node receives (none: the zero of its shape)."""
+    if not parts:
+        return sp.ZeroMatrix(*like.shape) if isinstance(like, MatrixExpr) else sp.S.Zero
+    if len(parts) == 1:
+        return parts[0]
+    return sp.MatAdd(*parts) if isinstance(like, MatrixExpr) else sp.Add(*parts)
 
 
 _STEP = re.compile(r"^(?P<base>[A-Za-z]+)_(?:\{(?P<neg>-?\d+)\}|(?P<pos>\d+))$")
@@ -300,19 +323,25 @@ def derive_matrix(graph: VectorGraph, *, wrt: str) -> MatrixDerivation:
     copies = sorted(graph.copies[wrt], key=lambda c: -graph.nodes[c].step)
     lhs = Partial(graph.loss, sp.MatrixSymbol(wrt, *copies[0].shape))
     unrolled = [Equation(d.lhs, d.rhs.xreplace(to_shared), "delta") for d in deltas]
-    total = sp.MatAdd(*[value[c] for c in copies]) if len(copies) > 1 else value[copies[0]]
+    live = [value[c] for c in copies if not isinstance(value[c], sp.ZeroMatrix)]
+    total = _total(live, copies[0])
     unrolled.append(Equation(lhs, total.xreplace(to_shared), "gradient"))
     template: list[Equation] = []
     if graph.steps >= 2:
         t0 = graph.steps - 2  # a step with a next one: δ_t depends on δ_{t+1}
-        out_err = _minus(sp.MatrixSymbol(f"yhat_{t0}", graph.dims["K"], 1),
-                         sp.MatrixSymbol(f"y_{t0}", graph.dims["K"], 1))
-        logits = sp.MatrixSymbol(f"l_{t0}", graph.dims["K"], 1)
-        template.append(Equation(Partial(graph.loss, logits), out_err, "output"))
-        d0 = next(d for d in deltas if d.lhs.name == f"delta_{t0}")
-        template.append(Equation(d0.lhs, d0.rhs.xreplace(to_shared), "delta"))
-        own = value[next(c for c in graph.copies[wrt] if graph.nodes[c].step == t0)]
-        template.append(Equation(lhs, StepSum(own.xreplace(to_shared)), "gradient"))
+        for node in graph.nodes.values():  # the output error at a softmax
+            if node.step == t0 and isinstance(node.expr, Softmax) and node.expr.arg in value:
+                template.append(Equation(Partial(graph.loss, node.expr.arg),
+                                         value[node.expr.arg], "output"))
+        names = {adjoint_symbol(n, name, graph.nodes[n].base).name
+                 for n in graph.nodes for base, name in kept_adjoints(graph).items()
+                 if graph.nodes[n].base == base and graph.nodes[n].step == t0}
+        template += [Equation(d.lhs, d.rhs.xreplace(to_shared), "delta") for d in deltas
+                     if d.lhs.name in names][::-1]
+        own = [c for c in graph.copies[wrt] if graph.nodes[c].step == t0]
+        if own:
+            template.append(Equation(lhs, StepSum(value[own[0]].xreplace(to_shared)),
+                                     "gradient"))
         template = [Equation(_template_names(e.lhs, t0), _template_names(e.rhs, t0), e.kind)
                     for e in template]
     return MatrixDerivation(wrt, tuple(template), tuple(unrolled), (), graph)

@@ -1,12 +1,16 @@
 """Why a matrix formula fails: each search changes the person's right side in one way and
 asks the judge whether the equation then holds at the same random points.
 
-The changes, in the order they are tried: flip the sign; transpose the whole side; add or
-remove one transpose; move one step index by one; put the softmax-with-cross-entropy error
-ŷ_t − y_t in place of one K-vector; multiply one H-vector by the activation's derivative;
-put that derivative in place of one H-vector; add the missing recursion term Wᵀ δ_{t+1} (or
-the step's own output term Vᵀ(ŷ_t − y_t)); put the copy W_k for W in ∂s_k/∂W; move a sum's
-or product's bound by one; let a sum run over every step; sum a one-step term over t.
+The changes, in the order they are tried (elman's names as examples): flip the sign;
+transpose the whole side; add or remove one transpose; move one step index by one; put the
+softmax-with-cross-entropy error ŷ_t − y_t in place of one vector of its shape; multiply one
+vector of an activation's argument's shape by the activation's derivative; put that
+derivative in place of one such vector; add the missing recursion term Wᵀ δ_{t+1} (or the
+step's own output term Vᵀ(ŷ_t − y_t)); put the copy W_k for W in ∂s_k/∂W; move a sum's or
+product's bound by one; let a sum run over every step; sum a one-step term over t.
+
+What a change needs comes from the model's graph (:mod:`bptt_sym.mstructure`), never from
+names; a model without such a part (no softmax, no named adjoint) has no such change.
 
     >>> # see bptt_sym.mcheck for the judge and tests/test_mcheck.py for every kind
 """
@@ -14,12 +18,12 @@ or product's bound by one; let a sum run over every step; sum a one-step term ov
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable, Iterator, Sequence
 
 from .explain import Diagnosis
 from .formula import Call, Deriv, Num, Op, Prod, Ref, Sum
 from .mformula import MatrixNames, ShapeError, Walk, show
+from .mstructure import derivative_formula, derivative_text, structure
 from .resolve import InvalidFormula
 
 __all__ = ["explain_matrix", "MATRIX_KINDS"]
@@ -28,8 +32,6 @@ MATRIX_KINDS = ("shape", "sign", "whole-transpose", "transpose", "step-index", "
                 "missing-factor", "local-derivative", "missing-term", "copy", "bounds",
                 "missing-steps", "missing-sum", "step-range")
 Holds = Callable[[object, object, tuple], bool]
-_DERIVATIVE_TEXT = {"tanh": "1 − s ⊙ s", "sigmoid": "s ⊙ (1 − s)", "relu": "step(z)",
-                    "identity": "1"}
 MAX_TRIES = 400
 
 
@@ -133,7 +135,6 @@ def _bound_vars(root: object, path: tuple) -> Iterator[tuple[tuple, str]]:
 def _candidates(lhs: object, rhs: object, names: MatrixNames, free: tuple[str, ...],
                 shape: Callable) -> Iterator[tuple[str, object, str]]:
     positions = list(_positions(rhs))
-    act = names.activation
     yield "sign", Op("neg", (rhs,)), f"the sign: the right side is −({show(lhs)})"
     yield "whole-transpose", Op("T", (rhs,)), \
         f"the right side is the transpose of {show(lhs)}: transpose it (or swap the factors)"
@@ -163,48 +164,71 @@ def _candidates(lhs: object, rhs: object, names: MatrixNames, free: tuple[str, .
                 new = moved if part is None else dataclasses.replace(node, **{part: moved})
                 yield "step-index", _replace(rhs, path, new), \
                     f"off-by-one step index: {show(ref)} should be {show(moved)}"
+    model = structure(names)
     # the output error of softmax with cross-entropy
     for path, node in positions:
         step = _step_var(rhs, path, free, lhs)
-        if step is None or shape(node, path) != ("K", "1"):
+        if step is None:
             continue
-        error = Op("-", (_ref("yhat", step), _ref("y", step)))
-        if node == error:
-            continue
-        flipped = Op("-", (_ref("y", step), _ref("yhat", step)))
-        why = (f"the output error is {show(error)}, not {show(node)} (its sign)" if node == flipped
-               else f"wrong softmax derivative: with cross-entropy the error at the logits is "
-                    f"∂E/∂l = {show(error)} (softmax's Jacobian diag(ŷ) − ŷ ŷᵀ times "
-                    f"−y/ŷ), not {show(node)}")
-        yield "softmax", _replace(rhs, path, error), why
+        for pred, target, logits in model.errors:
+            if shape(node, path) != names.shape(pred):
+                continue
+            error = Op("-", (_ref(pred, step), _ref(target, step)))
+            if node == error:
+                continue
+            p, y = show(_ref(pred, None)), show(_ref(target, None))
+            flipped = Op("-", (_ref(target, step), _ref(pred, step)))
+            why = (f"the output error is {show(error)}, not {show(node)} (its sign)"
+                   if node == flipped else
+                   f"wrong softmax derivative: with cross-entropy the error at the logits is "
+                   f"∂{names.spec.loss}/∂{logits} = {show(error)} (softmax's Jacobian "
+                   f"diag({p}) − {p} {p}ᵀ times −{y}/{p}), not {show(node)}")
+            yield "softmax", _replace(rhs, path, error), why
     # the activation's derivative: missing (all of these first), or written wrong
     missing, wrong = [], []
+    plain = set(names.adjoint) | {e[0] for e in model.errors} | set(names.spec.targets) | \
+        set(names.spec.inputs)
     for path, node in positions:
         step = _step_var(rhs, path, free, lhs)
-        if step is None or shape(node, path) != ("H", "1"):
+        if step is None:
             continue
-        deriv = Call("f", True, (_ref("z", step),), 0)
-        text = _derivative_text(act, step)
-        missing.append(("missing-factor", _replace(rhs, path, Op("⊙", (node, deriv))),
-                        f"missing the factor {text} (the derivative of {act}) on {show(node)}"))
-        if not (_has(node, {"delta", "yhat", "y", "x"}) or isinstance(node, Num)):
-            wrong.append(("local-derivative", _replace(rhs, path, deriv),
-                          f"wrong derivative of {act}: {show(node)} should be {text}"))
+        for call, act, out, arg in model.activations:
+            if shape(node, path) != names.shape(arg or out):
+                continue
+            deriv = Call(call, True, (_ref(arg, step),), 0) if arg else \
+                derivative_formula(act, out, arg, step)
+            if deriv is None:
+                continue
+            text = derivative_text(act, out, arg, step)
+            missing.append(("missing-factor", _replace(rhs, path, Op("⊙", (node, deriv))),
+                            f"missing the factor {text} (the derivative of {act}) on "
+                            f"{show(node)}"))
+            if not (_has(node, plain) or isinstance(node, Num)):
+                wrong.append(("local-derivative", _replace(rhs, path, deriv),
+                              f"wrong derivative of {act}: {show(node)} should be {text}"))
     yield from missing
     yield from wrong
-    # a missing term of the δ recursion
+    # a missing term of the recursion: from the next step, from this step's own output
     for path, node in positions:
         step = _step_var(rhs, path, free, lhs)
-        if step is None or shape(node, path) != ("H", "1"):
+        if step is None:
             continue
-        back = Op("juxt", (Op("T", (_ref("W", None),)), _ref("delta", _shifted(step, 1))))
-        own = Op("juxt", (Op("T", (_ref("V", None),)),
-                          Op("-", (_ref("yhat", step), _ref("y", step)))))
-        yield "missing-term", _replace(rhs, path, Op("+", (node, back))), \
-            f"missing the term {show(back)} (the error that flows back from the next step) " \
-            f"in {show(node)}"
-        yield "missing-term", _replace(rhs, path, Op("+", (node, own))), \
-            f"missing the term {show(own)} (the error of this step's own output) in {show(node)}"
+        for weight, state, target, left in model.back:
+            if shape(node, path) != names.shape(state):
+                continue
+            later = _adjoint_ref(names, target, _shifted(step, 1))
+            back = _product(Op("T", (_ref(weight, None),)), later, left)
+            yield "missing-term", _replace(rhs, path, Op("+", (node, back))), \
+                f"missing the term {show(back)} (the error that flows back from the next " \
+                f"step) in {show(node)}"
+        for weight, state, (pred, target, _), left in model.own:
+            if shape(node, path) != names.shape(state):
+                continue
+            own = _product(Op("T", (_ref(weight, None),)),
+                           Op("-", (_ref(pred, step), _ref(target, step))), left)
+            yield "missing-term", _replace(rhs, path, Op("+", (node, own))), \
+                f"missing the term {show(own)} (the error of this step's own output) in " \
+                f"{show(node)}"
     # ∂s_k/∂W (every path) where the immediate ∂s_k/∂W_k (the copy at step k) is meant
     for path, node in positions:
         if isinstance(node, Deriv) and node.den.base in names.weights and \
@@ -245,14 +269,17 @@ def _candidates(lhs: object, rhs: object, names: MatrixNames, free: tuple[str, .
                 f"every step: Σ_{var} …"
 
 
-def _derivative_text(act: str, step: tuple) -> str:
-    """f'(z_t), with its value in node values for a concrete activation (1 − s_t ⊙ s_t)."""
-    text = f"{act}'({show(_ref('z', step))})"
-    if act in _DERIVATIVE_TEXT:
-        value = re.sub(r"\bs\b", show(_ref("s", step)), _DERIVATIVE_TEXT[act])
-        value = re.sub(r"\bz\b", show(_ref("z", step)), value)
-        text += f" = {value}"
-    return text
+def _product(a: object, b: object, left: bool) -> Op:
+    """``a b`` (a weight that multiplies from the left), else ``b a``."""
+    return Op("juxt", (a, b) if left else (b, a))
+
+
+def _adjoint_ref(names: MatrixNames, node: str, step: tuple) -> object:
+    """The named adjoint of ``node`` at ``step`` (δ_{t+1}), else ∂E/∂node."""
+    for name, of in names.adjoint.items():
+        if of == node:
+            return _ref(name, step)
+    return Deriv(_ref(names.spec.loss, None), _ref(node, step))
 
 
 def _index_vars(node: object) -> set[str]:

@@ -20,10 +20,13 @@ import sympy as sp
 
 from .equations import Ref, parse_equation
 from .export import PAGE_WIDTH, Display, Part, document_title, latex_document, markdown_document
+from .matrixexpr import MATRIX_FUNCTIONS
 from .mderive import StepSum
 from .mforms import matrix_form
+from .modelcheck import function_arities
+from .modelshapes import matrix_functions
 from .printing import leibniz
-from .vector import Apply, Softmax, VectorGraph, Xent
+from .vector import Apply, VectorGraph, _without
 
 __all__ = ["vector_parts", "vector_document"]
 
@@ -45,26 +48,53 @@ def _written(graph: VectorGraph) -> Callable[[Ref], sp.Basic]:
     return symbol
 
 
+_WORDS = {"H": "hidden units", "D": "inputs", "K": "classes"}
+
+
 def _model_part(graph: VectorGraph) -> Part:
-    spec, (h, d, k) = graph.spec, (graph.dims[c] for c in "HDK")
-    functions = {"f": lambda z: Apply(graph.activation, z), "softmax": Softmax, "xent": Xent}
+    """The model's own equations (those of --bias when given) and what its names are."""
+    spec, dims = graph.spec, graph.dims
+    functions = matrix_functions(function_arities(spec.functions) | MATRIX_FUNCTIONS)
+    functions.update({k: (lambda z: Apply(graph.activation, z)) for k, role in
+                      spec.functions.items() if role == "activation"})
+    symbol = _written(graph)
+    absent = {symbol(Ref(p)) for p in set(spec.parameters) - set(graph.copies)}
     shown = []
-    for line in spec.cell_bias if graph.bias else spec.cell:
-        t = parse_equation(line, functions=functions, symbol=_written(graph))
-        shown.append(Display(leibniz(_written(graph)(t.lhs), "latex"), leibniz(t.rhs, "latex"),
+    for line in (*spec.cell, *spec.head):
+        t = parse_equation(line, functions=functions, symbol=symbol, step_sum=StepSum)
+        rhs = _without(t.rhs, absent, line) if absent else t.rhs
+        shown.append(Display(leibniz(symbol(t.lhs), "latex"), leibniz(rhs, "latex"),
                              numbered=False))
-    e_t = sp.Symbol("E_{t}")
-    shown.append(Display(leibniz(graph.loss, "latex"), leibniz(StepSum(e_t), "latex"),
-                         numbered=False))
-    biases = f", and the biases $b$ ({h}) and $c$ ({k})" if graph.bias else ""
+    sizes = [f"${k} = {n}$ {_WORDS.get(k, '')}".rstrip() for k, n in dims.items()]
+    weights = [w for w in graph.copies if w not in spec.optional]
+    shapes = [f"${w}$ is ${_dims(graph, w)}$" if w in spec.shapes else f"${w}$ a scalar"
+              for w in weights]
+    biases = [f"${b}$ ({_dims(graph, b, vector=True)})" for b in graph.copies
+              if b in spec.optional]
+    bias_text = f", and the biases {_and(biases)}" if biases else ""
+    starts = _and([f"the initial state ${s}_{{-1}}$" if spec.initial_value(s) == "given" else
+                   f"the zero initial state ${s}_{{-1}} = 0$" for s in spec.states])
+    what = [f"activation {graph.activation}"]
+    calls = {type(e).__name__ for n in graph.nodes.values() if n.expr is not None
+             for e in sp.preorder_traversal(n.expr)}
+    what += ["output softmax"] * ("Softmax" in calls) + ["loss cross-entropy"] * ("Xent" in calls)
+    title = spec.title.split(":")[0] if spec.title else "a matrix model"
     return Part("The model", 1, (
-        f"Model {spec.name}: the article's vector RNN (V1-V4), with $H = {h}$ hidden units, "
-        f"$D = {d}$ inputs and $K = {k}$ classes: $U$ is ${h} \\times {d}$, $W$ is "
-        f"${h} \\times {h}$ and $V$ is ${k} \\times {h}${biases}. The equations hold at "
-        f"every step $t$, from the initial state $s_{{-1}}$; here activation "
-        f"{graph.activation}, output softmax, loss cross-entropy. Juxtaposition is the "
-        "matrix product, $a \\odot b$ the elementwise product and $A^{\\top}$ the transpose."),
-        tuple(shown))
+        f"Model {spec.name}: {title}, with {_and(sizes)}: {_and(shapes)}{bias_text}. The "
+        f"equations hold at every step $t$, from {starts}; here {', '.join(what)}. "
+        "Juxtaposition is the matrix product, $a \\odot b$ the elementwise product and "
+        "$A^{\\top}$ the transpose."), tuple(shown))
+
+
+def _dims(graph: VectorGraph, name: str, vector: bool = False) -> str:
+    """``4 \\times 3``: the sizes of ``name``'s shape (a vector's length alone)."""
+    sizes = [str(graph.dims.get(d, 1)) for d in graph.spec.shapes.get(name, ())
+             if not (vector and d == "1")]
+    return " \\times ".join(sizes) or "1"
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def _forward_part(graph: VectorGraph) -> Part:

@@ -18,11 +18,19 @@ import sympy as sp
 
 from .derive import Equation
 from .errors import UsageError
-from .mderive import BoundedSum, StepSum, derive_matrix, per_output
+from .mderive import (
+    BoundedSum,
+    StepSum,
+    derive_matrix,
+    kept_adjoints,
+    per_output,
+    step_losses,
+)
 from .notation import Partial
-from .vector import VectorGraph
+from .printing import leibniz
+from .vector import VectorGraph, Xent
 
-__all__ = ["MATRIX_FORMS", "MatrixStep", "matrix_form"]
+__all__ = ["MATRIX_FORMS", "MatrixStep", "matrix_form", "served_forms"]
 
 MATRIX_FORMS = ("paths", "delta")
 
@@ -45,20 +53,21 @@ def _per_output(g: VectorGraph, wrt: str) -> list[MatrixStep]:
                       "the whole sequence is one sample: a sum of the losses of every step",
                       "the whole sequence is one sample: a sum of the losses of every step",
                       "V5")]
+    s, xent = g.spec.states[0], any(isinstance(n.expr, Xent) for n in g.nodes.values())
+    how = " (softmax with cross-entropy)" if xent else ""
     notes = {
         "chain": (f"each loss E_t reaches {wrt} through the state of every step k ≤ t, by the "
-                  f"copy {wrt}_k used at step k (∂s_k/∂{wrt}_k is a 3-tensor)",
+                  f"copy {wrt}_k used at step k (∂{s}_k/∂{wrt}_k is a 3-tensor)",
                   f"each loss $E_t$ reaches ${wrt}$ through the state of every step $k \\le t$, "
                   f"by the copy ${wrt}_k$ used at step $k$"),
         "jacobian": ("where the step Jacobian is", "where the step Jacobian is"),
-        "local": ("and the error of E_t alone at its state (softmax with cross-entropy)",
-                  "and the error of $E_t$ alone at its state (softmax with cross-entropy)"),
+        "local": (f"and the error of E_t alone at its state{how}",
+                  f"and the error of $E_t$ alone at its state{how}"),
     }
     if all(not isinstance(e.rhs, BoundedSum) for kind, e in per_output(g, wrt)):
         notes["chain"] = (f"{wrt} acts on the output of step t only",
                           f"${wrt}$ acts on the output of step $t$ only")
-        notes["local"] = ("the same, worked out (softmax with cross-entropy)",
-                          "the same, worked out (softmax with cross-entropy)")
+        notes["local"] = (f"the same, worked out{how}", f"the same, worked out{how}")
     for kind, eq in per_output(g, wrt):
         out.append(MatrixStep(eq, *notes[kind]))
     return out
@@ -67,15 +76,36 @@ def _per_output(g: VectorGraph, wrt: str) -> list[MatrixStep]:
 def _delta(g: VectorGraph, wrt: str) -> list[MatrixStep]:
     """The δ recursion in t (when T ≥ 2), then the same unrolled over the steps."""
     d = derive_matrix(g, wrt=wrt)
-    notes = [("the output error of softmax with cross-entropy (targets sum to 1)",
-              "the output error of softmax with cross-entropy (targets sum to 1)"),
-             (f"the delta recursion δ_t = ∂E/∂z_t, with δ_{g.steps} = 0",
-              f"the delta recursion $\\delta_t = \\partial E/\\partial z_t$, with "
-              f"$\\delta_{{{g.steps}}} = 0$"), ("", "")]
-    out = [MatrixStep(e, *n) for n, e in zip(notes, d.template)]
+    out = [MatrixStep(e, *_note(g, e)) for e in d.template]
     first = ("unrolled over the steps", "unrolled over the steps")
     out += [MatrixStep(e, *(first if i == 0 else ("", ""))) for i, e in enumerate(d.unrolled)]
     return out
+
+
+def _note(g: VectorGraph, e: Equation) -> tuple[str, str]:
+    """The note before a template equation, as text and as LaTeX."""
+    if e.kind == "output":
+        text = "the output error of softmax with cross-entropy (targets sum to 1)"
+        return text, text
+    if e.kind != "delta":
+        return "", ""
+    z, name = next((b, n) for b, n in kept_adjoints(g).items() if e.lhs.name == f"{n}_t")
+    bare = sp.MatrixSymbol(name, *e.lhs.shape)
+    d, d_math, loss = leibniz(bare, "unicode"), leibniz(bare, "latex"), g.spec.loss
+    if step_losses(g) is None:  # the last step's δ has its own form
+        last = g.steps - 1
+        return (f"the delta recursion {d}_t = ∂{loss}/∂{z}_t for t < {last} ({d}_{last} is "
+                "below)", f"the delta recursion ${d_math}_t = \\partial {loss}/\\partial {z}_t$"
+                f" for $t < {last}$ (${d_math}_{{{last}}}$ is below)")
+    return (f"the delta recursion {d}_t = ∂{loss}/∂{z}_t, with {d}_{g.steps} = 0",
+            f"the delta recursion ${d_math}_t = \\partial {loss}/\\partial {z}_t$, with "
+            f"${d_math}_{{{g.steps}}} = 0$")
+
+
+def served_forms(g: VectorGraph) -> tuple[str, ...]:
+    """The forms the graph serves: paths (V5) needs one state and a loss per step summed."""
+    paths = step_losses(g) is not None and len(g.spec.states) == 1
+    return MATRIX_FORMS if paths else ("delta",)
 
 
 def matrix_form(g: VectorGraph, *, wrt: str, form: str) -> list[MatrixStep]:

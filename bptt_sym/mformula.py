@@ -1,8 +1,8 @@
-"""Matrix formulas of the vector model: what each name means, its shape, and its value.
+"""Matrix formulas of a matrix model: what each name means, its shape, and its value.
 
 The grammar is the one of :mod:`bptt_sym.formula`; here a parsed side is read as matrix
-algebra.  Shapes are worked out first in the letters of the model (H hidden, D inputs,
-K classes), so a mismatch is named before any number is computed:
+algebra.  Shapes are worked out first in the size letters of the model (elman's H hidden,
+D inputs, K classes), so a mismatch is named before any number is computed:
 
     >>> from bptt_sym.formula import parse
     >>> from bptt_sym.vector import ELMAN
@@ -15,8 +15,9 @@ K classes), so a mismatch is named before any number is computed:
     bptt_sym.mformula.ShapeError: V (K×H) times ŷ_t − y_t (K×1): the inner sizes H and K differ
 
 Conventions (docs/check.md): ``*``, ⊙ and ∘ are elementwise; juxtaposition, ``@``, · and ×
-the matrix product; a number or a 1×1 value scales; ``s^2`` squares entrywise; δ_t is
-∂E/∂z_t (δ_T = 0); ∂E/∂X has the shape of X, ∂a/∂b of two vectors is the Jacobian (rows: a).
+the matrix product; a number or a 1×1 value scales; ``s^2`` squares entrywise; a named
+adjoint is the gradient of its node (elman's δ_t is ∂E/∂z_t; δ_T = 0); ∂E/∂X has the shape
+of X, ∂a/∂b of two vectors (columns or rows) is the Jacobian (rows: a).
 A gradient standing first in a matrix product whose sizes only fit as a row is read as the
 row (the article's chain ∂E_t/∂ŷ_t · ∂ŷ_t/∂s_t · …).
 """
@@ -91,6 +92,8 @@ class Walk:
 
     def _ref(self, node: Ref, env: Mapping[str, int | None]) -> tuple[Shape, object]:
         item = self.names.item(node, env)
+        if item.kind == "zero" and self.point:
+            return self.names.shape(item.base), self.point.zeros(self.names.shape(item.base))
         if item.kind == "int":
             return SCALAR, self._scalar(fmpq(item.step)) if self.point else None
         if item.kind == "identity":
@@ -102,8 +105,13 @@ class Walk:
     def _deriv(self, node: Deriv, env: Mapping[str, int | None]) -> tuple[Shape, object]:
         num, den = (self.names.item(r, env) for r in (node.num, node.den))
         if num.kind == "delta" or den.kind == "delta":
-            raise InvalidFormula("δ_t stands for ∂E/∂z_t; write derivatives of nodes "
-                                 "(∂E/∂z_t, ∂s_t/∂s_{t-1}) instead", node.num.column)
+            ref = node.num if num.kind == "delta" else node.den
+            raise InvalidFormula(f"{self._adjoint_text(ref.base)}; write derivatives of nodes "
+                                 f"({self._examples(ref.base)}) instead", ref.column)
+        if "zero" in (num.kind, den.kind):
+            ref = node.num if num.kind == "zero" else node.den
+            raise OutOfRange(f"{show(ref)} is 0 in this model (its initial value is zero): "
+                             "it is no variable and is not computed", ref.column)
         if num.kind in ("weight", "copy") or (num.kind == "value" and num.base in
                                                self.names.spec.inputs + self.names.spec.targets):
             raise InvalidFormula(f"∂{show(node.num)}/…: {show(node.num)} is not computed by the "
@@ -117,10 +125,10 @@ class Walk:
         ns, ds = self.names.shape(num.base), self.names.shape(den.base)
         if ns == SCALAR:
             shape = ds
-        elif ns[1] == "1" and ds[1] == "1":
-            shape = (ns[0], ds[0])
+        elif _vector(ns) and (_vector(ds) or ds == SCALAR):  # columns or rows: the Jacobian
+            shape = (_length(ns), _length(ds))
         else:  # a vector by a matrix: a 3-tensor, for the end of a chain (V5)
-            shape = (ns[0], ds[0], ds[1])
+            shape = (_length(ns), ds[0], ds[1])
         if not self.point:
             return shape, None
         return shape, self.point.derivative(num, den)
@@ -201,16 +209,17 @@ class Walk:
             raise InvalidFormula(f"{name} takes one argument, got {len(parts)}", node.column)
         (shape, v), = parts
         if name == "diag":
-            if shape[1] != "1" or shape == SCALAR:
-                raise InvalidFormula(f"diag takes a column vector, got {show(node.args[0])} "
+            if not _vector(shape):
+                raise InvalidFormula(f"diag takes a column or row vector, got {show(node.args[0])} "
                                      f"({_dims(shape)})", node.column)
-            return (shape[0], shape[0]), (_diag(v) if v is not None else None)
+            n = _length(shape)
+            return (n, n), (_diag(v.reshape(-1, 1)) if v is not None else None)
         if name == "softmax":
             if node.prime:
                 raise InvalidFormula("softmax' is not elementwise; write its Jacobian "
                                      "diag(ŷ) − ŷ ŷᵀ", node.column)
-            if shape[1] != "1":
-                raise InvalidFormula("softmax takes a column vector", node.column)
+            if not _vector(shape) and shape != SCALAR:
+                raise InvalidFormula("softmax takes a column or row vector", node.column)
             return shape, (self.point.softmax(v) if v is not None else None)
         fn = self._elementwise(node)
         note = getattr(self.point, "kink", None)
@@ -222,13 +231,24 @@ class Walk:
         return shape, (fn(v, node.prime) if v is not None else None)
 
     def _name(self, node: Call) -> str:
-        if node.name == "f":
+        if node.name in self.names.activations:
             return self.names.activation
         return _ACTIVATIONS.get(node.name, node.name)
 
+    def _adjoint_text(self, name: str) -> str:
+        """``δ_t stands for ∂E/∂z_t``."""
+        ref = Ref(name, ("var", "t", 0), 0)
+        return f"{show(ref)} stands for ∂{self.names.spec.loss}/∂{self.names.adjoint[name]}_t"
+
+    def _examples(self, name: str) -> str:
+        """Derivatives of nodes to write instead of one of the named adjoint ``name``."""
+        out = [f"∂{self.names.spec.loss}/∂{self.names.adjoint[name]}_t"]
+        out += [f"∂{s}_t/∂{s}_{{t-1}}" for s in self.names.spec.states[:1]]
+        return ", ".join(out)
+
     def _elementwise(self, node: Call) -> Callable:
         name = node.name
-        if name == "f":
+        if name in self.names.activations:
             name = self.names.activation
         elif name in _ACTIVATIONS:
             name = _ACTIVATIONS[name]
@@ -318,6 +338,16 @@ def _exact(text: str) -> fmpq:
     """A number as written, exactly (1.5 is 3/2)."""
     r = Fraction(text)
     return fmpq(r.numerator, r.denominator)
+
+
+def _vector(shape: tuple) -> bool:
+    """A column or a row (not a number, not a matrix, not a tensor)."""
+    return len(shape) == 2 and shape != SCALAR and "1" in shape
+
+
+def _length(shape: tuple) -> str:
+    """The number of entries of a column or row, as a letter."""
+    return shape[0] if shape[1] == "1" else shape[1]
 
 
 def _no_tensor(node: object, shape: tuple) -> None:

@@ -23,10 +23,11 @@ import sympy as sp
 
 from .errors import UsageError
 from .mderive import Diag, derive_matrix
-from .vector import Apply, Softmax, VectorGraph, Xent
+from .vector import ELMAN, Apply, EntrySum, Softmax, VectorGraph, Xent
 
-__all__ = ["evaluate", "compile_expr", "NUMPY", "STAND_IN", "SYMPY", "forward_values",
-           "matrix_gradients", "matrix_program", "MatrixProgram", "random_values"]
+__all__ = ["evaluate", "compile_expr", "NUMPY", "BATCHED", "STAND_IN", "SYMPY", "backend",
+           "forward_values", "matrix_gradients", "matrix_program", "MatrixProgram",
+           "random_values", "is_elman", "forward_loss"]
 
 
 #: what the abstract activation f of a vector model computes with in NumPy (and the oracles)
@@ -55,6 +56,28 @@ NUMPY = SimpleNamespace(
            "step": lambda z: (z > 0).astype(float),
            # the abstract f runs with its stand-in tanh (STAND_IN), and f' with tanh'
            "f": np.tanh, "f'": lambda z: 1 - np.tanh(z) ** 2})
+
+
+def _b_scalar(v: object) -> bool:
+    shape = np.shape(v)
+    return len(shape) < 2 or shape[-2:] == (1, 1)
+
+
+def _b_softmax(a: np.ndarray) -> np.ndarray:
+    e = np.exp(a - a.max(axis=-2, keepdims=True))
+    return e / e.sum(axis=-2, keepdims=True)
+
+
+# Any matrix model: a value is (B, rows, cols) (a shared weight (rows, cols)), a scalar such
+# as E_t (B, 1, 1); np.matmul broadcasts the batch axis.  Row vectors work as columns do.
+BATCHED = SimpleNamespace(
+    matmul=lambda a, b: a * b if _b_scalar(a) or _b_scalar(b) else np.matmul(a, b),
+    transpose=lambda a: np.swapaxes(a, -1, -2) if np.ndim(a) >= 2 else a,
+    hadamard=lambda a, b: a * b, ones=lambda shape: np.ones(shape), softmax=_b_softmax,
+    xent=lambda yhat, y: -(y * np.log(yhat)).sum(axis=(-2, -1), keepdims=True),
+    entrysum=lambda a: np.sum(a, axis=(-2, -1), keepdims=True) if np.ndim(a) >= 2 else a,
+    diag=lambda v: v * np.eye(np.shape(v)[-2]),
+    zeros=lambda shape: np.zeros(shape), funcs=NUMPY.funcs)
 SYMPY = SimpleNamespace(
     matmul=lambda a, b: a * b, transpose=lambda a: a.T,
     hadamard=lambda a, b: a.multiply_elementwise(b), ones=lambda shape: sp.ones(*shape),
@@ -86,7 +109,8 @@ def compile_expr(expr: sp.Basic, xp: SimpleNamespace = NUMPY) -> Compiled:
         name = expr.name
         return lambda env: env[name]
     if expr.is_Number:
-        value = float(expr) if xp is NUMPY else getattr(xp, "number", lambda n: n)(expr)
+        value = float(expr) if xp in (NUMPY, BATCHED) else \
+            getattr(xp, "number", lambda n: n)(expr)
         return lambda env: value
     if isinstance(expr, (sp.MatAdd, sp.Add)) and xp is NUMPY:
         outer = _outer_terms(expr)
@@ -127,7 +151,21 @@ def compile_expr(expr: sp.Basic, xp: SimpleNamespace = NUMPY) -> Compiled:
                 out = xp.hadamard(out, p(env))
             return out
         return hadamard
+    if isinstance(expr, (sp.Mul, sp.Pow)):  # scalars: 1/T Σ_t E_t, E_t^2
+        if isinstance(expr, sp.Pow):
+            return lambda env: parts[0](env) ** parts[1](env)
+
+        def product(env: Mapping[str, object]) -> object:
+            out = parts[0](env)
+            for p in parts[1:]:
+                out = out * p(env)
+            return out
+        return product
     first = parts[0] if parts else None
+    if isinstance(expr, EntrySum) and hasattr(xp, "entrysum"):
+        return lambda env: xp.entrysum(first(env))
+    if isinstance(expr, sp.ZeroMatrix) and hasattr(xp, "zeros"):
+        return lambda env: xp.zeros(expr.shape)
     simple: dict[type, Compiled] = {
         sp.Transpose: lambda env: xp.transpose(first(env)),
         Softmax: lambda env: xp.softmax(first(env)),
@@ -164,12 +202,28 @@ def _columns(values: Mapping[str, object]) -> dict[str, object]:
     return {k: (v[..., 0].T if np.ndim(v) == 3 else v) for k, v in values.items()}
 
 
+def is_elman(graph_or_spec: object) -> bool:
+    """True for the built-in elman (by content, whatever its name or file)."""
+    from .numeric import spec_key
+
+    spec = getattr(graph_or_spec, "spec", graph_or_spec)
+    return spec is ELMAN or spec_key(spec) == spec_key(ELMAN)
+
+
+def backend(graph: VectorGraph) -> SimpleNamespace:
+    """How NumPy runs ``graph``: the built-in elman as (n, B) columns side by side
+    (:data:`NUMPY`), any other matrix model batch axis first (:data:`BATCHED`)."""
+    return NUMPY if is_elman(graph) else BATCHED
+
+
 def forward_values(graph: VectorGraph, values: Mapping[str, object],
-                   xp: SimpleNamespace = NUMPY) -> dict[str, object]:
+                   xp: SimpleNamespace | None = None) -> dict[str, object]:
     """Node values of the unrolled forward pass; step copies read the shared weights.
 
-    NumPy values come in as (B, n, 1) batches and are held as (n, B) columns.
+    NumPy values come in as (B, n, 1) batches (any matrix model: (B, rows, cols)); elman's
+    are held as (n, B) columns (:func:`backend`).
     """
+    xp = backend(graph) if xp is None else xp
     env = _columns(values) if xp is NUMPY else dict(values)
     names = {c.name: p for p, copies in graph.copies.items() for c in copies}
     for c, p in names.items():
@@ -203,7 +257,8 @@ class MatrixProgram:
         return self._compiled[id(xp)]
 
     def __call__(self, values: Mapping[str, object],
-                 xp: SimpleNamespace = NUMPY) -> dict[str, object]:
+                 xp: SimpleNamespace | None = None) -> dict[str, object]:
+        xp = backend(self.graph) if xp is None else xp
         nodes, deltas, grads = self._program(xp)
         env = _columns(values) if xp is NUMPY else dict(values)
         for p, copies in self.graph.copies.items():
@@ -218,8 +273,29 @@ class MatrixProgram:
             value = fn(env)
             if xp is NUMPY and value.shape[1] != self.graph.copies[p][0].shape[1]:
                 value = value.sum(axis=1, keepdims=True)  # a bias: Σ over the batch
+            if xp is BATCHED:
+                value = _batch_total(value, values[p], _batch(values))
             out[p] = value
         return out
+
+
+def _batch(values: Mapping[str, object]) -> int:
+    """The number of points: the leading axis of the values that have three axes."""
+    return max([np.shape(v)[0] for v in values.values() if np.ndim(v) == 3] or [1])
+
+
+def _batch_total(value: object, like: object, batch: int) -> np.ndarray:
+    """A weight's gradient Σ over the batch, in the shape of the weight: (B, n, m) summed;
+    one that no point's value enters is the same for each of the ``batch`` points."""
+    value = np.asarray(value, dtype=float)
+    value = value.sum(axis=0) if value.ndim == 3 else value * batch
+    return value.reshape(np.shape(like))
+
+
+def forward_loss(graph: VectorGraph, values: Mapping[str, object]) -> np.ndarray:
+    """The loss of each point, shape (B,), by the unrolled forward pass."""
+    e = np.asarray(forward_values(graph, values)[graph.spec.loss], dtype=float)
+    return e.reshape(-1) if e.ndim >= 1 and e.size == _batch(values) else e
 
 
 def matrix_program(graph: VectorGraph) -> MatrixProgram:
@@ -237,7 +313,7 @@ def matrix_program(graph: VectorGraph) -> MatrixProgram:
 
 
 def matrix_gradients(graph: VectorGraph, values: Mapping[str, object],
-                     xp: SimpleNamespace = NUMPY) -> dict[str, object]:
+                     xp: SimpleNamespace | None = None) -> dict[str, object]:
     """∂E/∂p for every weight p, by running the derived δ recursion and gradient sums.
 
     With NumPy and a batch, E is the sum of the batch's losses.  Derives each call: use
@@ -248,7 +324,10 @@ def matrix_gradients(graph: VectorGraph, values: Mapping[str, object],
 
 def random_values(graph: VectorGraph, rng: np.random.Generator, *, batch: int = 1,
                   one_hot: bool = True) -> dict[str, np.ndarray]:
-    """Weights (shared), inputs, one-hot (or distribution) targets and s_{-1} = 0."""
+    """Weights (shared), inputs, one-hot (or distribution) targets and s_{-1} = 0 for
+    elman; for any other matrix model every value drawn by its shape (:func:`_by_shape`)."""
+    if not is_elman(graph):
+        return _by_shape(graph, rng, batch, one_hot)
     h, d, k = (graph.dims[c] for c in "HDK")
     scale = {"U": 1 / np.sqrt(d), "W": 0.9 / np.sqrt(h), "V": 1 / np.sqrt(h), "b": 0.1,
              "c": 0.1}
@@ -267,4 +346,40 @@ def random_values(graph: VectorGraph, rng: np.random.Generator, *, batch: int = 
             vals[sym.name] = y
         elif node.kind == "initial":
             vals[sym.name] = np.zeros((batch, h, 1))
+    return vals
+
+
+def _shape(sym: sp.Basic) -> tuple[int, ...]:
+    """A leaf's (rows, cols); a scalar leaf has none."""
+    return tuple(int(n) for n in sym.shape) if isinstance(sym, sp.MatrixSymbol) else ()
+
+
+def _by_shape(graph: VectorGraph, rng: np.random.Generator, batch: int,
+              one_hot: bool) -> dict[str, np.ndarray]:
+    """Random values of any matrix model, each of its leaf's shape: a weight N(0, 0.9/√n)
+    with n its larger side (a scalar N(0, 0.5²), an optional one, a bias, N(0, 0.1²)),
+    shared; per point (B, rows, cols): inputs N(0, 1), given initial states N(0, 0.5²),
+    the targets that xent reads one-hot (or a distribution) over their entries, every other
+    target N(0, 1)."""
+    from .interpret import xent_targets
+
+    probability = xent_targets(graph.spec)
+    vals: dict[str, np.ndarray] = {}
+    for p, copies in graph.copies.items():
+        shape = _shape(copies[0])
+        sd = 0.1 if p in graph.spec.optional else 0.9 / np.sqrt(max(shape)) if shape else 0.5
+        vals[p] = rng.normal(0, sd, shape)
+    for sym, node in graph.nodes.items():
+        shape = (batch, *(_shape(sym) or (1, 1)))
+        if node.kind == "input":
+            vals[sym.name] = rng.normal(0, 1, shape)
+        elif node.kind == "initial":
+            vals[sym.name] = rng.normal(0, 0.5, shape)
+        elif node.kind == "target" and node.base in probability:
+            n = shape[1] * shape[2]
+            y = np.eye(n)[rng.integers(0, n, batch)] if one_hot else \
+                rng.dirichlet(np.ones(n), batch)
+            vals[sym.name] = y.reshape(shape)
+        elif node.kind == "target":
+            vals[sym.name] = rng.normal(0, 1, shape)
     return vals

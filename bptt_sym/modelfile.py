@@ -1,7 +1,8 @@
-"""Model files: a scalar recurrent model written as TOML, read into a ModelSpec, and back.
+"""Model files: a recurrent model written as TOML, read into a ModelSpec, and back.
 
 A file names the parameters, inputs, targets and states' initial values and holds the
-equations in the article's notation (read by the project's grammar, never ``eval``).
+equations in the article's notation (read by the project's grammar, never ``eval``); a
+matrix model adds ``[sizes]`` and ``[shapes]`` (:mod:`bptt_sym.modelshapes`).
 Every problem is one :class:`ModelFileError` line ``FILE:LINE:COL: what is wrong``.
 
     >>> spec = builtin("doc")
@@ -21,15 +22,17 @@ from importlib import resources
 
 from .errors import UsageError
 from .files import read_bytes
+from .matrixexpr import MATRIX_FUNCTIONS
 from .modelcheck import Line, check_equations, digit_ending, function_arities, parse_line
 from .modelplaces import ModelFileError, Path, Places, line_col, located, tomllib
+from .modelshapes import check_shapes, read_shapes, read_sizes
 from .rules import ABSTRACT, ROLES
 from .spec import ModelSpec
 
 __all__ = ["BUILTIN", "ModelFileError", "parse_model", "load_model", "model_toml", "builtin",
            "builtin_text"]
 
-BUILTIN: tuple[str, ...] = ("doc",)
+BUILTIN: tuple[str, ...] = ("doc", "elman")
 MAX_MODEL_BYTES = 1_000_000
 MAX_EQUATIONS = 500
 MAX_ARTICLE_STEPS = 1000
@@ -49,6 +52,10 @@ _KEYS: dict[str, tuple[str, str]] = {  # key: (kind, what belongs there)
     "article_steps": ("count", f"a whole number from 0 to {MAX_ARTICLE_STEPS}"),
     "refs": ("table", 'a table of equation numbers, e.g. a_0 = "S1" under [refs]'),
     "backward_refs": ("table", 'a table of equation numbers, e.g. "sum u" = "B1"'),
+    "optional": ("names", 'a list of parameters that --bias adds, e.g. optional = ["b"]'),
+    "adjoints": ("table", 'a table of names, e.g. adjoints = { z = "delta" }'),
+    "sizes": ("sizes", "a table of whole numbers, e.g. H = 4 under [sizes]"),
+    "shapes": ("table", 'a table of shapes, e.g. W = "H x H" under [shapes]'),
 }
 _REQUIRED = ("name", "parameters", "cell", "loss")
 _ROLE_KEYS = (("parameters", "parameter"), ("inputs", "input"), ("targets", "target"),
@@ -87,6 +94,9 @@ def parse_model(text: str, *, path: str = "<model>") -> ModelSpec:
     roles = _roles(places, data)
     functions = dict(data.get("functions", {}))
     arities = function_arities(functions)
+    matrix = "shapes" in data
+    if matrix:
+        arities.update(MATRIX_FUNCTIONS)
     lines = [parse_line(places, (part, i), part, source, arities)
              for part in ("cell", "head") for i, source in enumerate(data.get(part, ()))]
     lines.append(parse_line(places, ("loss",), "loss", data["loss"], arities))
@@ -94,6 +104,9 @@ def parse_model(text: str, *, path: str = "<model>") -> ModelSpec:
     check_equations(places, lines, roles, arities, initial)
     keys = tuple(data.get("keys", initial))
     _check_annotations(places, data, lines)
+    sizes = read_sizes(places, data) if matrix else {}
+    shapes = _shapes(places, data, lines, roles, sizes, arities) if matrix else {}
+    _check_optional(places, data, lines)
     return ModelSpec(
         name=data["name"], title=data.get("title", ""), cell=tuple(data["cell"]),
         head=(*data.get("head", ()), data["loss"]), parameters=tuple(data["parameters"]),
@@ -103,7 +116,37 @@ def parse_model(text: str, *, path: str = "<model>") -> ModelSpec:
         refs={_ref_key(k): v for k, v in data.get("refs", {}).items()},
         backward_refs={tuple(k.split()): v for k, v in data.get("backward_refs", {}).items()},
         functions=functions, initial={k: v for k, v in initial.items() if v != "given"},
-        path=path)
+        path=path, shapes=shapes, sizes=sizes, optional=tuple(data.get("optional", ())),
+        adjoints=dict(data.get("adjoints", {})))
+
+
+def _shapes(places: Places, data: Mapping[str, object], lines: list[Line],
+            roles: Mapping[str, tuple[str, Path]], sizes: Mapping[str, int],
+            arities: Mapping[str, int]) -> dict[str, tuple[str, str]]:
+    leaves = {n for n, (role, _) in roles.items() if role != "function"} | \
+        set(data.get("initial", {}))
+    names = leaves | {ln.name for ln in lines}
+    declared = read_shapes(places, data, sizes, names)
+    return check_shapes(places, lines, sizes, declared, leaves, arities, lines[-1].name)
+
+
+def _check_optional(places: Places, data: Mapping[str, object], lines: list[Line]) -> None:
+    """optional names parameters; adjoints maps a cell node to a new name."""
+    for i, name in enumerate(data.get("optional", ())):
+        if name not in data["parameters"]:
+            raise places.error(("optional", i), f"optional: {name} is not a parameter; "
+                               "optional lists the parameters --bias adds")
+    cell = {ln.name for ln in lines if ln.part == "cell"}
+    taken = {ln.name for ln in lines} | set(data["parameters"]) | \
+        set(data.get("inputs", ())) | set(data.get("targets", ()))
+    for node, name in data.get("adjoints", {}).items():
+        if node not in cell:
+            raise places.error(("adjoints", node), f"adjoints: {node} is not a node of the "
+                               f"cell; the nodes are {', '.join(sorted(cell))}", key=True)
+        _check_name(places, ("adjoints", node), name)
+        if name in taken:
+            raise places.error(("adjoints", node), f"adjoints: {name} is already a name of the "
+                                                   "model; choose another")
 
 
 def _toml(text: str, path: str) -> dict[str, object]:
@@ -130,21 +173,23 @@ def _toml(text: str, path: str) -> dict[str, object]:
 
 def _check_keys(places: Places, data: Mapping[str, object]) -> None:
     for key in data:
-        if key in ("sizes", "shapes"):
-            raise places.error((key,), f"[{key}]: matrix model files are not supported yet; a "
-                               "model file holds a scalar model (the built-in elman, --model "
-                               "elman, is the vector model)", key=True)
         if key not in _KEYS:
             raise places.error((key,), f"unknown key {key!r}; the known keys are "
                                        f"{', '.join(_KEYS)}", key=True)
     for key in _REQUIRED:
         if key not in data:
             raise located(places.path, 1, 1, f"missing required key {key}: {_KEYS[key][1]}")
+    for key, other in (("sizes", "shapes"), ("shapes", "sizes")):
+        if key in data and other not in data:
+            raise places.error((key,), f"[{key}] without [{other}]: a matrix model gives both "
+                               "(the size letters, and each name's shape in them)", key=True)
 
 
 def _check_type(places: Places, key: str, value: object) -> None:
     kind, what = _KEYS[key]
-    if kind in ("string", "count"):
+    if kind == "sizes":
+        ok, items = isinstance(value, dict), []
+    elif kind in ("string", "count"):
         items: list[tuple[Path, object]] = []
         ok = isinstance(value, str) if kind == "string" else (
             isinstance(value, int) and not isinstance(value, bool)
@@ -287,6 +332,15 @@ def model_toml(spec: ModelSpec) -> str:
     out += _aligned([(f"keys = {_list(spec.keys)}", "the nodes the state-level chains pass "
                       "through"), (f"article_steps = {spec.article_steps}",
                                    "the number of steps of the article's numbers")])
+    if spec.optional:
+        out += [f"optional = {_list(spec.optional)}  # in the model only with --bias"]
+    if spec.adjoints:
+        out += [f"adjoints = {_table(spec.adjoints)}  # adjoints kept as named vectors"]
+    if spec.is_matrix:
+        out += ["", "[sizes]  # the default size of each letter (--size sets them)"]
+        out += [f"{_key(k)} = {n}" for k, n in spec.sizes.items()]
+        out += ["", "[shapes]  # rows x columns of every name that is not a scalar"]
+        out += [f"{_key(k)} = {_q(' x '.join(v))}" for k, v in spec.shapes.items()]
     if spec.refs:
         out += ["", "[refs]  # the article's equation numbers: name_step (a_0) or name (q)"]
         out += [f"{_key(n if t is None else f'{n}_{t}')} = {_q(v)}" for (n, t), v in

@@ -1,4 +1,4 @@
-"""The truth a matrix formula is checked against: the vector model's forward pass at a
+"""The truth a matrix formula is checked against: a matrix model's forward pass at a
 random point, in Arb ball arithmetic, and every derivative by forward-mode dual numbers.
 
 A derivative ∂A/∂B is not taken from our own rules: entry j of B carries the tangent 1
@@ -35,7 +35,8 @@ from flint import arb, ctx, fmpq
 from .decide import Undefined, sign, to_ball
 from .evaluate import StandIn, draw_rational
 from .mnumeric import compile_expr
-from .vector import VectorGraph, VectorSpec, unroll_vector
+from .spec import ModelSpec
+from .vector import VectorGraph, Xent, unroll_vector
 
 __all__ = ["Dual", "MPoint", "MP", "FUNCS", "elementwise", "tangent_of", "DPS"]
 
@@ -132,8 +133,9 @@ FUNCS = {name: (elementwise(fn) if name != "identity" else fn)
 
 
 def _softmax(a: np.ndarray) -> np.ndarray:
+    """softmax of a column or a row: over every entry."""
     e = FUNCS["exp"](a)
-    return e / e.sum(axis=0, keepdims=True)
+    return e / e.sum()
 
 
 def _diag(v: np.ndarray) -> np.ndarray:
@@ -150,12 +152,15 @@ def _number(n: sp.Expr) -> object:
     raise Undefined(f"the number {n} is not rational")
 
 
-# mnumeric's evaluator over object arrays of balls and duals (vectors are (n, 1) columns)
+# mnumeric's evaluator over object arrays of balls and duals (vectors are (n, 1) columns
+# or (1, n) rows); xent and sum(X) are numbers
 MP = SimpleNamespace(
     matmul=lambda a, b: a.dot(b), transpose=lambda a: a.T,
     hadamard=lambda a, b: a * b, ones=lambda shape: np.full(shape, fmpq(1), dtype=object),
-    softmax=_softmax, xent=lambda yhat, y: -(y * FUNCS["log"](yhat)).sum(axis=0),
-    diag=lambda v: _diag(v[:, 0]), funcs=FUNCS, number=_number)
+    zeros=lambda shape: np.full(shape, fmpq(0), dtype=object),
+    softmax=_softmax, xent=lambda yhat, y: (-(y * FUNCS["log"](yhat))).sum(),
+    entrysum=lambda a: np.asarray(a, dtype=object).sum(),
+    diag=lambda v: _diag(np.ravel(v)), funcs=FUNCS, number=_number)
 
 
 def tangent_of(x: object) -> object:
@@ -174,9 +179,19 @@ def _fill(rng: random.Random, shape: tuple[int, int], wide: bool = False) -> np.
                     dtype=object)
 
 
+def _distributions(graph: VectorGraph) -> set[str]:
+    """The targets that a cross-entropy reads: each is drawn as a random distribution."""
+    found = set()
+    for node in graph.nodes.values():
+        if isinstance(node.expr, sp.Basic):
+            for x in node.expr.atoms(Xent):
+                found |= {getattr(a, "name", "") for a in x.args[1:]}
+    return found
+
+
 @dataclass
 class MPoint:
-    """One random point of the vector model at sizes ``dims``: exact rational leaves; node
+    """One random point of a matrix model at sizes ``dims``: exact rational leaves; node
     values and derivatives at the current precision."""
 
     graph: VectorGraph
@@ -189,18 +204,23 @@ class MPoint:
     _compiled: dict[str, Callable] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def draw(cls, spec: VectorSpec, *, steps: int, dims: Mapping[str, int], bias: bool,
+    def draw(cls, spec: ModelSpec, *, steps: int, dims: Mapping[str, int], bias: bool,
              activation: str, rng: random.Random, wide: bool = False) -> MPoint:
-        """Weights, inputs and s_{−1} random rationals of the wide set (``wide``: sizes up
-        to 32 instead of 2); targets a random distribution; an abstract f a random
-        non-polynomial function."""
-        graph = unroll_vector(spec, steps=steps, hidden=dims["H"], inputs=dims["D"],
-                              classes=dims["K"], bias=bias, activation=activation)
+        """Weights, inputs, given initial states and the targets of no cross-entropy
+        random rationals of the wide set (``wide``: sizes up to 32 instead of 2), each
+        drawn by its shape; the targets of a cross-entropy a random distribution; a zero
+        initial state zero; an abstract f a random non-polynomial function."""
+        graph = unroll_vector(spec, steps=steps, sizes=dict(dims), bias=bias,
+                              activation=activation)
         leaves: dict[str, np.ndarray] = {}
         for p, copies in graph.copies.items():
             leaves[p] = _fill(rng, copies[0].shape, wide)
+        distributions = _distributions(graph)
         for sym, node in graph.nodes.items():
-            if node.kind in ("input", "initial"):
+            if node.kind == "initial" and spec.initial_value(node.base) == "zero":
+                leaves[sym.name] = np.full(sym.shape, fmpq(0), dtype=object)
+            elif node.kind in ("input", "initial") or \
+                    (node.kind == "target" and sym.name not in distributions):
                 leaves[sym.name] = _fill(rng, sym.shape, wide)
             elif node.kind == "target":
                 w = np.array([[fmpq(rng.randint(1, 1 << 20)) for _ in range(sym.shape[1])]
@@ -275,7 +295,7 @@ class MPoint:
         jac = np.array(cols, dtype=object).T  # (entries of num, entries of den)
         if self.values[num].size == 1:
             return jac.reshape(self._shape(den))
-        if self._shape(den)[1] > 1:  # a vector by a matrix: (entries of num, rows, cols)
+        if min(self._shape(den)) > 1:  # a vector by a matrix: (entries of num, rows, cols)
             return jac.reshape((jac.shape[0],) + self._shape(den))
         return jac
 

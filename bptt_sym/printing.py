@@ -235,7 +235,7 @@ class LeibnizLatexPrinter(_Matrix, _Leibniz, LatexPrinter):
                  "step": "\\operatorname{step}", "relu": "\\operatorname{relu}",
                  "bce": "\\operatorname{bce}", "xent": "\\operatorname{xent}",
                  "mse": "\\operatorname{mse}", "softmax": "\\operatorname{softmax}",
-                 "diag": "\\operatorname{diag}"}
+                 "diag": "\\operatorname{diag}", "sum": "\\operatorname{sum}"}
     printmethod = "_bptt_latex"
     matmul = " "
     hadamard = " \\odot "

@@ -99,6 +99,9 @@ class Matrix:
         name = self.functions.get("softmax", "softmax")
         return f"{name}{self._paren(self._print(expr.arg))}"
 
+    def _print_EntrySum(self, expr: sp.Basic) -> str:
+        return f"{self.functions.get('sum', 'sum')}{self._paren(self._print(expr.args[0]))}"
+
     def _print_Diag(self, expr: sp.Basic) -> str:
         return f"{self.functions.get('diag', 'diag')}{self._paren(self._print(expr.args[0]))}"
 

@@ -23,6 +23,12 @@ class ModelSpec:
     ``"activation"`` …).  ``initial`` says each state's value at step -1: ``"given"`` (a
     leaf of the graph) or ``"zero"``.  ``path`` is the model file it was read from ("" for
     a built-in model).
+
+    A matrix model also has ``shapes`` (each non-scalar name's rows and columns, in size
+    letters such as ``("H", "1")``), default ``sizes`` per letter, ``optional`` parameters
+    (biases: they and their terms are left out unless ``--bias``) and ``adjoints`` (a node
+    whose adjoint is kept as a named vector, and that name: ``{"z": "delta"}`` for δ_t =
+    ∂E/∂z_t).
     """
 
     name: str
@@ -42,6 +48,25 @@ class ModelSpec:
         default_factory=lambda: {"f": "activation", "g": "output", "L": "loss"})
     initial: dict[str, str] = field(default_factory=dict)
     path: str = ""
+    shapes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    optional: tuple[str, ...] = ()
+    adjoints: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_matrix(self) -> bool:
+        """True for a model whose names have shapes (a ``[shapes]`` table)."""
+        return bool(self.shapes)
+
+    def parameters_for(self, bias: bool) -> tuple[str, ...]:
+        """The parameters of the model unrolled with or without ``--bias``."""
+        return self.parameters if bias else tuple(
+            p for p in self.parameters if p not in self.optional)
+
+    @property
+    def bias_parameters(self) -> tuple[str, ...]:
+        """The parameters that are in the model only with ``--bias``."""
+        return self.optional
 
     @property
     def heading(self) -> str:

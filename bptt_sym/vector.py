@@ -1,7 +1,8 @@
-"""Vector models: the article's Elman RNN (V1-V4) as equations over matrices and vectors.
+"""Matrix models (the article's Elman RNN, V1-V4, and any model file with ``[shapes]``):
+equations over matrices and vectors, unrolled.
 
-The same equation grammar as the scalar models reads the cell; every name becomes a SymPy
-``MatrixSymbol`` of its shape, so ``U*x_t + W*s_{t-1}`` is a matrix expression.  The
+The same equation grammar as the scalar models reads the cell; every name with a shape
+becomes a SymPy ``MatrixSymbol``, so ``U x_t + W s_{t-1}`` is a matrix expression.  The
 unrolled graph has a copy of each weight per step (W_0, W_1, …), as the scalar one does.
 
     >>> g = unroll_vector(steps=2, hidden=3, inputs=2, classes=4)
@@ -12,178 +13,143 @@ unrolled graph has a copy of each weight per step (W_0, W_1, …), as the scalar
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import sympy as sp
-from sympy.core.symbol import Str
 from sympy.matrices.expressions import MatrixExpr
 
-from .equations import Ref, parse_equation
-from .errors import UsageError
+from .equations import Ref, Template, parse_equation
+from .errors import BpttError, UsageError
+from .graph import Graph, Node
+from .matrix_rules import edge_jacobians
+from .matrixexpr import MATRIX_FUNCTIONS, Apply, EntrySum, Softmax, Xent
+from .modelcheck import function_arities
+from .modelfile import builtin
+from .modelshapes import MAX_SIZE, fitting, matrix_functions
 from .notation import step_symbol
+from .spec import ModelSpec
 
-__all__ = ["Apply", "Softmax", "Xent", "VectorSpec", "VectorGraph", "VNode", "ELMAN",
-           "unroll_vector", "matrix_symbol", "MAX_SIZE"]
-
-MAX_SIZE = 4096
-
-
-class Apply(MatrixExpr):
-    """An elementwise function applied to a vector: tanh(z_t)."""
-
-    def __new__(cls, name: str | Str, arg: MatrixExpr) -> Apply:
-        return MatrixExpr.__new__(cls, Str(str(name)), arg)
-
-    @property
-    def name(self) -> str:
-        return str(self.args[0])
-
-    @property
-    def arg(self) -> MatrixExpr:
-        return self.args[1]
-
-    @property
-    def shape(self) -> tuple:
-        return self.arg.shape
+__all__ = ["Apply", "Softmax", "Xent", "EntrySum", "VectorGraph", "VNode", "ELMAN",
+           "unroll_vector", "matrix_symbol", "model_sizes", "MAX_SIZE", "ACTIVATIONS"]
 
 
-class Softmax(MatrixExpr):
-    """softmax of a vector of logits."""
-
-    def __new__(cls, arg: MatrixExpr) -> Softmax:
-        return MatrixExpr.__new__(cls, arg)
-
-    @property
-    def arg(self) -> MatrixExpr:
-        return self.args[0]
-
-    @property
-    def shape(self) -> tuple:
-        return self.arg.shape
+ELMAN = builtin("elman")
+VectorSpec = ModelSpec  # the name before model files: one spec serves every model
 
 
-class Xent(sp.Expr):
-    """The cross-entropy −yᵀ log ŷ of a prediction ŷ and a target y (a scalar)."""
-
-    is_commutative = True
-
-    def __new__(cls, yhat: MatrixExpr, y: MatrixExpr) -> Xent:
-        return sp.Expr.__new__(cls, yhat, y)
+VNode = Node  # one node type for scalar and matrix models
+VectorGraph = Graph  # one graph type: a matrix model's has dims
 
 
-@dataclass(frozen=True)
-class VectorSpec:
-    """A vector model: cell equations (with and without biases), shapes by name.
-
-    Shapes use the letters H (hidden), D (inputs), K (classes) and 1.
-    """
-
-    name: str
-    title: str
-    cell: tuple[str, ...]
-    cell_bias: tuple[str, ...]
-    loss_term: str
-    loss: str
-    parameters: tuple[str, ...]
-    bias_parameters: tuple[str, ...]
-    inputs: tuple[str, ...]
-    targets: tuple[str, ...]
-    states: tuple[str, ...]
-    shapes: Mapping[str, tuple[str, str]]
+ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity", "f")
+_OPTION = {"H": "--hidden", "D": "--inputs", "K": "--classes"}
 
 
-ELMAN = VectorSpec(
-    name="elman",
-    title="the article's vector RNN (V1-V4): s_t = tanh(U x_t + W s_{t-1}), "
-          "yhat_t = softmax(V s_t), E = sum_t -y_t^T log yhat_t",
-    cell=("z_t = U*x_t + W*s_{t-1}", "s_t = f(z_t)", "l_t = V*s_t",
-          "yhat_t = softmax(l_t)", "E_t = xent(yhat_t, y_t)"),
-    cell_bias=("z_t = U*x_t + W*s_{t-1} + b", "s_t = f(z_t)", "l_t = V*s_t + c",
-               "yhat_t = softmax(l_t)", "E_t = xent(yhat_t, y_t)"),
-    loss_term="E", loss="E",
-    parameters=("U", "W", "V"), bias_parameters=("b", "c"),
-    inputs=("x",), targets=("y",), states=("s",),
-    shapes={"U": ("H", "D"), "W": ("H", "H"), "V": ("K", "H"), "b": ("H", "1"),
-            "c": ("K", "1"), "x": ("D", "1"), "y": ("K", "1"), "s": ("H", "1"),
-            "z": ("H", "1"), "l": ("K", "1"), "yhat": ("K", "1")},
-)
+def model_sizes(spec: ModelSpec, sizes: Mapping[str, int] | None = None, *,
+                hidden: int | None = None, inputs: int | None = None,
+                classes: int | None = None) -> dict[str, int]:
+    """The size of each letter: the model's defaults, then ``sizes``, then elman's spellings
+    (``hidden`` is H, ``inputs`` D, ``classes`` K); each checked."""
+    dims = dict(spec.sizes)
+    dims.update(sizes or {})
+    for letter, value in (("H", hidden), ("D", inputs), ("K", classes)):
+        if value is not None:
+            dims[letter] = value
+    for letter, value in dims.items():
+        option = _OPTION.get(letter, f"--size {letter}=") if letter in spec.sizes else None
+        if option is None:
+            raise UsageError(f"--size {letter}=: model {spec.name} has no size {letter}; its "
+                             f"sizes are {', '.join(spec.sizes)}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SIZE:
+            name = option if option.startswith("--size") else option
+            raise UsageError(f"{name} must be a whole number from 1 to {MAX_SIZE}, got {value!r}")
+    return dims
 
 
-@dataclass(frozen=True)
-class VNode:
-    """A node of the vector graph: a matrix or vector (or the scalar losses E_t, E)."""
-
-    symbol: sp.Basic
-    base: str
-    step: int | None
-    kind: str
-    expr: sp.Basic | None = None
-    parents: tuple[sp.Basic, ...] = ()
-    parameter: str | None = None
-
-
-@dataclass(frozen=True)
-class VectorGraph:
-    """The unrolled vector graph, in topological order; ``dims`` maps H, D, K to sizes."""
-
-    spec: VectorSpec
-    steps: int
-    dims: Mapping[str, int]
-    activation: str
-    bias: bool
-    nodes: Mapping[sp.Basic, VNode]
-    copies: Mapping[str, tuple[sp.Basic, ...]]
-
-    @property
-    def loss(self) -> sp.Symbol:
-        return sp.Symbol(self.spec.loss)
-
-    @property
-    def parameters(self) -> tuple[str, ...]:
-        return tuple(self.copies)
-
-
-def matrix_symbol(spec: VectorSpec, dims: Mapping[str, int], base: str,
-                  step: int | None) -> sp.Basic:
-    """The symbol of ``base`` at ``step``: a MatrixSymbol of its shape (E_t: a scalar)."""
-    name = step_symbol(base, step).name
+def matrix_symbol(spec: ModelSpec, dims: Mapping[str, int], base: str,
+                  step: int | None, name: str | None = None) -> sp.Basic:
+    """The symbol of ``base`` at ``step`` (or called ``name``): a MatrixSymbol of its shape,
+    a Symbol for a scalar (E_t)."""
+    name = name or step_symbol(base, step).name
     if base not in spec.shapes:
         return sp.Symbol(name)
     rows, cols = (dims.get(d, 1) if d != "1" else 1 for d in spec.shapes[base])
     return sp.MatrixSymbol(name, rows, cols)
 
 
-def _functions(activation: str) -> dict:
-    return {"f": lambda z: Apply(activation, z), "softmax": Softmax, "xent": Xent}
+def _without(expr: sp.Basic, absent: set[sp.Basic], line: str) -> sp.Basic:
+    """``expr`` with every term that holds an absent symbol (a bias left out, a zero initial
+    state) dropped from its sum."""
+    if not (expr.free_symbols | expr.atoms(sp.MatrixSymbol)) & absent:
+        return expr
+    if isinstance(expr, (sp.MatAdd, sp.Add)):
+        kept = [_without(a, absent, line) for a in expr.args
+                if not ((a.free_symbols | a.atoms(sp.MatrixSymbol)) & absent)
+                or not _is_product_of(a, absent)]
+        if not kept:
+            return sp.ZeroMatrix(*expr.shape) if isinstance(expr, MatrixExpr) else sp.S.Zero
+        if len(kept) == 1:
+            return kept[0]
+        return sp.MatAdd(*kept) if isinstance(expr, MatrixExpr) else sp.Add(*kept)
+    if _is_product_of(expr, absent):
+        return sp.ZeroMatrix(*expr.shape) if isinstance(expr, MatrixExpr) else sp.S.Zero
+    raise UsageError(f"in {line!r}: {', '.join(sorted(map(str, absent)))} (left out, or a zero "
+                     "initial state) may only appear as a term of a sum or a factor of one")
 
 
-def unroll_vector(spec: VectorSpec = ELMAN, *, steps: int = 2, hidden: int = 3,
-                  inputs: int = 2, classes: int = 3, bias: bool = False,
+def _renamed(expr: sp.Basic, mapping: Mapping[sp.Basic, sp.Basic]) -> sp.Basic:
+    """``expr.xreplace(mapping)``, a scalar sum kept in its written order (E = E_0 + E_1 +
+    … + E_10, not SymPy's E_0 + E_1 + E_10 + …: the order the forward pass adds in)."""
+    if isinstance(expr, sp.Add):
+        return sp.Add(*(_renamed(a, mapping) for a in expr.args), evaluate=False)
+    if isinstance(expr, sp.Mul) and any(isinstance(a, sp.Add) for a in expr.args):
+        return sp.Mul(*(_renamed(a, mapping) for a in expr.args), evaluate=False)
+    return expr.xreplace(mapping)
+
+
+def _is_product_of(expr: sp.Basic, absent: set[sp.Basic]) -> bool:
+    """True when ``expr`` is zero because a factor of it is absent."""
+    if expr in absent:
+        return True
+    if isinstance(expr, (sp.MatMul, sp.HadamardProduct, sp.Mul)):
+        return any(_is_product_of(a, absent) for a in expr.args)
+    if isinstance(expr, sp.Transpose):
+        return _is_product_of(expr.arg, absent)
+    return False
+
+
+def unroll_vector(spec: ModelSpec = ELMAN, *, steps: int = 2,
+                  sizes: Mapping[str, int] | None = None, hidden: int | None = None,
+                  inputs: int | None = None, classes: int | None = None, bias: bool = False,
                   activation: str = "tanh") -> VectorGraph:
-    """Unroll a vector model over ``steps`` steps with the given sizes."""
-    for name, value in (("--steps", steps), ("--hidden", hidden), ("--inputs", inputs),
-                        ("--classes", classes)):
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SIZE:
-            raise UsageError(f"{name} must be a whole number from 1 to {MAX_SIZE}, got {value!r}")
-    if classes < 2:
-        raise UsageError(f"--classes must be at least 2 for a softmax output, got {classes}")
-    if activation not in ("tanh", "sigmoid", "relu", "identity", "f"):
+    """Unroll a matrix model over ``steps`` steps; ``sizes`` (and elman's spellings hidden,
+    inputs, classes) replace the model's default sizes."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_SIZE:
+        raise UsageError(f"--steps must be a whole number from 1 to {MAX_SIZE}, got {steps!r}")
+    dims = model_sizes(spec, sizes, hidden=hidden, inputs=inputs, classes=classes)
+    if activation not in ACTIVATIONS:
         raise UsageError(f"unknown activation {activation!r} for {spec.name}; choose one of "
                          "tanh, sigmoid, relu, identity, or f (abstract)")
-    dims = {"H": hidden, "D": inputs, "K": classes}
-    params = spec.parameters + (spec.bias_parameters if bias else ())
+    params = spec.parameters_for(bias)
+    functions = matrix_functions(function_arities(spec.functions) | MATRIX_FUNCTIONS)
+    for letter, role in spec.functions.items():
+        if role == "activation":
+            functions[letter] = lambda z, a=activation: Apply(a, z)
 
     def placeholder(ref: Ref) -> sp.Basic:
-        p = ref.placeholder()
-        if ref.base not in spec.shapes:
-            return p
-        rows, cols = (dims.get(d, 1) if d != "1" else 1 for d in spec.shapes[ref.base])
-        return sp.MatrixSymbol(p.name, rows, cols)
+        return matrix_symbol(spec, dims, ref.base, None, ref.placeholder().name)
 
-    templates = [parse_equation(e, functions=_functions(activation), symbol=placeholder)
-                 for e in (spec.cell_bias if bias else spec.cell)]
+    def parse(line: str, summed: bool) -> Template:
+        try:
+            tpl = parse_equation(line, functions=functions, symbol=placeholder,
+                                 steps=steps if summed else None)
+            fitting(tpl.rhs, line)
+            return tpl
+        except BpttError as exc:
+            raise UsageError(f"model {spec.name}: {exc}") from None
+
     nodes: dict[sp.Basic, VNode] = {}
     copies: dict[str, list] = {p: [] for p in params}
+    left_out = set(spec.parameters) - set(params)
 
     def leaf(ref: Ref, t: int) -> sp.Basic:
         if ref.base in params:
@@ -203,15 +169,33 @@ def unroll_vector(spec: VectorSpec = ELMAN, *, steps: int = 2, hidden: int = 3,
             nodes[sym] = VNode(sym, ref.base, step, kind)
         return sym
 
+    def absent(ref: Ref, t: int) -> bool:
+        return ref.base in left_out or (
+            ref.base in spec.states and ref.step(t, steps) == -1
+            and spec.initial_value(ref.base) == "zero")
+
+    def add(tpl: Template, t: int, step: int | None) -> None:
+        gone = {p for p, r in tpl.refs.items() if absent(r, t)}
+        rhs = _without(tpl.rhs, gone, tpl.source) if gone else tpl.rhs
+        present = rhs.free_symbols | rhs.atoms(sp.MatrixSymbol)
+        mapping = {p: leaf(r, t) for p, r in tpl.refs.items() if p in present}
+        sym = matrix_symbol(spec, dims, tpl.lhs.base, step)
+        parents = tuple(dict.fromkeys(v for p, v in mapping.items() if rhs.has(p)))
+        nodes[sym] = VNode(sym, tpl.lhs.base, step, "node", _renamed(rhs, mapping), parents)
+
+    cell = [parse(e, False) for e in spec.cell]
     for t in range(steps):
-        for tpl in templates:
-            mapping = {p: leaf(r, t) for p, r in tpl.refs.items()}
-            sym = matrix_symbol(spec, dims, tpl.lhs.base, t)
-            parents = tuple(dict.fromkeys(v for p, v in mapping.items() if tpl.rhs.has(p)))
-            nodes[sym] = VNode(sym, tpl.lhs.base, t, "node", tpl.rhs.xreplace(mapping), parents)
-    terms = [matrix_symbol(spec, dims, spec.loss_term, t) for t in range(steps)]
-    loss = sp.Symbol(spec.loss)
-    nodes[loss] = VNode(loss, spec.loss, None, "node", sp.Add(*terms, evaluate=False),
-                        tuple(terms))
-    return VectorGraph(spec, steps, dims, activation, bias, nodes,
-                       {k: tuple(v) for k, v in copies.items()})
+        for tpl in cell:
+            add(tpl, t, t)
+    for line in spec.head:
+        add(parse(line, True), steps - 1, None)
+    children: dict[sp.Basic, list[sp.Basic]] = {n: [] for n in nodes}
+    local: dict[tuple[sp.Basic, sp.Basic], sp.Basic] = {}
+    for n, node in nodes.items():
+        for p in node.parents:
+            children[p].append(n)
+        if node.expr is not None:
+            local.update(edge_jacobians(n, node, lambda x: getattr(nodes.get(x), "kind", "")))
+    return Graph(spec=spec, steps=steps, choices={"activation": activation}, nodes=nodes,
+                 children={k: tuple(v) for k, v in children.items()}, local=local,
+                 copies={k: tuple(v) for k, v in copies.items()}, dims=dims, bias=bias)

@@ -47,10 +47,10 @@ def test_verify_with_biases_and_distribution_targets() -> None:
 
 @pytest.mark.parametrize("args, words", [
     (("derive", "--model", "elman", "--hidden", "0"), "--hidden"),
-    (("derive", "--hidden", "3"), "for --model elman"),
+    (("derive", "--hidden", "3"), "are for matrix models (--model elman"),
     (("derive", "--model", "elman", "--form", "closed"), "forms paths, delta"),
     (("derive", "--model", "elman", "--wrt", "Q"), "unknown --wrt 'Q'"),
-    (("derive", "--model", "elman", "--loss", "bce"), "softmax output"),
+    (("derive", "--model", "elman", "--loss", "bce"), "writes its output and loss"),
     (("verify", "--model", "elman", "--oracle", "jax"), "unknown oracle 'jax' for elman"),
     (("check", "-", "--model", "elman", "--hidden", "0"), "--hidden"),
     (("check", "/nonexistent.md", "--model", "elman"), "cannot read"),

@@ -103,7 +103,7 @@ BAD = [
     (["--wrt", "Q"], "unknown --wrt 'Q' for elman; choose from U, W, V"),
     (["--wrt", "b"], "unknown --wrt 'b' for elman"),
     (["--of", "s_1"], "--of for elman is the loss E only"),
-    (["--output", "sigmoid"], "elman has a softmax output"),
+    (["--output", "sigmoid"], "matrix model elman writes its output and loss"),
     (["--hidden", "0"], "--hidden: must be at least 1"),
     (["--format", "html"], "invalid choice: 'html'"),
 ]

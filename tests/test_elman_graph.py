@@ -116,7 +116,7 @@ BAD = [
     (["--wrt", "s_9"], "'s_9' is out of range: with --steps 2 the steps are 0..1"),
     (["--of", "nope"], "unknown --of node 'nope'"),
     (["--steps", str(MAX_DRAWN_STEPS + 1)], f"at most {MAX_DRAWN_STEPS} steps"),
-    (["--loss", "bce"], "elman has a softmax output and cross-entropy loss"),
+    (["--loss", "bce"], "matrix model elman writes its output and loss"),
 ]
 
 

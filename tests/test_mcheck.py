@@ -271,7 +271,7 @@ def test_cli_check_elman_at_given_sizes(capsys: pytest.CaptureFixture) -> None:
 
 @pytest.mark.parametrize("argv, words", [
     (["--hidden", "0"], "--hidden"),
-    (["--output", "sigmoid"], "softmax output"),
+    (["--output", "sigmoid"], "--output"),  # elman's output is in its equations
     (["--steps", "0"], "--steps"),
 ])
 def test_cli_check_elman_bad_options(capsys: pytest.CaptureFixture, argv: list[str],

@@ -100,7 +100,6 @@ def test_models_lists_each_built_in_model_on_one_line(capsys: pytest.CaptureFixt
 
 @pytest.mark.parametrize("argv,message", [
     (["models", "--show", "lstm"], "unknown model 'lstm' for --show; choose one of doc, elman"),
-    (["models", "--show", "elman"], "matrix model files are not supported yet"),
     (["derive", "--model", "lstm"], "unknown model 'lstm'; choose doc, elman, or the path"),
     (["derive", "--model", "missing.toml"], "cannot read model file 'missing.toml'"),
     (["derive", "--model", str(MODELS / "gru-scalar.toml"), "--loss", "bce"],
@@ -140,7 +139,7 @@ def test_size_sets_the_sizes_of_elman(capsys: pytest.CaptureFixture[str]) -> Non
 
 @pytest.mark.parametrize("argv,message", [
     (["--size", "H=5", "--hidden", "4"], "--size H= and --hidden both give the size H"),
-    (["--size", "Q=5"], "'Q=5' is not a size; write letter=number with the letters H, D, K"),
+    (["--size", "Q=5"], "model elman has no size Q; its sizes are H, D, K"),
     (["--size", "H=0"], "must be at least 1"),
     (["--size", "H=2,H=3"], "H is given twice"),
 ])

@@ -88,7 +88,7 @@ def _expect(text: str, needle: str, fragment: str, shift: int = 0, nth: int = 0)
 # ---- good files ---------------------------------------------------------------------------
 
 def test_builtin_doc_is_the_python_doc() -> None:
-    assert BUILTIN == ("doc",)
+    assert BUILTIN == ("doc", "elman")
     spec = builtin("doc")
     assert dataclasses.replace(spec, path="") == DOC
     assert spec.path.endswith("doc.toml")
@@ -367,11 +367,10 @@ def test_underscore_name_in_an_equation() -> None:
 
 # ---- 12. matrix models -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("table", ["sizes", "shapes"])
-def test_matrix_tables_are_not_supported_yet(table: str) -> None:
+@pytest.mark.parametrize("table, other", [("sizes", "shapes"), ("shapes", "sizes")])
+def test_one_matrix_table_without_the_other(table: str, other: str) -> None:
     text = DOC_TEXT + f"\n[{table}]\nH = 3\n"
-    _expect(text, f"[{table}]", "matrix model files are not supported yet; a model file holds a "
-            "scalar model (the built-in elman, --model elman, is the vector model)")
+    _expect(text, f"[{table}]", f"[{table}] without [{other}]: a matrix model gives both")
 
 
 # ---- 13. _t after the last step ---------------------------------------------------------------

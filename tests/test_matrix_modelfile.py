@@ -1,0 +1,265 @@
+"""Matrix model files: elman is a built-in file whose saved copy gives byte for byte the
+output of `--model elman`; the example matrix models (row vectors, many-to-one) derive,
+unroll, export, draw and verify; every kind of bad matrix file is one line
+``FILE:LINE:COL: what is wrong``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bptt_sym import cli
+from bptt_sym.mderive import derive_matrix
+from bptt_sym.mnumeric import matrix_gradients, random_values
+from bptt_sym.modelfile import (
+    ModelFileError,
+    builtin,
+    builtin_text,
+    load_model,
+    model_toml,
+    parse_model,
+)
+from bptt_sym.vector import ELMAN, unroll_vector
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "docs" / "examples"
+MODELS = EXAMPLES / "models"
+ELMAN_TEXT = builtin_text("elman")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture(scope="module")
+def elman_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("model") / "my-elman.toml"
+    r = subprocess.run([sys.executable, "-m", "bptt_sym", "models", "--show", "elman"],
+                       capture_output=True, text=True, timeout=120, check=True)
+    path.write_text(r.stdout)
+    return str(path)
+
+
+# ---- elman is a file ----------------------------------------------------------------------
+
+def test_models_show_elman_prints_the_built_in_file(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "models", "--show", "elman")
+    assert status == 0 and out == ELMAN_TEXT.rstrip("\n") + "\n"
+    status, out, _ = run(capsys, "models")
+    assert [line.split()[0] for line in out.splitlines()[:-1]] == ["doc", "elman"]
+
+
+def test_the_elman_file_is_the_elman_of_the_engine() -> None:
+    spec = builtin("elman")
+    assert dataclasses.replace(spec, path="") == dataclasses.replace(ELMAN, path="")
+    assert spec.shapes["W"] == ("H", "H") and spec.sizes == {"H": 4, "D": 3, "K": 3}
+    assert spec.parameters_for(False) == ("U", "W", "V")
+    assert spec.parameters_for(True) == ("U", "W", "V", "b", "c")
+    assert parse_model(model_toml(spec), path=spec.path) == spec
+
+
+@pytest.mark.parametrize("name", ["rnn-rows", "elman-last"])
+def test_example_matrix_models_round_trip(name: str) -> None:
+    spec = load_model(MODELS / f"{name}.toml")
+    assert spec.is_matrix and parse_model(model_toml(spec), path=spec.path) == spec
+
+
+SAME = [
+    ["derive", "--steps", "3"],
+    ["derive", "--steps", "2", "--format", "latex", "--bias"],
+    ["derive", "--steps", "3", "--format", "ascii", "--form", "paths", "--wrt", "W"],
+    ["derive", "--steps", "2", "--format", "json", "--activation", "relu"],
+    ["derive", "--steps", "1", "--activation", "f"],
+    ["unroll", "--steps", "3"],
+    ["unroll", "--steps", "2", "--bias", "--format", "latex"],
+    ["check", str(EXAMPLES / "elman-student.txt"), "--steps", "2"],
+    ["check", str(EXAMPLES / "elman-unicode.txt"), "--steps", "2", "--json"],
+    ["verify", "--steps", "3", "--points", "2", "--size", "H=3,D=2,K=4"],
+    ["verify", "--steps", "2", "--bias", "--points", "2", "--json", "--oracle", "fd"],
+]
+
+
+@pytest.mark.parametrize("argv", SAME, ids=[" ".join(a[:2]) + f" {i}" for i, a in
+                                            enumerate(SAME)])
+def test_the_elman_file_gives_the_output_of_model_elman(capsys: pytest.CaptureFixture[str],
+                                                        elman_file: str, argv: list[str]
+                                                        ) -> None:
+    assert run(capsys, *argv, "--model", "elman") == run(capsys, *argv, "--model", elman_file)
+
+
+@pytest.mark.parametrize("suffix", ["md", "tex", "dot"])
+def test_export_and_graph_of_the_elman_file_are_the_same(tmp_path: Path, elman_file: str,
+                                                         capsys: pytest.CaptureFixture[str],
+                                                         suffix: str) -> None:
+    command = "graph" if suffix == "dot" else "export"
+    a, b = tmp_path / f"a.{suffix}", tmp_path / f"b.{suffix}"
+    assert run(capsys, command, "--model", "elman", "--steps", "2", "-o", str(a))[0] == 0
+    assert run(capsys, command, "--steps", "2", "--model", elman_file, "-o", str(b))[0] == 0
+    assert a.read_bytes() == b.read_bytes()
+
+
+# ---- the example matrix models --------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["rnn-rows", "elman-last"])
+def test_each_example_matrix_model_runs_every_command(tmp_path: Path, name: str,
+                                                      capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    path = str(MODELS / f"{name}.toml")
+    status, out, _ = run(capsys, "derive", "--model", path, "--steps", "3", "--form", "delta")
+    assert status == 0 and "∂E/∂" in out and "δₜ = " in out
+    status, out, _ = run(capsys, "unroll", "--model", path, "--steps", "2")
+    assert status == 0 and out.startswith(f"# model {name}: ")
+    for command, suffix in (("export", "tex"), ("export", "md"), ("graph", "dot")):
+        target = tmp_path / f"{name}.{suffix}"
+        assert run(capsys, command, "--model", path, "--steps", "2", "-o", str(target))[0] == 0
+        assert target.stat().st_size > 500
+    status, out, _ = run(capsys, "verify", "--model", path, "--steps", "4", "--points", "4")
+    assert status == 0 and out.rstrip().endswith("all passed"), out
+
+
+def test_rows_model_gradients_against_a_hand_written_loop() -> None:
+    """The row-vector RNN's derived gradients equal a backward loop written from CS231n's
+    equations (dh -> da = dh ⊙ (1 − h²) -> dWx = Σ xᵀ da, dWh = Σ h_{t−1}ᵀ da, db = Σ da)."""
+    spec = load_model(MODELS / "rnn-rows.toml")
+    T, D, H = 4, 3, 5
+    rng = np.random.default_rng(3)
+    Wx, Wh, b = rng.normal(size=(D, H)), rng.normal(size=(H, H)) * 0.5, rng.normal(size=(1, H))
+    xs, ys = rng.normal(size=(T, 1, D)), rng.normal(size=(T, 1, H))
+    hs, h = [], np.zeros((1, H))
+    for t in range(T):
+        h = np.tanh(xs[t] @ Wx + h @ Wh + b)
+        hs.append(h)
+    dWx, dWh, db, dnext = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b), np.zeros((1, H))
+    for t in reversed(range(T)):
+        da = (ys[t] + dnext) * (1 - hs[t] ** 2)
+        prev = hs[t - 1] if t > 0 else np.zeros((1, H))
+        dWx += xs[t].T @ da
+        dWh += prev.T @ da
+        db += da
+        dnext = da @ Wh.T
+    graph = unroll_vector(spec, steps=T, sizes={"N": 1, "D": D, "H": H})
+    values = {"Wx": Wx, "Wh": Wh, "b": b}
+    values.update({f"x_{t}": xs[t][None] for t in range(T)})
+    values.update({f"y_{t}": ys[t][None] for t in range(T)})
+    got = {w: np.asarray(_grad(graph, values, w)) for w in ("Wx", "Wh", "b")}
+    for w, want in (("Wx", dWx), ("Wh", dWh), ("b", db)):
+        assert np.allclose(got[w].reshape(want.shape), want, rtol=1e-12, atol=1e-12), w
+
+
+def _grad(graph, values: dict, wrt: str) -> np.ndarray:  # noqa: ANN001
+    """The derived ∂E/∂wrt, compiled from the derivation and run at ``values``."""
+    return matrix_gradients(graph, values)[wrt]
+
+
+def test_many_to_one_output_weight_gets_the_last_step_only() -> None:
+    spec = load_model(MODELS / "elman-last.toml")
+    graph = unroll_vector(spec, steps=3)
+    d = derive_matrix(graph, wrt="V")
+    from bptt_sym.printing import leibniz
+    assert leibniz(d.unrolled[-1].rhs, "ascii") == "(yhat - y) @ s_2^T"
+    values = random_values(graph, np.random.default_rng(1))
+    assert set(values) >= {"U", "W", "V", "x_0", "y"}
+
+
+# ---- bad matrix model files ----------------------------------------------------------------
+
+def _error(text: str) -> str:
+    with pytest.raises(ModelFileError) as info:
+        parse_model(text, path="m.toml")
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("m.toml:"), message
+    return message
+
+
+def _at(text: str, needle: str) -> str:
+    i = text.index(needle)
+    return f"{text.count(chr(10), 0, i) + 1}:{i - (text.rfind(chr(10), 0, i) + 1) + 1}"
+
+
+def _elman(old: str, new: str) -> str:
+    assert old in ELMAN_TEXT, old
+    return ELMAN_TEXT.replace(old, new, 1)
+
+
+BAD = [
+    ("a product that does not fit", ('"z_t = U x_t + W s_{t-1} + b"',
+                                     '"z_t = U x_t + x_t W s_{t-1} + b"'),
+     '"z_t = U x_t + x_t W', "x_t (D x 1) times W (H x H) does not fit a matrix product"),
+    ("* where only @ fits", ('"l_t = V s_t + c"', '"l_t = V * s_t + c"'), '"l_t = V * s_t',
+     "* is elementwise and needs equal shapes; V (K x H) and s_t (H x 1) differ; use @ or "
+     "juxtaposition for the matrix product"),
+    ("a sum of two shapes", ('"l_t = V s_t + c"', '"l_t = V s_t + c + b"'), '"l_t = V s_t + c + b',
+     "the shapes differ"),
+    ("a left side of another shape", ('"s_t = f(z_t)"', '"s_t = f(V z_t)"'), '"s_t = f(V z_t)',
+     "s is H x 1 (its [shapes] entry) but its right side is"),
+    ("a loss that is not a scalar", ('loss = "E = sum_t E_t"', 'loss = "E = s_{T-1}"'),
+     '"E = s_{T-1}"', "the loss E must be a scalar; its right side is H x 1"),
+    ("softmax of a matrix", ('"yhat_t = softmax(l_t)"', '"yhat_t = softmax(V)"'),
+     '"yhat_t = softmax(V)"', "softmax takes a column vector; V is K x H"),
+    ("an unknown size letter", ('s = "H x 1"', 's = "Q x 1"'), '"Q x 1"',
+     "shape of s: Q is not a size letter; give it under [sizes]"),
+    ("a shape that is no shape", ('W = "H x H"', 'W = "H by H"'), '"H by H"',
+     'shape of W must read "ROWS x COLS" in size letters'),
+    ("a shape of an unknown name", ('yhat = "K x 1"', 'yhat = "K x 1"\nq = "K x 1"'),
+     'q = "K x 1"', "shapes: q is not a name of the model"),
+    ("a size that is no count", ("H = 4", "H = 0"), "0  # hidden",
+     "size H must be a whole number from 1 to 4096, not 0"),
+    ("optional names no parameter", ('optional = ["b", "c"]', 'optional = ["b", "x"]'),
+     '"x"]', "optional: x is not a parameter"),
+    ("an adjoint of no node", ('adjoints = { z = "delta" }', 'adjoints = { q = "delta" }'),
+     "q = ", "adjoints: q is not a node of the cell"),
+    ("an adjoint name in use", ('adjoints = { z = "delta" }', 'adjoints = { z = "s" }'),
+     '"s" }', "adjoints: s is already a name of the model"),
+]
+
+
+@pytest.mark.parametrize("old_new, needle, fragment", [b[1:] for b in BAD],
+                         ids=[b[0] for b in BAD])
+def test_bad_matrix_model_files_are_one_line(old_new: tuple[str, str], needle: str,
+                                             fragment: str) -> None:
+    text = _elman(*old_new)
+    message = _error(text)
+    assert message.startswith(f"m.toml:{_at(text, needle)}: "), message
+    assert fragment in message, message
+
+
+def test_a_bad_matrix_file_on_the_command_line_is_one_line_and_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(_elman('"l_t = V s_t + c"', '"l_t = V * s_t + c"'))
+    status, out, err = run(capsys, "derive", "--model", str(path))
+    assert status == 2 and out == "" and len(err.splitlines()) == 1
+    assert f"{path}:" in err and "use @ or juxtaposition" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--size", "Q=5"], "model elman has no size Q; its sizes are H, D, K"),
+    (["--model", str(MODELS / "rnn-rows.toml"), "--size", "N=3"],
+     "+ adds h_{t-1} Wh + x_t Wx (3 x 4) and b (1 x 4): the shapes differ"),
+    (["--model", str(MODELS / "rnn-rows.toml"), "--bias"],
+     "--bias does not apply: model rnn-rows has no optional parameters"),
+    (["--model", str(MODELS / "elman-last.toml"), "--form", "paths"],
+     "the per-output form (paths, V5) needs one state and a loss that adds one loss per step"),
+    (["--model", str(MODELS / "rnn-rows.toml"), "--loss", "bce"],
+     "--output and --loss do not apply: matrix model rnn-rows"),
+])
+def test_bad_options_for_matrix_models(capsys: pytest.CaptureFixture[str], argv: list[str],
+                                       message: str) -> None:
+    args = argv if "--model" in argv else ["--model", "elman", *argv]
+    status, out, err = run(capsys, "derive", *args)
+    assert status == 2 and out == "" and len(err.splitlines()) == 1 and message in err, err
+
+
+def test_derive_json_names_the_model(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "derive", "--model", str(MODELS / "rnn-rows.toml"),
+                         "--steps", "2", "--format", "json", "--wrt", "b")
+    doc = json.loads(out)
+    assert status == 0 and doc["model"] == "rnn-rows" and doc["dims"] == {"N": 1, "D": 3, "H": 4}
