@@ -28,7 +28,7 @@ MAX_DEPTH = 100
 MAX_LENGTH = 20_000
 # Names read as functions before a bracket; any other name times a bracket is a product.
 FUNCTIONS = frozenset({"f", "g", "L", "tanh", "sigmoid", "σ", "sigma", "relu", "step", "exp",
-                       "log", "softmax", "diag", "outer"})
+                       "log", "softmax", "diag", "outer", "sum"})
 # The products an Op can name: ``*`` as typed, ``⊙`` (\odot, ∘), ``@``, ``·`` (\cdot, ×) and
 # ``juxt`` (two factors side by side).  For scalars all multiply; for matrices ``*`` and ``⊙``
 # are elementwise, the others the matrix product.

@@ -42,11 +42,14 @@ def size_letters(spec: ModelSpec) -> tuple[str, ...]:
 def default_shapes(spec: ModelSpec, sizes: Mapping[str, int | None] | None = None
                    ) -> tuple[dict[str, int], ...]:
     """The sizes a matrix formula of ``spec`` is decided at: three small ones in which each
-    letter takes 2, 3 and 4 in turn (neighbouring letters differ), or, with ``sizes``
+    letter takes 2, 3 and 4 in turn (neighbouring letters differ; a letter of size 1 in the
+    model, such as the rows N of a row vector, stays 1), or, with ``sizes``
     (letter: n; None or a missing letter: its first default), that one size."""
     letters = size_letters(spec)
-    rounds = tuple({d: _SIZES[(i + j) % 3 if i < 3 else (i - j) % 3]
-                    for i, d in enumerate(letters)} for j in range(3))
+    varied = [d for d in letters if spec.sizes.get(d) != 1]  # a size of 1 stays 1 (a row)
+    rounds = tuple({d: 1 if d not in varied else _SIZES[(i + j) % 3 if i < 3 else (i - j) % 3]
+                    for i, d in ((varied.index(d) if d in varied else 0, d) for d in letters)}
+                   for j in range(3))
     given = {k: v for k, v in (sizes or {}).items() if v is not None}
     if not given:
         return rounds
@@ -117,11 +120,14 @@ class MatrixNames:
         functions = ["f"] if self.activations else []
         return (f"known: {weights}{vectors}, {', '.join(self.once)} ({steps}), and the "
                 f"functions {', '.join(functions + ['tanh', 'sigmoid', 'relu', 'step'])}, "
-                "exp, log, softmax, diag, outer")
+                "exp, log, softmax, diag, outer, sum")
 
     def shape(self, base: str) -> Shape:
+        """The shape of ``base`` in size letters; a letter the model fixes at 1 (the rows N
+        of a row vector) reads as 1."""
         base = self.adjoint.get(base, base)
-        return self.spec.shapes.get(base, SCALAR)
+        shape = self.spec.shapes.get(base, SCALAR)
+        return tuple("1" if self.spec.sizes.get(d) == 1 else d for d in shape)
 
     def item(self, ref: Ref, env: Mapping[str, int | None]) -> Item:
         """The meaning of ``ref``; a variable bound to None (shapes only) leaves the step

@@ -71,17 +71,9 @@ def adjoint_symbol(z: sp.MatrixSymbol, name: str = "delta", base: str = "z") -> 
 
 
 def kept_adjoints(graph: VectorGraph) -> dict[str, str]:
-    """The nodes whose adjoints are kept as named vectors: the model's ``adjoints``, else
-    the argument of each state's elementwise function (δ_t when there is one)."""
-    if graph.spec.adjoints:
-        return dict(graph.spec.adjoints)
-    bases = []
-    for node in graph.nodes.values():
-        if node.base in graph.spec.states and isinstance(node.expr, Apply) and \
-                node.expr.arg in graph.nodes and graph.nodes[node.expr.arg].kind == "node":
-            bases.append(graph.nodes[node.expr.arg].base)
-    bases = list(dict.fromkeys(bases))
-    return {bases[0]: "delta"} if len(bases) == 1 else {b: f"delta{b}" for b in bases}
+    """The nodes whose adjoints are kept as named vectors (the model's ``adjoints``; a
+    model file's default is the argument of each state's elementwise function)."""
+    return dict(graph.spec.adjoints)
 
 
 def shared(graph: VectorGraph) -> dict[sp.Basic, sp.Basic]:

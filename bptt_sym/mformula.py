@@ -214,6 +214,8 @@ class Walk:
                                      f"({_dims(shape)})", node.column)
             n = _length(shape)
             return (n, n), (_diag(v.reshape(-1, 1)) if v is not None else None)
+        if name == "sum":  # the sum of every entry
+            return SCALAR, (np.array([[v.sum()]], dtype=object) if v is not None else None)
         if name == "softmax":
             if node.prime:
                 raise InvalidFormula("softmax' is not elementwise; write its Jacobian "

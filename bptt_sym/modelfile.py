@@ -25,7 +25,7 @@ from .files import read_bytes
 from .matrixexpr import MATRIX_FUNCTIONS
 from .modelcheck import Line, check_equations, digit_ending, function_arities, parse_line
 from .modelplaces import ModelFileError, Path, Places, line_col, located, tomllib
-from .modelshapes import check_shapes, read_shapes, read_sizes
+from .modelshapes import check_shapes, default_adjoints, read_shapes, read_sizes
 from .rules import ABSTRACT, ROLES
 from .spec import ModelSpec
 
@@ -117,7 +117,8 @@ def parse_model(text: str, *, path: str = "<model>") -> ModelSpec:
         backward_refs={tuple(k.split()): v for k, v in data.get("backward_refs", {}).items()},
         functions=functions, initial={k: v for k, v in initial.items() if v != "given"},
         path=path, shapes=shapes, sizes=sizes, optional=tuple(data.get("optional", ())),
-        adjoints=dict(data.get("adjoints", {})))
+        adjoints=dict(data.get("adjoints", {}) or (
+            default_adjoints(lines, tuple(initial)) if matrix else {})))
 
 
 def _shapes(places: Places, data: Mapping[str, object], lines: list[Line],

@@ -25,7 +25,7 @@ from .matrixexpr import MATRIX_FUNCTIONS, Apply, EntrySum, Softmax, Xent
 from .modelplaces import Path, Places
 
 __all__ = ["MAX_SIZE", "read_sizes", "read_shapes", "prime_sizes", "check_shapes",
-           "matrix_functions", "fitting"]
+           "matrix_functions", "fitting", "default_adjoints"]
 
 MAX_SIZE = 4096
 _LETTER = re.compile(r"[A-Za-z][A-Za-z0-9]*")
@@ -239,6 +239,25 @@ def check_shapes(places: Places, lines: list, sizes: Mapping[str, int],
             raise places.error(path, f"the loss {loss} must be a scalar; its right side is "
                                      f"{_shape_text(text)} (sum(…) adds up a matrix)")
     return shapes
+
+
+def default_adjoints(lines: list, states: tuple[str, ...]) -> dict[str, str]:
+    """The adjoints a matrix model keeps by default: the argument of each state's
+    elementwise function (s_t = f(z_t) keeps ∂E/∂z_t), named delta when there is one."""
+    bases = []
+    for line in lines:
+        tpl = line.template
+        if line.part != "cell" or tpl.lhs.base not in states:
+            continue
+        call = tpl.rhs
+        if isinstance(call, sp.Function) and len(call.args) == 1 and \
+                isinstance(call.args[0], sp.Symbol):
+            ref = tpl.refs.get(call.args[0])
+            cell = {ln.name for ln in lines if ln.part == "cell"}
+            if ref is not None and ref.var == "t" and ref.offset == 0 and ref.base in cell:
+                bases.append(ref.base)
+    bases = list(dict.fromkeys(bases))
+    return {bases[0]: "delta"} if len(bases) == 1 else {b: f"delta{b}" for b in bases}
 
 
 def _numbers(shape: tuple[str, str] | None, dims: Mapping[str, int]) -> tuple[int, int] | None:

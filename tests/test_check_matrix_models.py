@@ -145,7 +145,7 @@ def test_right_row_rnn_formulas_hold() -> None:
     ("dE/dh_t = y_t + dE/da_{t+1} Wh", "transpose", "Wh should be Whᵀ"),  # square: values
     ("dE/dWx = sum_t x_t dE/da_t", "shape", "x_t (1×D) times ∂E/∂a_t (1×H)"),
     ("dE/dWh = sum_t (dE/da_t)^T h_{t-1}", "whole-transpose", "the transpose of ∂E/∂Wh"),
-    ("dE/da_t = y_t * (1 - h_t^2)", "missing-term", "∂E/∂a_{t+1} Whᵀ"),  # no time
+    ("dE/da_t = y_t * (1 - h_t^2)", "missing-term", "δ_{t+1} Whᵀ"),  # no time
     ("dE/da_t = dE/dh_t * (1 - h_t)", "local-derivative", "tanh'(a_t) = 1 − h_t ⊙ h_t"),
     ("dE/da_t = dE/dh_t", "missing-factor", "tanh'(a_t) = 1 − h_t ⊙ h_t"),
     ("dE/dWh = sum_t h_t^T dE/da_t", "step-index", "h_t should be h_{t-1}"),
@@ -164,7 +164,7 @@ def test_a_dropped_term_through_time_fails_in_the_weight_gradient() -> None:
 
 
 @pytest.mark.parametrize("formula, words", [
-    ("dE/dWh = sum_t delta_t h_{t-1}", "unknown name delta"),  # no named adjoint here
+    ("dE/dWh = sum_t g_t h_{t-1}", "unknown name g"),  # its adjoint is delta, by default
     ("dE/dU = 0", "unknown name U"),
     ("dE/dyhat_t = 0", "unknown name yhat"),
     ("h_0 = h_{-2}", "out of range"),
@@ -180,7 +180,7 @@ def test_row_rnn_known_names_are_listed() -> None:
     names = MatrixNames(_row_rnn(), 3)
     known = names.known()
     assert "the weights Wx, Wh, b" in known and "a_t, h_t, x_t, y_t" in known
-    assert "h_{-1} = 0" in known and "delta" not in known and "f," not in known
+    assert "h_{-1} = 0" in known and "delta_t (δ_t = ∂E/∂a_t)" in known and "f," not in known
 
 
 # ---------------------------------------------------------------- the structure a diagnosis uses

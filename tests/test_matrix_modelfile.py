@@ -263,3 +263,30 @@ def test_derive_json_names_the_model(capsys: pytest.CaptureFixture[str]) -> None
                          "--steps", "2", "--format", "json", "--wrt", "b")
     doc = json.loads(out)
     assert status == 0 and doc["model"] == "rnn-rows" and doc["dims"] == {"N": 1, "D": 3, "H": 4}
+
+
+def test_a_matrix_file_keeps_the_pre_activation_adjoint_by_default() -> None:
+    assert load_model(MODELS / "rnn-rows.toml").adjoints == {"a": "delta"}
+    assert load_model(MODELS / "elman-last.toml").adjoints == {"z": "delta"}
+
+
+@pytest.mark.parametrize("formula, verdict", [
+    ("E_t = sum(h_t * y_t)", "holds"),
+    ("E_t = sum(h_t ⊙ y_t)", "holds"),
+    ("E_t = sum(h_t)", "fails"),                           # the upstream y_t left out
+    ("dE/dWh = sum_t h_{t-1}^T delta_t", "holds"),         # δ_t = ∂E/∂a_t, rows
+    ("dE/dWh = sum_t delta_t^T h_{t-1}", "fails"),         # the transpose of the gradient
+    ("dE/db = sum_t delta_t", "holds"),
+    ("delta_t = (y_t + delta_{t+1} Wh^T) * (1 - h_t * h_t)", "holds"),
+    ("delta_t = y_t * (1 - h_t * h_t)", "fails"),          # the through-time term dropped
+])
+def test_check_on_the_rows_file_with_its_batch_letter(tmp_path: Path, formula: str,
+                                                      verdict: str,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """rnn-rows has N = 1 rows: N and 1 are one size, and sum(…) reads in a formula."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text(formula + "\n")
+    status, out, _ = run(capsys, "check", str(notes), "--model", str(MODELS / "rnn-rows.toml"),
+                         "--steps", "3", "--json")
+    (eq,) = json.loads(out)["equations"]
+    assert eq["verdict"] == verdict, eq
