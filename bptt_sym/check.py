@@ -19,7 +19,9 @@ from .explain import Diagnosis
 from .formula import Chain, ParseError, parse
 from .graph import Graph, unroll
 from .judge import POINTS, Judge, judge_sides
+from .models import model_spec
 from .resolve import InvalidFormula, to_sympy
+from .spec import ModelSpec
 
 __all__ = ["Verdict", "Judge", "check", "check_graph", "judge_lines", "summary", "POINTS",
            "OutOfTime"]
@@ -147,14 +149,15 @@ def check_graph(text: str, graph: Graph, *, seed: int = 0,
     return judge_lines(text, decide, seconds=DECIDE_SECONDS, on_verdict=on_verdict)
 
 
-def check(text: str, *, model: str = "doc", steps: int = 2, activation: str = "f",
+def check(text: str, *, model: str | ModelSpec = "doc", steps: int = 2, activation: str = "f",
           output: str = "g", loss: str = "L", seed: int = 0, bias: bool = False) -> list[Verdict]:
-    """Check each equation of a document (plain text, Markdown or LaTeX) for ``model``;
-    ``model="elman"`` reads matrix formulas (see :mod:`bptt_sym.mcheck`)."""
-    if model == "elman":
+    """Check each equation of a document (plain text, Markdown or LaTeX) for ``model`` (a
+    built-in name or a spec); a matrix model reads matrix formulas (:mod:`bptt_sym.mcheck`)."""
+    spec = model_spec(model) if isinstance(model, str) else model
+    if spec.is_matrix:
         from .mcheck import check_matrix
 
-        return check_matrix(text, steps=steps, bias=bias, seed=seed,
+        return check_matrix(text, spec=spec, steps=steps, bias=bias, seed=seed,
                             activation="tanh" if activation == "f" else activation)
     graph = unroll(model, steps=steps, activation=activation, output=output, loss=loss)
     return check_graph(text, graph, seed=seed)

@@ -12,12 +12,24 @@ is evaluated, and a Python expression is just a syntax error or an unknown name.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, VisitError
 
 from .errors import BpttError
+from .formula_nodes import (
+    Call,
+    Chain,
+    Condition,
+    Deriv,
+    DerivCall,
+    Num,
+    Op,
+    ParseError,
+    Prod,
+    Ref,
+    Sum,
+)
 from .literals import MAX_NUMBER_EXPONENT, decimal
 
 __all__ = ["ParseError", "Num", "Ref", "Deriv", "DerivCall", "Call", "Op", "Sum", "Prod",
@@ -106,108 +118,6 @@ SPACE: /\s+/ | /\\[,;:! ]/ | "\\quad" | "\\qquad"
     "TOP", r"(T|\\top|\\intercal|⊤|\\mathsf\{T\}|\\mathrm\{T\})")
 
 _PARSER = Lark(_GRAMMAR, parser="lalr", propagate_positions=False, maybe_placeholders=False)
-
-
-class ParseError(BpttError):
-    """A formula that is not in our grammar: the message names the column, with a caret."""
-
-    def __init__(self, message: str, *, column: int, source: str) -> None:
-        start = max(column - 41, 0)  # a window of the line around the column, for long lines
-        excerpt = source[start:column + 40]
-        lead = "…" if start else ""
-        tail = "…" if column + 40 < len(source) else ""
-        caret = " " * (len(lead) + column - 1 - start) + "^"
-        super().__init__(f"column {column}: {message}\n  {lead}{excerpt}{tail}\n  {caret}")
-        self.column = column
-        self.reason = message
-
-
-@dataclass(frozen=True)
-class Num:
-    """A number as a plain decimal (``1e-3`` and ``.5`` are read as ``0.001`` and ``0.5``),
-    so that ``sympy.Rational(value)`` is its exact value."""
-
-    value: str
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A name as written: ``base`` and an index ``("abs", n)`` or ``("var", "t", offset)``."""
-
-    base: str
-    index: tuple | None
-    column: int
-
-
-@dataclass(frozen=True)
-class Deriv:
-    num: Ref
-    den: Ref
-
-
-@dataclass(frozen=True)
-class Call:
-    """``f(a, b)``; ``slot`` i > 0: the partial by the i-th argument, ``∂ᵢf(a, b)``."""
-
-    name: str
-    prime: bool
-    args: tuple
-    column: int
-    slot: int = 0
-
-
-@dataclass(frozen=True)
-class DerivCall:
-    """``∂f(a1, …, an)/∂x``: the partial of ``call`` by the argument that ``den`` names."""
-
-    call: Call
-    den: Ref
-
-
-@dataclass(frozen=True)
-class Op:
-    """An operator: ``+ - * / ^`` with two operands, ``neg`` with one."""
-
-    op: str
-    args: tuple
-
-
-@dataclass(frozen=True)
-class Sum:
-    """Σ over ``var`` from ``lo`` to ``hi`` (``None``: every step) of ``body``."""
-
-    var: str
-    lo: object
-    hi: object
-    body: object
-
-
-@dataclass(frozen=True)
-class Prod:
-    """Π over ``var`` from ``lo`` to ``hi`` of ``body``; for matrices the factor of the
-    highest step stands on the left (the chain rule's order)."""
-
-    var: str
-    lo: object
-    hi: object
-    body: object
-
-
-@dataclass(frozen=True)
-class Condition:
-    """``k ≤ t`` after an equation: the steps where it is claimed (``op`` is <=, <, >=, >)."""
-
-    left: object
-    op: str
-    right: object
-
-
-@dataclass(frozen=True)
-class Chain:
-    """``A = B = C``: the sides, in order, and an optional condition (``…, k ≤ t``)."""
-
-    sides: tuple
-    condition: Condition | None = None
 
 
 _SUBSCRIPT = str.maketrans("₀₁₂₃₄₅₆₇₈₉₋₊ₜₖⱼᵢ", "0123456789-+tkji")
