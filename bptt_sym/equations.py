@@ -162,6 +162,8 @@ class _ToSympy(StepIndices):
         return fn(*args)
 
     def add(self, a, b):  # noqa: ANN001, ANN201
+        if isinstance(a, MatrixExpr) != isinstance(b, MatrixExpr):  # 1 - z_t: a number spreads
+            a, b = (_spread(x, b if x is a else a) for x in (a, b))
         if isinstance(a, MatrixExpr) != isinstance(b, MatrixExpr) or (
                 isinstance(a, MatrixExpr) and a.shape != b.shape):
             what = [_shape(x) if isinstance(x, MatrixExpr) else f"{x} (a scalar)" for x in (a, b)]
@@ -223,6 +225,16 @@ class _ToSympy(StepIndices):
 def _written(m: re.Match) -> str:
     """A placeholder x[t-1] as the equation writes it, x_{t-1}."""
     return f"{m[1]}_{m[2]}" if re.fullmatch(r"t|T|\d+", m[2]) else f"{m[1]}_{{{m[2]}}}"
+
+
+def _spread(x: object, like: object) -> object:
+    """A number beside a matrix: that number in every entry (NumPy's broadcast of a
+    scalar); anything else as it is."""
+    if isinstance(like, MatrixExpr) and not isinstance(x, MatrixExpr) and \
+            getattr(x, "is_Number", False):
+        ones = sp.OneMatrix(*like.shape)
+        return ones if x == 1 else sp.MatMul(x, ones)
+    return x
 
 
 def _matrix(x: object) -> bool:

@@ -235,7 +235,7 @@ def per_output(graph: VectorGraph, wrt: str) -> list[tuple[str, Equation]]:
         piece = copy
     alone = dict(graph.nodes)  # the graph whose loss is E_t alone
     alone[graph.loss] = dataclasses.replace(graph.nodes[graph.loss], expr=e_t, parents=(e_t,))
-    value, _ = _sweep(dataclasses.replace(graph, nodes=alone))
+    value, _ = _sweep(dataclasses.replace(graph, nodes=alone), keep=False)
     local = Equation(Partial(loss_t, piece if piece is state else w),
                      value[piece].xreplace(shared(graph)), "local")
     eqs.append(("local", Equation(_template_names(local.lhs, t0),
@@ -254,12 +254,13 @@ class MatrixDerivation:
     graph: VectorGraph = field(repr=False, compare=False)
 
 
-def _sweep(graph: VectorGraph) -> tuple[dict, list[Equation]]:
-    """The reverse sweep: adjoint expressions of every node, δ equations as they are made."""
+def _sweep(graph: VectorGraph, keep: bool = True) -> tuple[dict, list[Equation]]:
+    """The reverse sweep: adjoint expressions of every node, δ equations as they are made
+    (``keep``: the kept adjoints become their named symbols, δ_t)."""
     adj: dict[sp.Basic, list[tuple[int, sp.Basic]]] = {graph.loss: [(0, sp.S.One)]}
     value: dict[sp.Basic, sp.Basic] = {}
     deltas: list[Equation] = []
-    kept = kept_adjoints(graph)
+    kept = kept_adjoints(graph) if keep else {}
     for n in reversed(list(graph.nodes)):  # the BPTT sweep, last step first
         node = graph.nodes[n]
         if n not in adj or node.expr is None:

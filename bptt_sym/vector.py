@@ -92,6 +92,9 @@ def _without(expr: sp.Basic, absent: set[sp.Basic], line: str) -> sp.Basic:
         return sp.MatAdd(*kept) if isinstance(expr, MatrixExpr) else sp.Add(*kept)
     if _is_product_of(expr, absent):
         return sp.ZeroMatrix(*expr.shape) if isinstance(expr, MatrixExpr) else sp.S.Zero
+    if isinstance(expr, (Apply, Softmax, EntrySum, Xent, sp.Transpose)):  # f(U x + W h_{-1})
+        return expr.func(*(a if isinstance(a, sp.core.symbol.Str) else _without(a, absent, line)
+                           for a in expr.args))
     raise UsageError(f"in {line!r}: {', '.join(sorted(map(str, absent)))} (left out, or a zero "
                      "initial state) may only appear as a term of a sum or a factor of one")
 

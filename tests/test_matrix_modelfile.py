@@ -66,7 +66,7 @@ def test_the_elman_file_is_the_elman_of_the_engine() -> None:
     assert parse_model(model_toml(spec), path=spec.path) == spec
 
 
-@pytest.mark.parametrize("name", ["rnn-rows", "elman-last"])
+@pytest.mark.parametrize("name", ["rnn-rows", "elman-last", "gru-matrix"])
 def test_example_matrix_models_round_trip(name: str) -> None:
     spec = load_model(MODELS / f"{name}.toml")
     assert spec.is_matrix and parse_model(model_toml(spec), path=spec.path) == spec
@@ -108,13 +108,13 @@ def test_export_and_graph_of_the_elman_file_are_the_same(tmp_path: Path, elman_f
 
 # ---- the example matrix models --------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["rnn-rows", "elman-last"])
+@pytest.mark.parametrize("name", ["rnn-rows", "elman-last", "gru-matrix"])
 def test_each_example_matrix_model_runs_every_command(tmp_path: Path, name: str,
                                                       capsys: pytest.CaptureFixture[str]
                                                       ) -> None:
     path = str(MODELS / f"{name}.toml")
     status, out, _ = run(capsys, "derive", "--model", path, "--steps", "3", "--form", "delta")
-    assert status == 0 and "∂E/∂" in out and "δₜ = " in out
+    assert status == 0 and "∂E/∂" in out and ("δₜ = " in out or "dhₜ = " in out)
     status, out, _ = run(capsys, "unroll", "--model", path, "--steps", "2")
     assert status == 0 and out.startswith(f"# model {name}: ")
     for command, suffix in (("export", "tex"), ("export", "md"), ("graph", "dot")):
@@ -288,5 +288,24 @@ def test_check_on_the_rows_file_with_its_batch_letter(tmp_path: Path, formula: s
     notes.write_text(formula + "\n")
     status, out, _ = run(capsys, "check", str(notes), "--model", str(MODELS / "rnn-rows.toml"),
                          "--steps", "3", "--json")
+    (eq,) = json.loads(out)["equations"]
+    assert eq["verdict"] == verdict, eq
+
+
+@pytest.mark.parametrize("formula, verdict", [
+    ("dE/dV = sum_t (yhat_t - y_t) h_t^T", "holds"),
+    ("dE/dbn = sum_t (dh_t * (1 - z_t)) * (1 - n_t * n_t)", "holds"),
+    ("dE/dbn = sum_t (dh_t * z_t) * (1 - n_t * n_t)", "fails"),     # z and 1 - z swapped
+    ("dE/dbn = sum_t dh_t * (1 - z_t)", "fails"),                    # tanh' left out
+    ("dh_t/dh_{t-1} = diag(z_t)", "fails"),                          # the gates' paths left out
+])
+def test_check_on_the_matrix_gru(tmp_path: Path, formula: str, verdict: str,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A gated cell as a file: 1 - z_t spreads the 1, the zero h_{-1} drops out inside the
+    gates, and dh_t (its `adjoints`) reads in formulas."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text(formula + "\n")
+    status, out, _ = run(capsys, "check", str(notes), "--model",
+                         str(MODELS / "gru-matrix.toml"), "--steps", "3", "--json")
     (eq,) = json.loads(out)["equations"]
     assert eq["verdict"] == verdict, eq
