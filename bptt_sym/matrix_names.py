@@ -84,6 +84,13 @@ def _defined(lines: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
+def _unindexed(name: str, spec: ModelSpec) -> bool:
+    """True when the equations read ``name`` with no step index (a target of the whole
+    sequence, as a many-to-one model's y)."""
+    bare = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_(])(?!\s*_)")
+    return any(bare.search(e.split("=", 1)[1]) for e in spec.cell + spec.head)
+
+
 class MatrixNames:
     """The names of one matrix model unrolled over ``steps`` steps, and their shapes."""
 
@@ -92,10 +99,12 @@ class MatrixNames:
         self.spec, self.steps, self.bias, self.activation = spec, steps, bias, activation
         self.weights = spec.parameters_for(bias)
         self.cell = _defined(spec.cell)  # z, s, l, yhat, E: the names of every step
+        whole = [b for b in spec.inputs + spec.targets if _unindexed(b, spec)]  # y, not y_t
         self.once = tuple(dict.fromkeys(  # the names of no step: the head's, the loss
-            [b for b in _defined(spec.head) if b not in self.cell] + [spec.loss]))
+            [b for b in _defined(spec.head) if b not in self.cell] + whole + [spec.loss]))
         self.stepped = set(self.cell) | set(spec.inputs) | set(spec.targets) | \
             set(spec.states)
+        self.stepped -= set(whole)
         self.adjoint = {name: node for node, name in spec.adjoints.items()}  # delta: z
         self.activations = {f for f, role in spec.functions.items() if role == "activation"
                             and any(re.search(rf"\b{re.escape(f)}\s*\(", e)
@@ -150,6 +159,9 @@ class MatrixNames:
             if base in self.once:
                 return Item("value", base, None, base)
             raise InvalidFormula(f"{base} needs a step index: {base}_t, {base}_0 …", ref.column)
+        if base in self.once and base in self.spec.inputs + self.spec.targets:
+            raise InvalidFormula(f"{base} is one value for the whole sequence (the model reads "
+                                 f"it with no step index); write {base}", ref.column)
         if base in self.once and base not in self.stepped:
             what = f"the loss {base}" if base == self.spec.loss else base
             terms = [b for b in self.cell if self.shape(b) == SCALAR]

@@ -25,7 +25,7 @@ from .matrixexpr import Apply, EntrySum, Softmax, Xent
 from .rules import rule
 
 __all__ = ["Diag", "VJP", "JACOBIAN", "elementwise", "act_derivative", "edge_jacobians",
-           "minus", "scaled"]
+           "jacobian", "minus", "scaled"]
 
 M = MatrixExpr
 
@@ -124,8 +124,78 @@ JACOBIAN: dict[str, Callable[..., sp.Basic]] = {
 
 
 def edge_jacobians(n: sp.Basic, node: object, node_kind: Callable[[sp.Basic], str]
-           ) -> dict[tuple, sp.Basic]:
-    """(node, parent) -> the Jacobian of that edge, for every parent of ``node``."""
+                   ) -> dict[tuple, sp.Basic]:
+    """(node, parent) -> the Jacobian of that edge, for every parent of ``node``: one rule
+    of JACOBIAN for the edges of a simple equation, the chain of them (:func:`jacobian`)
+    through a nested one such as r_t = σ(W x_t + U h_{t-1} + b)."""
+    simple = _simple_jacobians(n, node, node_kind)
+    e = node.expr
+    terms = e.args if isinstance(e, (sp.MatAdd, sp.Add)) else (e,)
+    return {(n, p): simple[(n, p)] if (n, p) in simple and sum(t.has(p) for t in terms) == 1
+            else jacobian(e, p, node_kind, out=n) for p in node.parents}
+
+
+def jacobian(e: sp.Basic, p: sp.Basic, node_kind: Callable[[sp.Basic], str],
+             out: sp.Basic | None = None) -> sp.Basic:
+    """∂e/∂p for a vector (or scalar) ``p`` inside ``e``, by the chain rule over ``e``'s
+    operators (``out``: the node's own symbol, in which f' is written)."""
+    if e == p:
+        return sp.Identity(_length(p)) if isinstance(p, MatrixExpr) else sp.S.One
+    parts = [a for a in getattr(e, "args", ()) if isinstance(a, sp.Basic) and a.has(p)]
+    if isinstance(e, (sp.MatAdd, sp.Add)):
+        terms = [jacobian(a, p, node_kind) for a in parts]
+        return terms[0] if len(terms) == 1 else sp.MatAdd(*terms)
+    if isinstance(e, Apply):
+        return _then(Diag(act_derivative(e, out or e)), jacobian(e.arg, p, node_kind))
+    if isinstance(e, sp.HadamardProduct) and len(e.args) == 2:
+        a, b = e.args
+        terms = [_then(Diag(other), jacobian(x, p, node_kind))
+                 for x, other in ((a, b), (b, a)) if x.has(p)]
+        return terms[0] if len(terms) == 1 else sp.MatAdd(*terms)
+    if isinstance(e, sp.MatMul):
+        scalars = [a for a in e.args if not isinstance(a, MatrixExpr)]
+        mats = [a for a in e.args if isinstance(a, MatrixExpr)]
+        inner = mats[0] if len(mats) == 1 else None
+        if inner is None and len(mats) == 2:
+            A, x = mats
+            if A == p and x.shape[1] == 1:
+                inner = JACOBIAN["matmul_mat"](A, x)
+            elif x == p and node_kind(x) == "parameter":
+                inner = JACOBIAN["rowmul_mat"](A, x)
+            elif not A.has(p) and x.shape[1] == 1:
+                inner = _then(A, jacobian(x, p, node_kind))
+            elif not x.has(p) and A.shape[0] == 1:
+                inner = _then(sp.Transpose(x), jacobian(A, p, node_kind))
+            else:
+                raise UsageError(f"no Jacobian rule for {e} with respect to {p}")
+        elif inner is not None:
+            inner = jacobian(inner, p, node_kind)
+        else:
+            raise UsageError(f"no Jacobian rule for {e} with respect to {p}")
+        return scaled(sp.Mul(*scalars), inner) if scalars else inner
+    raise UsageError(f"no Jacobian rule for {type(e).__name__} with respect to {p}")
+
+
+def _length(v: MatrixExpr) -> int:
+    rows, cols = v.shape
+    return rows * cols
+
+
+def _then(left: sp.Basic, right: sp.Basic) -> sp.Basic:
+    """left · right, an identity on either side left out."""
+    if isinstance(right, sp.Identity):
+        return left
+    if isinstance(left, sp.Identity):
+        return right
+    if isinstance(right, sp.MatMul) and [type(a) for a in right.args if
+                                         isinstance(a, MatrixExpr)] == [sp.Identity]:
+        return scaled(sp.Mul(*(a for a in right.args if not isinstance(a, MatrixExpr))), left)
+    return sp.MatMul(left, right)
+
+
+def _simple_jacobians(n: sp.Basic, node: object, node_kind: Callable[[sp.Basic], str]
+                      ) -> dict[tuple, sp.Basic]:
+    """The edges of a one-operator equation, each by one rule of JACOBIAN."""
     e = node.expr
     if isinstance(e, Xent):
         p, y = e.args

@@ -309,3 +309,25 @@ def test_check_on_the_matrix_gru(tmp_path: Path, formula: str, verdict: str,
                          str(MODELS / "gru-matrix.toml"), "--steps", "3", "--json")
     (eq,) = json.loads(out)["equations"]
     assert eq["verdict"] == verdict, eq
+
+
+@pytest.mark.parametrize("formula, verdict, words", [
+    ("dE/dl = yhat - y", "holds", ""),
+    ("dE/dl = yhat - y_2", "invalid", "y is one value for the whole sequence"),
+    ("dE/dl = yhat - y_{T-1}", "invalid", "write y"),
+    ("dE/dV = (yhat - y) s_{T-1}^T", "holds", ""),
+    ("dE/dV = sum_t (yhat - y) s_t^T", "fails", ""),   # the many-to-many habit
+])
+def test_a_target_of_the_whole_sequence_in_hand_formulas(tmp_path: Path, formula: str,
+                                                         verdict: str, words: str,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    """elman-last's y has no step: a formula writes y, and y_2 is one clear invalid line
+    (it used to be a KeyError)."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text(formula + "\n")
+    status, out, err = run(capsys, "check", str(notes), "--model",
+                           str(MODELS / "elman-last.toml"), "--steps", "3", "--json")
+    (eq,) = json.loads(out)["equations"]
+    assert eq["verdict"] == verdict and words in json.dumps(eq, ensure_ascii=False), eq
+    assert "Traceback" not in err
