@@ -13,11 +13,12 @@ from .cli_parser import SIZE_LETTERS
 from .derive import FORMS
 from .errors import UsageError
 from .files import emit, emit_json, json_text, warn
+from .graph import Graph
 from .mforms import MATRIX_FORMS, MatrixStep, matrix_form, served_forms
 from .models import MODELS
 from .printing import leibniz
 from .spec import ModelSpec
-from .vector import VectorGraph, unroll_vector
+from .vector import unroll_vector
 
 __all__ = ["vector_graph", "vector_spec", "check_vector", "derive_vector", "unroll_vector_cmd",
            "verify_vector", "VECTOR_MODELS"]
@@ -37,7 +38,7 @@ def _sizes(args: argparse.Namespace) -> dict[str, int]:
             if k not in SIZE_LETTERS}
 
 
-def vector_graph(args: argparse.Namespace) -> VectorGraph:
+def vector_graph(args: argparse.Namespace) -> Graph:
     """The unrolled matrix graph for the command line's options (tanh unless given)."""
     spec = vector_spec(args)
     if args.output != "g" or args.loss != "L":
@@ -52,7 +53,7 @@ def vector_graph(args: argparse.Namespace) -> VectorGraph:
                          activation=args.activation)
 
 
-def _sizes_text(g: VectorGraph) -> str:
+def _sizes_text(g: Graph) -> str:
     """``hidden 4, inputs 3, classes 3``: the sizes a header names."""
     return ", ".join(f"{_WORDS[k]} {n}" if k in _WORDS else f"{k} = {n}"
                      for k, n in g.dims.items())
@@ -73,7 +74,7 @@ def _note(step: MatrixStep) -> str:
 
 
 def vector_request(args: argparse.Namespace, split: Callable[..., list[str]]
-                   ) -> tuple[VectorGraph, list[str], list[str]]:
+                   ) -> tuple[Graph, list[str], list[str]]:
     """The graph, the --wrt weights and the --form forms of derive or export for elman."""
     g = vector_graph(args)
     asked = split(args.form, "--form", FORMS)

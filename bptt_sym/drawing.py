@@ -26,7 +26,6 @@ from .graph import Graph
 from .notation import Partial
 from .printing import leibniz
 from .sweep import relevant
-from .vector import VectorGraph
 
 __all__ = ["PICTURE_FORMATS", "PALETTE", "MAX_DRAWN_STEPS", "Drawing", "draw", "notebook_svg",
            "picture_format"]
@@ -174,7 +173,7 @@ def _positions(graph: Graph) -> tuple[dict[Sym, tuple[float, float]], dict[str, 
     return pos, centres
 
 
-def draw(graph: Graph | VectorGraph, *, wrt: Sequence[str] = (), of: str = "E") -> Drawing:
+def draw(graph: Graph, *, wrt: Sequence[str] = (), of: str = "E") -> Drawing:
     """Draw ``graph``; the paths from ``of`` down to the copies of each ``wrt`` in colour.
 
     ``wrt`` names parameters (every copy) or nodes, as ``derive`` takes them.  A vector

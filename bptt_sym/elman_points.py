@@ -36,9 +36,9 @@ import numpy as np
 
 from .errors import UsageError
 from .files import read_json
+from .graph import Graph
 from .mnumeric import is_elman
 from .notation import split_name
-from .vector import VectorGraph
 
 __all__ = ["read_elman_points"]
 
@@ -87,7 +87,7 @@ class _Layout:
     """What a file for ``graph`` holds: the per-step sequences (with the letters of one
     step's value), the targets of the whole sequence, the given initial states."""
 
-    def __init__(self, graph: VectorGraph) -> None:
+    def __init__(self, graph: Graph) -> None:
         from .interpret import xent_targets
 
         spec = graph.spec
@@ -202,7 +202,7 @@ def _points(batched: dict[str, np.ndarray], label: str) -> int:
     return counts[first]
 
 
-def _leaf_shape(graph: VectorGraph, name: str) -> tuple[int, int]:
+def _leaf_shape(graph: Graph, name: str) -> tuple[int, int]:
     """The (rows, cols) of the leaf called ``name`` (a scalar: 1 × 1)."""
     for sym in graph.nodes:
         if str(sym) == name:
@@ -210,7 +210,7 @@ def _leaf_shape(graph: VectorGraph, name: str) -> tuple[int, int]:
     raise KeyError(name)
 
 
-def read_elman_points(path: str | Path, graph: VectorGraph) -> dict[str, np.ndarray]:
+def read_elman_points(path: str | Path, graph: Graph) -> dict[str, np.ndarray]:
     """The values of the JSON object in ``path`` for ``graph``: weights (n, m), inputs
     ``x_t`` (B, D, 1), targets ``y_t`` (B, K, 1), ``s_{-1}`` (B, H, 1); for any matrix
     model every per-point value (B, rows, cols)."""

@@ -23,9 +23,10 @@ from sympy.matrices.expressions import MatrixExpr
 
 from .derive import Equation
 from .errors import UsageError
+from .graph import Graph
 from .matrix_rules import VJP, Diag, act_derivative, elementwise, scaled
 from .notation import Partial
-from .vector import Apply, EntrySum, Softmax, VectorGraph, Xent
+from .vector import Apply, EntrySum, Softmax, Xent
 
 __all__ = ["VJP", "MatrixDerivation", "derive_matrix", "elementwise", "Diag", "StepSum",
            "BoundedSum", "StepProduct", "ChainProduct", "adjoint_symbol", "shared",
@@ -70,13 +71,13 @@ def adjoint_symbol(z: sp.MatrixSymbol, name: str = "delta", base: str = "z") -> 
     return sp.MatrixSymbol(name + z.name[len(base):], *z.shape)
 
 
-def kept_adjoints(graph: VectorGraph) -> dict[str, str]:
+def kept_adjoints(graph: Graph) -> dict[str, str]:
     """The nodes whose adjoints are kept as named vectors (the model's ``adjoints``; a
     model file's default is the argument of each state's elementwise function)."""
     return dict(graph.spec.adjoints)
 
 
-def shared(graph: VectorGraph) -> dict[sp.Basic, sp.Basic]:
+def shared(graph: Graph) -> dict[sp.Basic, sp.Basic]:
     """Every step copy W_t -> the shared W (their values are equal)."""
     out = {}
     for p, copies in graph.copies.items():
@@ -85,12 +86,12 @@ def shared(graph: VectorGraph) -> dict[sp.Basic, sp.Basic]:
     return out
 
 
-def _contributions(graph: VectorGraph, n: sp.Basic, g: sp.Basic) -> list[tuple]:
+def _contributions(graph: Graph, n: sp.Basic, g: sp.Basic) -> list[tuple]:
     """(parent, adjoint it receives) for node ``n`` whose adjoint is ``g``."""
     return _vjp(graph, graph.nodes[n].expr, g, n)
 
 
-def _vjp(graph: VectorGraph, e: sp.Basic, g: sp.Basic, out: sp.Basic | None = None
+def _vjp(graph: Graph, e: sp.Basic, g: sp.Basic, out: sp.Basic | None = None
          ) -> list[tuple]:
     """The adjoints that ``e`` (with adjoint ``g``) sends to the graph's symbols in it, one
     rule of VJP per operator, down to the nodes and leaves; ``out`` is the node's symbol
@@ -143,7 +144,7 @@ def _vjp(graph: VectorGraph, e: sp.Basic, g: sp.Basic, out: sp.Basic | None = No
                      f"{type(e).__name__}")
 
 
-def state_jacobian(graph: VectorGraph) -> Equation | None:
+def state_jacobian(graph: Graph) -> Equation | None:
     """∂s_t/∂s_{t-1} = diag(f'(z_t)) W, by the Jacobian of each edge on the path, templated."""
     if graph.steps < 2 or len(graph.spec.states) != 1:
         return None
@@ -174,7 +175,7 @@ def _named(base: str, index: str, like: sp.Basic) -> sp.Basic:
         sp.MatrixSymbol(name, 1, 1)
 
 
-def _downstream(graph: VectorGraph, start: sp.Basic) -> set[sp.Basic]:
+def _downstream(graph: Graph, start: sp.Basic) -> set[sp.Basic]:
     reached = {start}
     for n, node in graph.nodes.items():
         if any(p in reached for p in node.parents):
@@ -182,7 +183,7 @@ def _downstream(graph: VectorGraph, start: sp.Basic) -> set[sp.Basic]:
     return reached
 
 
-def step_losses(graph: VectorGraph) -> str | None:
+def step_losses(graph: Graph) -> str | None:
     """The name of the per-step losses when the loss is their sum over every step (E =
     Σ_t E_t), else None."""
     loss = graph.nodes[graph.loss]
@@ -193,7 +194,7 @@ def step_losses(graph: VectorGraph) -> str | None:
     return bases.pop()
 
 
-def per_output(graph: VectorGraph, wrt: str) -> list[tuple[str, Equation]]:
+def per_output(graph: Graph, wrt: str) -> list[tuple[str, Equation]]:
     """V5 per output: the chain that carries E_t back to ``wrt``, read off the graph.
 
     For a weight inside the recurrence (U, W, b) the chain runs through the states of
@@ -251,10 +252,10 @@ class MatrixDerivation:
     template: tuple[Equation, ...]
     unrolled: tuple[Equation, ...]
     per_output: tuple[Equation, ...]
-    graph: VectorGraph = field(repr=False, compare=False)
+    graph: Graph = field(repr=False, compare=False)
 
 
-def _sweep(graph: VectorGraph, keep: bool = True) -> tuple[dict, list[Equation]]:
+def _sweep(graph: Graph, keep: bool = True) -> tuple[dict, list[Equation]]:
     """The reverse sweep: adjoint expressions of every node, δ equations as they are made
     (``keep``: the kept adjoints become their named symbols, δ_t)."""
     adj: dict[sp.Basic, list[tuple[int, sp.Basic]]] = {graph.loss: [(0, sp.S.One)]}
@@ -306,7 +307,7 @@ def _template_names(expr: sp.Basic, t0: int) -> sp.Basic:
     return expr.xreplace({**subs, **parts})
 
 
-def derive_matrix(graph: VectorGraph, *, wrt: str) -> MatrixDerivation:
+def derive_matrix(graph: Graph, *, wrt: str) -> MatrixDerivation:
     """∂E/∂wrt for a shared weight of a vector model, in matrix notation."""
     if wrt not in graph.copies:
         raise UsageError(f"unknown --wrt {wrt!r} for {graph.spec.name}; choose from "

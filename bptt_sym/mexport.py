@@ -20,13 +20,14 @@ import sympy as sp
 
 from .equations import Ref, parse_equation
 from .export import PAGE_WIDTH, Display, Part, document_title, latex_document, markdown_document
+from .graph import Graph
 from .matrixexpr import MATRIX_FUNCTIONS
 from .mderive import StepSum
 from .mforms import matrix_form
 from .modelcheck import function_arities
 from .modelshapes import matrix_functions
 from .printing import leibniz
-from .vector import Apply, VectorGraph, _without
+from .vector import Apply, _without
 
 __all__ = ["vector_parts", "vector_document"]
 
@@ -34,7 +35,7 @@ _TITLES = {"paths": "Per output: a sum over the steps (V5)",
            "delta": "Matrix form: the delta recursion (BPTT)"}
 
 
-def _written(graph: VectorGraph) -> Callable[[Ref], sp.Basic]:
+def _written(graph: Graph) -> Callable[[Ref], sp.Basic]:
     """A model equation's reference as a symbol that prints as written: s_{t-1}, x_{t}, U."""
     spec, dims = graph.spec, {**graph.dims, "1": 1}
 
@@ -51,7 +52,7 @@ def _written(graph: VectorGraph) -> Callable[[Ref], sp.Basic]:
 _WORDS = {"H": "hidden units", "D": "inputs", "K": "classes"}
 
 
-def _model_part(graph: VectorGraph) -> Part:
+def _model_part(graph: Graph) -> Part:
     """The model's own equations (those of --bias when given) and what its names are."""
     spec, dims = graph.spec, graph.dims
     functions = matrix_functions(function_arities(spec.functions) | MATRIX_FUNCTIONS)
@@ -86,7 +87,7 @@ def _model_part(graph: VectorGraph) -> Part:
         "$A^{\\top}$ the transpose."), tuple(shown))
 
 
-def _dims(graph: VectorGraph, name: str, vector: bool = False) -> str:
+def _dims(graph: Graph, name: str, vector: bool = False) -> str:
     """``4 \\times 3``: the sizes of ``name``'s shape (a vector's length alone)."""
     sizes = [str(graph.dims.get(d, 1)) for d in graph.spec.shapes.get(name, ())
              if not (vector and d == "1")]
@@ -97,7 +98,7 @@ def _and(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
-def _forward_part(graph: VectorGraph) -> Part:
+def _forward_part(graph: Graph) -> Part:
     shown = tuple(Display(leibniz(n.symbol, "latex"), leibniz(n.expr, "latex"))
                   for n in graph.nodes.values() if n.expr is not None)
     return Part("The unrolled forward equations", 1,
@@ -105,7 +106,7 @@ def _forward_part(graph: VectorGraph) -> Part:
                 "every weight.", shown)
 
 
-def vector_parts(graph: VectorGraph, *, wrt: Sequence[str], forms: Sequence[str]) -> list[Part]:
+def vector_parts(graph: Graph, *, wrt: Sequence[str], forms: Sequence[str]) -> list[Part]:
     """The document's sections: the model, the forward pass, each weight's forms."""
     parts = [_model_part(graph), _forward_part(graph)]
     for w in wrt:
@@ -118,7 +119,7 @@ def vector_parts(graph: VectorGraph, *, wrt: Sequence[str], forms: Sequence[str]
     return parts
 
 
-def vector_document(graph: VectorGraph, *, wrt: Sequence[str], forms: Sequence[str],
+def vector_document(graph: Graph, *, wrt: Sequence[str], forms: Sequence[str],
                     fmt: str = "latex", width: float = PAGE_WIDTH) -> str:
     """The whole derivation of ``graph`` as ``fmt`` (latex or markdown)."""
     render = latex_document if fmt == "latex" else markdown_document

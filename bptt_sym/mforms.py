@@ -18,6 +18,7 @@ import sympy as sp
 
 from .derive import Equation
 from .errors import UsageError
+from .graph import Graph
 from .mderive import (
     BoundedSum,
     StepSum,
@@ -28,7 +29,7 @@ from .mderive import (
 )
 from .notation import Partial
 from .printing import leibniz
-from .vector import VectorGraph, Xent
+from .vector import Xent
 
 __all__ = ["MATRIX_FORMS", "MatrixStep", "matrix_form", "served_forms"]
 
@@ -45,7 +46,7 @@ class MatrixStep:
     ref: str = ""
 
 
-def _per_output(g: VectorGraph, wrt: str) -> list[MatrixStep]:
+def _per_output(g: Graph, wrt: str) -> list[MatrixStep]:
     """V5: ∂E/∂W = Σ_t ∂E_t/∂W, the chain that carries each E_t back to W, and its pieces."""
     w = sp.MatrixSymbol(wrt, *g.copies[wrt][0].shape)
     e_t = sp.MatrixSymbol("E_t", 1, 1)
@@ -73,7 +74,7 @@ def _per_output(g: VectorGraph, wrt: str) -> list[MatrixStep]:
     return out
 
 
-def _delta(g: VectorGraph, wrt: str) -> list[MatrixStep]:
+def _delta(g: Graph, wrt: str) -> list[MatrixStep]:
     """The δ recursion in t (when T ≥ 2), then the same unrolled over the steps."""
     d = derive_matrix(g, wrt=wrt)
     out = [MatrixStep(e, *_note(g, e)) for e in d.template]
@@ -82,7 +83,7 @@ def _delta(g: VectorGraph, wrt: str) -> list[MatrixStep]:
     return out
 
 
-def _note(g: VectorGraph, e: Equation) -> tuple[str, str]:
+def _note(g: Graph, e: Equation) -> tuple[str, str]:
     """The note before a template equation, as text and as LaTeX."""
     if e.kind == "output":
         text = "the output error of softmax with cross-entropy (targets sum to 1)"
@@ -102,13 +103,13 @@ def _note(g: VectorGraph, e: Equation) -> tuple[str, str]:
             f"${d_math}_{{{g.steps}}} = 0$")
 
 
-def served_forms(g: VectorGraph) -> tuple[str, ...]:
+def served_forms(g: Graph) -> tuple[str, ...]:
     """The forms the graph serves: paths (V5) needs one state and a loss per step summed."""
     paths = step_losses(g) is not None and len(g.spec.states) == 1
     return MATRIX_FORMS if paths else ("delta",)
 
 
-def matrix_form(g: VectorGraph, *, wrt: str, form: str) -> list[MatrixStep]:
+def matrix_form(g: Graph, *, wrt: str, form: str) -> list[MatrixStep]:
     """The equations of ``form`` (paths: per output, V5; delta: the matrix δ recursion)."""
     if form not in MATRIX_FORMS:
         raise UsageError(f"elman has the forms {', '.join(MATRIX_FORMS)} (delta: the matrix "

@@ -22,8 +22,9 @@ import numpy as np
 import sympy as sp
 
 from .errors import UsageError
+from .graph import Graph
 from .mderive import Diag, derive_matrix
-from .vector import ELMAN, Apply, EntrySum, Softmax, VectorGraph, Xent
+from .vector import ELMAN, Apply, EntrySum, Softmax, Xent
 
 __all__ = ["evaluate", "compile_expr", "NUMPY", "BATCHED", "STAND_IN", "SYMPY", "backend",
            "forward_values", "matrix_gradients", "matrix_program", "MatrixProgram",
@@ -210,13 +211,13 @@ def is_elman(graph_or_spec: object) -> bool:
     return spec is ELMAN or spec_key(spec) == spec_key(ELMAN)
 
 
-def backend(graph: VectorGraph) -> SimpleNamespace:
+def backend(graph: Graph) -> SimpleNamespace:
     """How NumPy runs ``graph``: the built-in elman as (n, B) columns side by side
     (:data:`NUMPY`), any other matrix model batch axis first (:data:`BATCHED`)."""
     return NUMPY if is_elman(graph) else BATCHED
 
 
-def forward_values(graph: VectorGraph, values: Mapping[str, object],
+def forward_values(graph: Graph, values: Mapping[str, object],
                    xp: SimpleNamespace | None = None) -> dict[str, object]:
     """Node values of the unrolled forward pass; step copies read the shared weights.
 
@@ -241,7 +242,7 @@ class MatrixProgram:
     Derived once; calling it runs the forward pass and the equations on arrays.
     """
 
-    graph: VectorGraph
+    graph: Graph
     deltas: tuple[tuple[str, sp.Basic], ...]
     gradients: tuple[tuple[str, sp.Basic], ...]
     _compiled: dict = field(default_factory=dict, repr=False, compare=False)
@@ -292,13 +293,13 @@ def _batch_total(value: object, like: object, batch: int) -> np.ndarray:
     return value.reshape(np.shape(like))
 
 
-def forward_loss(graph: VectorGraph, values: Mapping[str, object]) -> np.ndarray:
+def forward_loss(graph: Graph, values: Mapping[str, object]) -> np.ndarray:
     """The loss of each point, shape (B,), by the unrolled forward pass."""
     e = np.asarray(forward_values(graph, values)[graph.spec.loss], dtype=float)
     return e.reshape(-1) if e.ndim >= 1 and e.size == _batch(values) else e
 
 
-def matrix_program(graph: VectorGraph) -> MatrixProgram:
+def matrix_program(graph: Graph) -> MatrixProgram:
     """Derive every weight's matrix-form gradient once, ready to run."""
     deltas: dict[str, sp.Basic] = {}
     grads = []
@@ -312,7 +313,7 @@ def matrix_program(graph: VectorGraph) -> MatrixProgram:
     return MatrixProgram(graph, tuple(deltas.items()), tuple(grads))
 
 
-def matrix_gradients(graph: VectorGraph, values: Mapping[str, object],
+def matrix_gradients(graph: Graph, values: Mapping[str, object],
                      xp: SimpleNamespace | None = None) -> dict[str, object]:
     """∂E/∂p for every weight p, by running the derived δ recursion and gradient sums.
 
@@ -322,7 +323,7 @@ def matrix_gradients(graph: VectorGraph, values: Mapping[str, object],
     return matrix_program(graph)(values, xp)
 
 
-def random_values(graph: VectorGraph, rng: np.random.Generator, *, batch: int = 1,
+def random_values(graph: Graph, rng: np.random.Generator, *, batch: int = 1,
                   one_hot: bool = True) -> dict[str, np.ndarray]:
     """Weights (shared), inputs, one-hot (or distribution) targets and s_{-1} = 0 for
     elman; for any other matrix model every value drawn by its shape (:func:`_by_shape`)."""
@@ -354,7 +355,7 @@ def _shape(sym: sp.Basic) -> tuple[int, ...]:
     return tuple(int(n) for n in sym.shape) if isinstance(sym, sp.MatrixSymbol) else ()
 
 
-def _by_shape(graph: VectorGraph, rng: np.random.Generator, batch: int,
+def _by_shape(graph: Graph, rng: np.random.Generator, batch: int,
               one_hot: bool) -> dict[str, np.ndarray]:
     """Random values of any matrix model, each of its leaf's shape: a weight N(0, 0.9/√n)
     with n its larger side (a scalar N(0, 0.5²), an optional one, a bias, N(0, 0.1²)),

@@ -34,9 +34,10 @@ from flint import arb, ctx, fmpq
 
 from .decide import Undefined, sign, to_ball
 from .evaluate import StandIn, draw_rational
+from .graph import Graph
 from .mnumeric import compile_expr
 from .spec import ModelSpec
-from .vector import VectorGraph, Xent, unroll_vector
+from .vector import Xent, unroll_vector
 
 __all__ = ["Dual", "MPoint", "MP", "FUNCS", "elementwise", "tangent_of", "DPS"]
 
@@ -179,7 +180,7 @@ def _fill(rng: random.Random, shape: tuple[int, int], wide: bool = False) -> np.
                     dtype=object)
 
 
-def _distributions(graph: VectorGraph) -> set[str]:
+def _distributions(graph: Graph) -> set[str]:
     """The targets that a cross-entropy reads: each is drawn as a random distribution."""
     found = set()
     for node in graph.nodes.values():
@@ -194,7 +195,7 @@ class MPoint:
     """One random point of a matrix model at sizes ``dims``: exact rational leaves; node
     values and derivatives at the current precision."""
 
-    graph: VectorGraph
+    graph: Graph
     leaves: Mapping[str, np.ndarray]
     ns: SimpleNamespace = field(default_factory=lambda: MP)
     stand_in: str = ""  # the random function that stands for an abstract f, as text

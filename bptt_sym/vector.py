@@ -28,16 +28,13 @@ from .modelshapes import MAX_SIZE, fitting, matrix_functions
 from .notation import step_symbol
 from .spec import ModelSpec
 
-__all__ = ["Apply", "Softmax", "Xent", "EntrySum", "VectorGraph", "VNode", "ELMAN",
+__all__ = ["Apply", "Softmax", "Xent", "EntrySum", "ELMAN",
            "unroll_vector", "matrix_symbol", "model_sizes", "MAX_SIZE", "ACTIVATIONS"]
 
 
 ELMAN = builtin("elman")
-VectorSpec = ModelSpec  # the name before model files: one spec serves every model
 
 
-VNode = Node  # one node type for scalar and matrix models
-VectorGraph = Graph  # one graph type: a matrix model's has dims
 
 
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity", "f")
@@ -123,7 +120,7 @@ def _is_product_of(expr: sp.Basic, absent: set[sp.Basic]) -> bool:
 def unroll_vector(spec: ModelSpec = ELMAN, *, steps: int = 2,
                   sizes: Mapping[str, int] | None = None, hidden: int | None = None,
                   inputs: int | None = None, classes: int | None = None, bias: bool = False,
-                  activation: str = "tanh") -> VectorGraph:
+                  activation: str = "tanh") -> Graph:
     """Unroll a matrix model over ``steps`` steps; ``sizes`` (and elman's spellings hidden,
     inputs, classes) replace the model's default sizes."""
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_SIZE:
@@ -150,7 +147,7 @@ def unroll_vector(spec: ModelSpec = ELMAN, *, steps: int = 2,
         except BpttError as exc:
             raise UsageError(f"model {spec.name}: {exc}") from None
 
-    nodes: dict[sp.Basic, VNode] = {}
+    nodes: dict[sp.Basic, Node] = {}
     copies: dict[str, list] = {p: [] for p in params}
     left_out = set(spec.parameters) - set(params)
 
@@ -158,7 +155,7 @@ def unroll_vector(spec: ModelSpec = ELMAN, *, steps: int = 2,
         if ref.base in params:
             sym = matrix_symbol(spec, dims, ref.base, t)
             if sym not in nodes:
-                nodes[sym] = VNode(sym, ref.base, t, "parameter", parameter=ref.base)
+                nodes[sym] = Node(sym, ref.base, t, "parameter", parameter=ref.base)
                 copies[ref.base].append(sym)
             return sym
         step = ref.step(t, steps)
@@ -169,7 +166,7 @@ def unroll_vector(spec: ModelSpec = ELMAN, *, steps: int = 2,
                  "target" if ref.base in spec.targets else None)
             if kind is None:
                 raise UsageError(f"model {spec.name}: {sym} is used before it is defined")
-            nodes[sym] = VNode(sym, ref.base, step, kind)
+            nodes[sym] = Node(sym, ref.base, step, kind)
         return sym
 
     def absent(ref: Ref, t: int) -> bool:
@@ -184,7 +181,7 @@ def unroll_vector(spec: ModelSpec = ELMAN, *, steps: int = 2,
         mapping = {p: leaf(r, t) for p, r in tpl.refs.items() if p in present}
         sym = matrix_symbol(spec, dims, tpl.lhs.base, step)
         parents = tuple(dict.fromkeys(v for p, v in mapping.items() if rhs.has(p)))
-        nodes[sym] = VNode(sym, tpl.lhs.base, step, "node", _renamed(rhs, mapping), parents)
+        nodes[sym] = Node(sym, tpl.lhs.base, step, "node", _renamed(rhs, mapping), parents)
 
     cell = [parse(e, False) for e in spec.cell]
     for t in range(steps):

@@ -14,13 +14,14 @@ import pytest
 import sympy as sp
 
 from bptt_sym.drawing import MAX_DRAWN_STEPS, draw
-from bptt_sym.vector import VectorGraph, unroll_vector
+from bptt_sym.graph import Graph
+from bptt_sym.vector import unroll_vector
 
 from .test_drawing import Edges, dot_edges, svg_edges, union
 from .tools import assert_one_line_error, bptt, need
 
 
-def expected_edges(g: VectorGraph, wrt: str) -> Edges:
+def expected_edges(g: Graph, wrt: str) -> Edges:
     """Step copy -> every edge (parent, child) of every path from the copy up to E."""
     inputs = {str(n): {str(a) for a in node.expr.free_symbols}
               for n, node in g.nodes.items() if node.expr is not None}
