@@ -64,6 +64,12 @@ def _b_scalar(v: object) -> bool:
     return len(shape) < 2 or shape[-2:] == (1, 1)
 
 
+def _b_diag(v: np.ndarray) -> np.ndarray:
+    """diag of a batch of column or row vectors: (B, n, 1) or (B, 1, n) -> (B, n, n)."""
+    col = v if np.shape(v)[-1] == 1 else np.swapaxes(v, -1, -2)
+    return col * np.eye(np.shape(col)[-2])
+
+
 def _b_softmax(a: np.ndarray) -> np.ndarray:
     e = np.exp(a - a.max(axis=-2, keepdims=True))
     return e / e.sum(axis=-2, keepdims=True)
@@ -77,7 +83,7 @@ BATCHED = SimpleNamespace(
     hadamard=lambda a, b: a * b, ones=lambda shape: np.ones(shape), softmax=_b_softmax,
     xent=lambda yhat, y: -(y * np.log(yhat)).sum(axis=(-2, -1), keepdims=True),
     entrysum=lambda a: np.sum(a, axis=(-2, -1), keepdims=True) if np.ndim(a) >= 2 else a,
-    diag=lambda v: v * np.eye(np.shape(v)[-2]),
+    diag=lambda v: _b_diag(v),
     zeros=lambda shape: np.zeros(shape), funcs=NUMPY.funcs)
 SYMPY = SimpleNamespace(
     matmul=lambda a, b: a * b, transpose=lambda a: a.T,

@@ -331,3 +331,36 @@ def test_a_target_of_the_whole_sequence_in_hand_formulas(tmp_path: Path, formula
     (eq,) = json.loads(out)["equations"]
     assert eq["verdict"] == verdict and words in json.dumps(eq, ensure_ascii=False), eq
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", ["gru-matrix", "rnn-rows", "elman-last", "elman"])
+def test_every_vector_edge_jacobian_against_finite_differences(name: str) -> None:
+    """Each edge label of `graph` between vectors (∂h_1/∂z_1 = −diag(n_1) + diag(h_0) in
+    the GRU) equals the finite-difference Jacobian of its node's own equation."""
+    from bptt_sym.mnumeric import BATCHED, compile_expr, forward_values
+
+    spec = builtin(name) if name == "elman" else load_model(MODELS / f"{name}.toml")
+    graph = unroll_vector(spec, steps=2, sizes={k: 1 if n == 1 else 2 + i for i, (k, n) in
+                                                enumerate(spec.sizes.items())})
+    env = forward_values(graph, random_values(graph, np.random.default_rng(5)))
+    checked = 0
+    for (child, parent), jac in graph.local.items():
+        node = graph.nodes[child]
+        shape = getattr(parent, "shape", None)
+        if graph.nodes[parent].kind == "parameter" or shape is None or 1 not in shape or \
+                getattr(child, "shape", None) is None:
+            continue
+        rows = int(np.prod(child.shape))
+        got = np.asarray(compile_expr(jac, BATCHED)(env)).reshape(rows, -1)
+        f = compile_expr(node.expr, BATCHED)
+        want = np.zeros((rows, int(np.prod(shape))))
+        for j in range(want.shape[1]):
+            step = np.zeros(int(np.prod(shape)))
+            step[j] = 1e-6
+            up, down = dict(env), dict(env)
+            up[str(parent)] = env[str(parent)] + step.reshape(env[str(parent)].shape)
+            down[str(parent)] = env[str(parent)] - step.reshape(env[str(parent)].shape)
+            want[:, j] = ((np.asarray(f(up)) - np.asarray(f(down))) / 2e-6).reshape(-1)
+        assert np.allclose(got, want, rtol=1e-6, atol=1e-8), (child, parent, jac)
+        checked += 1
+    assert checked >= 4
