@@ -66,7 +66,7 @@ def test_the_elman_file_is_the_elman_of_the_engine() -> None:
     assert parse_model(model_toml(spec), path=spec.path) == spec
 
 
-@pytest.mark.parametrize("name", ["rnn-rows", "elman-last", "gru-matrix"])
+@pytest.mark.parametrize("name", ["rnn-rows", "elman-last", "gru-matrix", "lstm-matrix"])
 def test_example_matrix_models_round_trip(name: str) -> None:
     spec = load_model(MODELS / f"{name}.toml")
     assert spec.is_matrix and parse_model(model_toml(spec), path=spec.path) == spec
@@ -108,7 +108,7 @@ def test_export_and_graph_of_the_elman_file_are_the_same(tmp_path: Path, elman_f
 
 # ---- the example matrix models --------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["rnn-rows", "elman-last", "gru-matrix"])
+@pytest.mark.parametrize("name", ["rnn-rows", "elman-last", "gru-matrix", "lstm-matrix"])
 def test_each_example_matrix_model_runs_every_command(tmp_path: Path, name: str,
                                                       capsys: pytest.CaptureFixture[str]
                                                       ) -> None:
@@ -333,7 +333,8 @@ def test_a_target_of_the_whole_sequence_in_hand_formulas(tmp_path: Path, formula
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("name", ["gru-matrix", "rnn-rows", "elman-last", "elman"])
+@pytest.mark.parametrize("name", ["gru-matrix", "lstm-matrix", "rnn-rows", "elman-last",
+                                  "elman"])
 def test_every_vector_edge_jacobian_against_finite_differences(name: str) -> None:
     """Each edge label of `graph` between vectors (∂h_1/∂z_1 = −diag(n_1) + diag(h_0) in
     the GRU) equals the finite-difference Jacobian of its node's own equation."""
@@ -364,3 +365,21 @@ def test_every_vector_edge_jacobian_against_finite_differences(name: str) -> Non
         assert np.allclose(got, want, rtol=1e-6, atol=1e-8), (child, parent, jac)
         checked += 1
     assert checked >= 4
+
+
+@pytest.mark.parametrize("formula, verdict", [
+    ("dc_t = dh_t * o_t * (1 - tanh(c_t)^2) + dc_{t+1} * f_{t+1}", "holds"),
+    ("dc_t = dh_t * o_t * (1 - tanh(c_t)^2)", "fails"),             # the c-path dropped
+    ("dc_t = dh_t * o_t + dc_{t+1} * f_{t+1}", "fails"),            # tanh'(c_t) missing
+    ("dE/dbf = sum_t dc_t * c_{t-1} * f_t * (1 - f_t)", "holds"),
+    ("dE/dbf = sum_t dc_t * c_t * f_t * (1 - f_t)", "fails"),       # c_t for c_{t-1}
+])
+def test_check_on_the_matrix_lstm(tmp_path: Path, formula: str, verdict: str,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The LSTM's two adjoints: dc_t has two paths back (through h_t and through c_{t+1})."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text(formula + "\n")
+    status, out, _ = run(capsys, "check", str(notes), "--model",
+                         str(MODELS / "lstm-matrix.toml"), "--steps", "3", "--json")
+    (eq,) = json.loads(out)["equations"]
+    assert eq["verdict"] == verdict, eq
