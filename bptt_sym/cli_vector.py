@@ -65,7 +65,8 @@ def _lines(steps: list[MatrixStep], fmt: str) -> list[str]:
     for step in steps:
         if step.note:
             out.append(f"{comment} {_note(step)}")
-        out.append(f"{leibniz(step.equation.lhs, fmt)} = {leibniz(step.equation.rhs, fmt)}")
+        out.append(f"{leibniz(step.equation.lhs, fmt)} = {leibniz(step.equation.rhs, fmt)}"
+                   f"{step.condition(fmt)}")
     return out
 
 
@@ -107,7 +108,8 @@ def derive_vector(args: argparse.Namespace, split: Callable[..., list[str]]) -> 
             docs.append({"wrt": w, "form": form, "equations": [
                 {"note": _note(st),
                  "lhs": {f: leibniz(st.equation.lhs, f) for f in ("ascii", "unicode", "latex")},
-                 "rhs": {f: leibniz(st.equation.rhs, f) for f in ("ascii", "unicode", "latex")}}
+                 "rhs": {f: leibniz(st.equation.rhs, f) for f in ("ascii", "unicode", "latex")},
+                 **({"holds_for": f"t < {st.last}"} if st.last is not None else {})}
                 for st in steps]})
             if args.format != "json":
                 comment = "%" if args.format == "latex" else "#"

@@ -332,10 +332,13 @@ def derive_matrix(graph: Graph, *, wrt: str) -> MatrixDerivation:
                  if graph.nodes[n].base == base and graph.nodes[n].step == t0}
         template += [Equation(d.lhs, d.rhs.xreplace(to_shared), "delta") for d in deltas
                      if d.lhs.name in names][::-1]
-        own = [c for c in graph.copies[wrt] if graph.nodes[c].step == t0]
-        if own:
-            template.append(Equation(lhs, StepSum(value[own[0]].xreplace(to_shared)),
-                                     "gradient"))
         template = [Equation(_template_names(e.lhs, t0), _template_names(e.rhs, t0), e.kind)
                     for e in template]
+        own = [c for c in graph.copies[wrt] if graph.nodes[c].step in (t0, t0 + 1)
+               and not isinstance(value[c], sp.ZeroMatrix)
+               and any(graph.nodes[k].step is not None for k in graph.children[c])]
+        if own:  # step t0's copy (t0 + 1's when a zero initial state leaves none at t0)
+            k = graph.nodes[own[0]].step
+            term = _template_names(value[own[0]].xreplace(to_shared), k)
+            template.append(Equation(_template_names(lhs, k), StepSum(term), "gradient"))
     return MatrixDerivation(wrt, tuple(template), tuple(unrolled), (), graph)

@@ -44,6 +44,13 @@ class MatrixStep:
     note: str = ""
     math_note: str = ""
     ref: str = ""
+    last: int | None = None  # the equation holds for t < last only
+
+    def condition(self, fmt: str) -> str:
+        """``, t < 2`` after an equation that holds before the last step only."""
+        if self.last is None:
+            return ""
+        return f",\\quad t < {self.last}" if fmt == "latex" else f", t < {self.last}"
 
 
 def _per_output(g: Graph, wrt: str) -> list[MatrixStep]:
@@ -77,7 +84,9 @@ def _per_output(g: Graph, wrt: str) -> list[MatrixStep]:
 def _delta(g: Graph, wrt: str) -> list[MatrixStep]:
     """The δ recursion in t (when T ≥ 2), then the same unrolled over the steps."""
     d = derive_matrix(g, wrt=wrt)
-    out = [MatrixStep(e, *_note(g, e)) for e in d.template]
+    last = g.steps - 1 if step_losses(g) is None else None  # δ_{T-1} has its own form
+    out = [MatrixStep(e, *_note(g, e), last=last if e.kind == "delta" else None)
+           for e in d.template]
     first = ("unrolled over the steps", "unrolled over the steps")
     out += [MatrixStep(e, *(first if i == 0 else ("", ""))) for i, e in enumerate(d.unrolled)]
     return out

@@ -383,3 +383,35 @@ def test_check_on_the_matrix_lstm(tmp_path: Path, formula: str, verdict: str,
                          str(MODELS / "lstm-matrix.toml"), "--steps", "3", "--json")
     (eq,) = json.loads(out)["equations"]
     assert eq["verdict"] == verdict, eq
+
+
+READ_BACK = [  # model, options of both commands, derive's own options, format
+    ("elman", ["--steps", "3"], [], "ascii"),
+    ("elman", ["--steps", "2", "--bias", "--activation", "sigmoid"], [], "unicode"),
+    ("rnn-rows", ["--steps", "3"], [], "ascii"),
+    ("rnn-rows", ["--steps", "2"], [], "unicode"),
+    ("elman-last", ["--steps", "3"], [], "ascii"),
+    ("elman-last", ["--steps", "4", "--bias"], [], "unicode"),
+    ("gru-matrix", ["--steps", "3"], ["--wrt", "Un,bz,V"], "ascii"),
+    ("lstm-matrix", ["--steps", "3"], ["--wrt", "Uf,bo"], "ascii"),
+]
+
+
+@pytest.mark.parametrize("name, options, own, fmt", READ_BACK,
+                         ids=[f"{n} {' '.join(o + w)} {f}" for n, o, w, f in READ_BACK])
+def test_derive_output_read_back_by_check_holds(tmp_path: Path, name: str, options: list[str],
+                                                own: list[str], fmt: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Every equation `derive --form delta` prints for a matrix model, the templates in t
+    included, holds when `check` judges it against the model's forward pass (complex step
+    and exact arithmetic, not the derivation)."""
+    model = name if name == "elman" else str(MODELS / f"{name}.toml")
+    status, out, _ = run(capsys, "derive", "--model", model, "--form", "delta",
+                         "--format", fmt, *options, *own)
+    lines = [ln for ln in out.splitlines() if ln and not ln.startswith("#")]
+    assert status == 0 and len(lines) >= 4
+    notes = tmp_path / "derived.txt"
+    notes.write_text("\n".join(lines) + "\n")
+    status, out, _ = run(capsys, "check", str(notes), "--model", model, *options, "--json")
+    verdicts = [e["verdict"] for e in json.loads(out)["equations"]]
+    assert verdicts == ["holds"] * len(lines), out
