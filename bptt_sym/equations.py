@@ -214,6 +214,9 @@ class _ToSympy(StepIndices):
         return -a
 
     def pow(self, a, b):  # noqa: ANN001, ANN201
+        if isinstance(a, MatrixExpr) or isinstance(b, MatrixExpr):
+            raise BpttError("a power of a matrix is not supported in model lines; write the "
+                            "elementwise product out (h * h)")
         if b.is_Number and abs(b) > MAX_EXPONENT:
             raise BpttError(f"the exponent {b} is too large (at most {MAX_EXPONENT})")
         return a**b

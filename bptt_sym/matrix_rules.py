@@ -214,12 +214,13 @@ def _simple_jacobians(n: sp.Basic, node: object, node_kind: Callable[[sp.Basic],
         return {(n, p): JACOBIAN["sum"]() for p in node.parents}
     out = {}
     for term in e.args if isinstance(e, sp.MatAdd) else (e,):
-        if isinstance(term, sp.MatMul) and len(term.args) == 2 and \
-                node_kind(term.args[1]) == "parameter":  # a row times a weight: x W
+        two = isinstance(term, sp.MatMul) and len(term.args) == 2 and \
+            all(isinstance(a, MatrixExpr) for a in term.args)
+        if two and node_kind(term.args[1]) == "parameter":  # a row times a weight: x W
             x, W = term.args
             out[(n, x)] = JACOBIAN["rowmul_arg"](x, W)
             out[(n, W)] = JACOBIAN["rowmul_mat"](x, W)
-        elif isinstance(term, sp.MatMul) and len(term.args) == 2:
+        elif two:
             A, x = term.args
             out[(n, x)] = JACOBIAN["matmul_arg"](A, x)
             out[(n, A)] = JACOBIAN["matmul_mat"](A, x)

@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 
 import sympy as sp
+from lark.exceptions import VisitError
 from sympy.matrices.expressions import MatrixExpr
 
 from .equations import Ref, parse_equation
@@ -222,7 +223,8 @@ def check_shapes(places: Places, lines: list, sizes: Mapping[str, int],
         except BpttError as exc:
             why = str(exc).split(": ", 1)[-1] if str(exc).startswith("in model") else str(exc)
             raise places.error(path, _named_text(why, letters)) from None
-        except (TypeError, ValueError, AttributeError) as exc:  # SymPy refusing a mix
+        except (TypeError, ValueError, AttributeError, ArithmeticError, LookupError,
+                VisitError) as exc:  # SymPy refusing a mix
             raise places.error(path, f"the shapes of {line.source!r} do not fit: "
                                      f"{str(exc).splitlines()[0][:100]}") from None
         name = tpl.lhs.base

@@ -202,6 +202,8 @@ BAD = [
      "s is H x 1 (its [shapes] entry) but its right side is"),
     ("a loss that is not a scalar", ('loss = "E = sum_t E_t"', 'loss = "E = s_{T-1}"'),
      '"E = s_{T-1}"', "the loss E must be a scalar; its right side is H x 1"),
+    ("a power of a matrix (found by fuzzing)", ('"s_t = f(z_t)"', '"s_t = f(z_t)^2"'),
+     '"s_t = f(z_t)^2"', "a power of a matrix is not supported in model lines"),
     ("softmax of a matrix", ('"yhat_t = softmax(l_t)"', '"yhat_t = softmax(V)"'),
      '"yhat_t = softmax(V)"', "softmax takes a column vector; V is K x H"),
     ("an unknown size letter", ('s = "H x 1"', 's = "Q x 1"'), '"Q x 1"',
@@ -415,3 +417,17 @@ def test_derive_output_read_back_by_check_holds(tmp_path: Path, name: str, optio
     status, out, _ = run(capsys, "check", str(notes), "--model", model, *options, "--json")
     verdicts = [e["verdict"] for e in json.loads(out)["equations"]]
     assert verdicts == ["holds"] * len(lines), out
+
+
+def test_a_number_times_a_matrix_node_derives_and_draws() -> None:
+    """`s_t = 2 f(z_t)` (found by fuzzing: `1f(z_t)` crashed the edge Jacobians): the
+    Jacobian label and the derived gradients, against autograd on the file's equations."""
+    from bptt_sym.elman_verify import verify_matrix
+    from bptt_sym.printing import leibniz
+
+    spec = parse_model(_elman('"s_t = f(z_t)"', '"s_t = 2 f(z_t)"'), path="m.toml")
+    graph = unroll_vector(spec, steps=2)
+    (jac,) = [j for (c, p), j in graph.local.items() if str(c) == "s_1"]
+    assert leibniz(jac) == "2 diag(1 − tanh(z₁) ⊙ tanh(z₁))"
+    report = verify_matrix(spec, steps=3, points=2, oracles=["autograd", "fd"])
+    assert report.passed, report.text()
