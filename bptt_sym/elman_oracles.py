@@ -35,6 +35,7 @@ from types import ModuleType
 import numpy as np
 
 from .errors import UsageError
+from .files import progress
 
 __all__ = ["ELMAN_ORACLES", "MATRIX_ORACLES", "TOLERANCE", "ACTIVATIONS", "elman_loss",
            "elman_gradient", "elman_oracle_status", "weight_names", "max_rel", "matrix_loss",
@@ -305,11 +306,17 @@ def matrix_gradient(oracle: str, spec: object, values: Values, *, steps: int,
 
 
 def _fd_of(total: Callable[[dict], float], w: dict) -> dict:
-    """Central differences of ``total`` in every entry of every weight of ``w``."""
+    """Central differences of ``total`` in every entry of every weight of ``w`` (with a
+    progress line on a terminal when there are many)."""
     out = {}
+    entries, done = sum(int(np.size(v)) for v in w.values()), 0
+    tick = progress("finite differences", entries) if entries >= 500 else None
     for p, value in w.items():
         grad = np.empty_like(value)
         for i in np.ndindex(value.shape):
+            done += 1
+            if tick is not None:
+                tick(done)
             h = 1e-6 * (1.0 + abs(value[i]))
             moved = dict(w)
             moved[p] = value.copy()
@@ -318,4 +325,6 @@ def _fd_of(total: Callable[[dict], float], w: dict) -> dict:
             moved[p][i] = value[i] - h
             grad[i] = (up - total(moved)) / (2 * h)
         out[p] = grad
+    if tick is not None:
+        tick(None)
     return out

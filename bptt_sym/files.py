@@ -14,13 +14,14 @@ import os
 import secrets
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from .errors import UsageError
 
 __all__ = ["MAX_INPUT_BYTES", "read_bytes", "read_text", "read_json", "shown", "json_text",
            "check_output", "write_output", "emit", "emit_bytes", "emit_json", "flush_stdout",
-           "warn", "silence"]
+           "warn", "silence", "progress"]
 
 MAX_INPUT_BYTES = 5_000_000  # check's FILE and verify's --at FILE, from disk, stdin or a pipe
 
@@ -254,3 +255,25 @@ def flush_stdout() -> None:
         sys.stdout.flush()
     except OSError as exc:
         _stdout_failed(exc)
+
+
+def progress(what: str, total: int) -> Callable[[int | None], None]:
+    """A progress line on stderr for ``total`` pieces of work, redrawn in place at every
+    whole percent, and only on a terminal (pipes and logs get nothing); call it with the
+    number done, and with None at the end to clear the line."""
+    shown = [-1]
+    live = getattr(sys.stderr, "isatty", lambda: False)()
+
+    def tick(done: int | None) -> None:
+        if not live:
+            return
+        if done is None:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+            return
+        percent = 100 * done // max(total, 1)
+        if percent != shown[0]:
+            shown[0] = percent
+            sys.stderr.write(f"\rbptt-sym: {what}: {done:,} of {total:,} ({percent}%)")
+            sys.stderr.flush()
+    return tick

@@ -431,3 +431,25 @@ def test_a_number_times_a_matrix_node_derives_and_draws() -> None:
     assert leibniz(jac) == "2 diag(1 − tanh(z₁) ⊙ tanh(z₁))"
     report = verify_matrix(spec, steps=3, points=2, oracles=["autograd", "fd"])
     assert report.passed, report.text()
+
+
+def test_progress_goes_to_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Finite differences over many entries show a progress line on a terminal; a pipe or
+    a log gets nothing, so outputs stay byte for byte."""
+    import io
+
+    from bptt_sym.files import progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    for stream, expect in ((Terminal(), True), (io.StringIO(), False)):
+        monkeypatch.setattr(sys, "stderr", stream)
+        tick = progress("finite differences", 200)
+        for done in range(1, 201):
+            tick(done)
+        tick(None)
+        text = stream.getvalue()
+        assert ("finite differences: 200 of 200 (100%)" in text) is expect
+        assert text.count("\r") == (102 if expect else 0)  # once a percent, and the clear
