@@ -1,4 +1,4 @@
-"""Run a model's own equations forward, in array code: the reference for any scalar model.
+"""Run a model's own equations forward, in array code: the reference for any model file.
 
 Each equation is read by the grammar of :mod:`bptt_sym.equations` (``_PARSER``), but the
 tree is turned into plain Python closures over arrays, not into SymPy: nothing of the

@@ -1,9 +1,10 @@
-"""Matrix-form BPTT for vector models: a reverse sweep with vector-Jacobian rules.
+"""Matrix-form BPTT for matrix models: a reverse sweep with vector-Jacobian rules.
 
-The rules live in one table, one line each, in the style of autograd's ``defvjp``: given
-the adjoint ``g`` of a node, the adjoint it sends to one argument.  The sweep is a plain
-loop in reverse topological order; δ_t = ∂E/∂z_t is kept as a symbol (the pre-activation
-adjoint an implementation stores), every other adjoint is written out in place.
+The rules live in one table (:data:`bptt_sym.matrix_rules.VJP`), one line each, in the
+style of autograd's ``defvjp``: given the adjoint ``g`` of a node, the adjoint it sends to
+one argument.  The sweep is a plain loop in reverse topological order; the model's kept
+adjoints (δ_t = ∂E/∂z_t for elman, ``adjoints`` in a model file) are symbols, every other
+adjoint is written out in place.
 
     >>> from bptt_sym.vector import unroll_vector
     >>> from bptt_sym.printing import leibniz

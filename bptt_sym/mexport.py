@@ -1,4 +1,4 @@
-r"""Whole derivations of a vector model (elman) as LaTeX or Markdown documents.
+r"""Whole derivations of a matrix model (elman, a model file) as LaTeX or Markdown documents.
 
 The same document as for the scalar model: the model's equations with a step index t, the
 unrolled forward equations, then one section per weight with the per-output form (V5) and

@@ -1,5 +1,5 @@
 """The equations of each matrix form of a weight's gradient, with the notes that explain
-them: what ``derive --model elman`` prints and what ``export --model elman`` writes.
+them: what ``derive`` prints and ``export`` writes for a matrix model (elman, a file).
 
 Each note comes twice: as plain text (Unicode) for the terminal, and with ``$…$`` LaTeX
 math for documents.

@@ -1,5 +1,6 @@
-"""The one description of a scalar recurrent model: its equations and which names play
-which part.  Built-in models and model files are read into it (:mod:`bptt_sym.modelfile`).
+"""The one description of a recurrent model, scalar or matrix: its equations, which names
+play which part and, for a matrix model, their shapes.  Built-in models and model files
+are read into it (:mod:`bptt_sym.modelfile`).
 """
 
 from __future__ import annotations
