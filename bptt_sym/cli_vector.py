@@ -18,7 +18,7 @@ from .mforms import MATRIX_FORMS, MatrixStep, matrix_form, served_forms
 from .models import MODELS
 from .printing import leibniz
 from .spec import ModelSpec
-from .vector import unroll_vector
+from .vector import unroll_vector, unused_parameters, unused_text
 
 __all__ = ["vector_graph", "vector_spec", "check_vector", "derive_vector", "unroll_vector_cmd",
            "verify_vector", "VECTOR_MODELS"]
@@ -89,6 +89,10 @@ def vector_request(args: argparse.Namespace, split: Callable[..., list[str]]
         warn(f"bptt-sym: note: the per-output form (paths) needs a loss that adds one loss per "
              f"step; model {g.spec.name} gets the delta form")
     wrts = split(args.wrt, "--wrt") if args.wrt else list(g.copies)
+    for name in unused_parameters(g):
+        if name in wrts:
+            raise UsageError(unused_text(g, name))
+        warn(f"bptt-sym: note: {unused_text(g, name)}")
     for w in wrts:
         if w not in g.copies:
             raise UsageError(f"unknown --wrt {w!r} for {g.spec.name}; choose from "

@@ -166,6 +166,9 @@ def _matrix_unknown(graph: Graph, name: str, option: str) -> str:
     """Why ``name`` names nothing in a matrix graph, with names to choose from."""
     base, step = split_name(name.strip())
     last = graph.steps - 1
+    if base in graph.spec.parameters_for(graph.bias) and base not in graph.copies:
+        return (f"{option} {name!r}: {base} is not used at --steps {graph.steps}: the only term "
+                "it is in multiplies a zero initial state, so its gradient is 0")
     if base in graph.copies:
         return (f"{option} {name!r} is not a step copy of {base}; its copies are "
                 f"{', '.join(map(str, graph.copies[base]))}")

@@ -310,6 +310,9 @@ def _template_names(expr: sp.Basic, t0: int) -> sp.Basic:
 
 def derive_matrix(graph: Graph, *, wrt: str) -> MatrixDerivation:
     """∂E/∂wrt for a shared weight of a vector model, in matrix notation."""
+    if wrt in graph.spec.parameters_for(graph.bias) and wrt not in graph.copies:
+        raise UsageError(f"{wrt} is not used at --steps {graph.steps}: the only term it is in "
+                         "multiplies a zero initial state, so its gradient is 0")
     if wrt not in graph.copies:
         raise UsageError(f"unknown --wrt {wrt!r} for {graph.spec.name}; choose from "
                          f"{', '.join(graph.copies)}")

@@ -24,7 +24,7 @@ import sympy as sp
 from .errors import UsageError
 from .graph import Graph
 from .mderive import Diag, derive_matrix
-from .vector import ELMAN, Apply, EntrySum, Softmax, Xent
+from .vector import ELMAN, Apply, EntrySum, Softmax, Xent, matrix_symbol
 
 __all__ = ["evaluate", "compile_expr", "NUMPY", "BATCHED", "STAND_IN", "SYMPY", "backend",
            "forward_values", "matrix_gradients", "matrix_program", "MatrixProgram",
@@ -372,8 +372,8 @@ def _by_shape(graph: Graph, rng: np.random.Generator, batch: int,
 
     probability = xent_targets(graph.spec)
     vals: dict[str, np.ndarray] = {}
-    for p, copies in graph.copies.items():
-        shape = _shape(copies[0])
+    for p in graph.spec.parameters_for(graph.bias):  # one unused at this T too: its
+        shape = _shape(matrix_symbol(graph.spec, graph.dims, p, None))  # equations read it
         sd = 0.1 if p in graph.spec.optional else 0.9 / np.sqrt(max(shape)) if shape else 0.5
         vals[p] = rng.normal(0, sd, shape)
     for sym, node in graph.nodes.items():

@@ -36,8 +36,9 @@ from .decide import Undefined, sign, to_ball
 from .evaluate import StandIn, draw_rational
 from .graph import Graph
 from .mnumeric import compile_expr
+from .notation import split_name
 from .spec import ModelSpec
-from .vector import Xent, unroll_vector
+from .vector import Xent, matrix_symbol, unroll_vector
 
 __all__ = ["Dual", "MPoint", "MP", "FUNCS", "elementwise", "tangent_of", "DPS"]
 
@@ -214,8 +215,8 @@ class MPoint:
         graph = unroll_vector(spec, steps=steps, sizes=dict(dims), bias=bias,
                               activation=activation)
         leaves: dict[str, np.ndarray] = {}
-        for p, copies in graph.copies.items():
-            leaves[p] = _fill(rng, copies[0].shape, wide)
+        for p in spec.parameters_for(bias):  # one unused at this T too (its ∂ is 0)
+            leaves[p] = _fill(rng, matrix_symbol(spec, graph.dims, p, None).shape, wide)
         distributions = _distributions(graph)
         for sym, node in graph.nodes.items():
             if node.kind == "initial" and spec.initial_value(node.base) == "zero":
@@ -302,6 +303,8 @@ class MPoint:
 
     def _shape(self, name: str) -> tuple[int, ...]:
         value = self.leaves.get(name)
+        if value is None and name not in self.values:  # W_0 of a W unused at step 0: its
+            value = self.leaves[split_name(name)[0]]   # derivatives are all 0
         return value.shape if value is not None else self.values[name].shape
 
     def _size(self, name: str) -> int:

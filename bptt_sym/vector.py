@@ -29,7 +29,8 @@ from .notation import step_symbol
 from .spec import ModelSpec
 
 __all__ = ["Apply", "Softmax", "Xent", "EntrySum", "ELMAN",
-           "unroll_vector", "matrix_symbol", "model_sizes", "MAX_SIZE", "ACTIVATIONS"]
+           "unroll_vector", "matrix_symbol", "model_sizes", "MAX_SIZE", "ACTIVATIONS",
+           "unused_parameters", "unused_text"]
 
 
 ELMAN = builtin("elman")
@@ -106,6 +107,17 @@ def _renamed(expr: sp.Basic, mapping: Mapping[sp.Basic, sp.Basic]) -> sp.Basic:
     return expr.xreplace(mapping)
 
 
+def unused_parameters(graph: Graph) -> tuple[str, ...]:
+    """The model's parameters (of this unrolling) that the graph has no copy of."""
+    return tuple(p for p in graph.spec.parameters_for(graph.bias) if p not in graph.copies)
+
+
+def unused_text(graph: Graph, name: str) -> str:
+    """Why ``name`` has no gradient to derive here."""
+    return (f"{name} is not used at --steps {graph.steps}: the only term it is in multiplies a "
+            f"zero initial state, so its gradient is 0; use a larger --steps")
+
+
 def _is_product_of(expr: sp.Basic, absent: set[sp.Basic]) -> bool:
     """True when ``expr`` is zero because a factor of it is absent."""
     if expr in absent:
@@ -122,7 +134,9 @@ def unroll_vector(spec: ModelSpec = ELMAN, *, steps: int = 2,
                   inputs: int | None = None, classes: int | None = None, bias: bool = False,
                   activation: str = "tanh") -> Graph:
     """Unroll a matrix model over ``steps`` steps; ``sizes`` (and elman's spellings hidden,
-    inputs, classes) replace the model's default sizes."""
+    inputs, classes) replace the model's default sizes.  A parameter that no equation of
+    these steps reads (one that multiplies only a zero initial state, at T = 1) has no
+    copies and is no parameter of the graph: :func:`unused_parameters` names it."""
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_SIZE:
         raise UsageError(f"--steps must be a whole number from 1 to {MAX_SIZE}, got {steps!r}")
     dims = model_sizes(spec, sizes, hidden=hidden, inputs=inputs, classes=classes)
@@ -198,4 +212,4 @@ def unroll_vector(spec: ModelSpec = ELMAN, *, steps: int = 2,
             local.update(edge_jacobians(n, node, lambda x: getattr(nodes.get(x), "kind", "")))
     return Graph(spec=spec, steps=steps, choices={"activation": activation}, nodes=nodes,
                  children={k: tuple(v) for k, v in children.items()}, local=local,
-                 copies={k: tuple(v) for k, v in copies.items()}, dims=dims, bias=bias)
+                 copies={k: tuple(v) for k, v in copies.items() if v}, dims=dims, bias=bias)

@@ -453,3 +453,26 @@ def test_progress_goes_to_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> No
         text = stream.getvalue()
         assert ("finite differences: 200 of 200 (100%)" in text) is expect
         assert text.count("\r") == (102 if expect else 0)  # once a percent, and the clear
+
+
+def test_a_parameter_unused_at_one_step_is_named_not_a_crash(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """elman-last at T = 1: W only multiplies s_{-1} = 0 (found by fuzzing check: an
+    IndexError in five commands)."""
+    path = str(MODELS / "elman-last.toml")
+    status, out, err = run(capsys, "derive", "--model", path, "--steps", "1")
+    assert status == 0 and "∂E/∂U" in out and "W is not used at --steps 1" in err
+    status, out, err = run(capsys, "derive", "--model", path, "--steps", "1", "--wrt", "W")
+    assert status == 2 and out == "" and "its gradient is 0" in err
+    status, out, err = run(capsys, "graph", "--model", path, "--steps", "1", "--wrt", "W",
+                           "-o", str(tmp_path / "g.dot"))
+    assert status == 2 and "W is not used at --steps 1" in err
+    status, out, _ = run(capsys, "verify", "--model", path, "--steps", "1", "--points", "2")
+    assert status == 0 and out.rstrip().endswith("all passed")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("dE/dU = delta_0 x_0^T\ndE/dW_0 = 0 * W\ndE/dUi = 0 * Ui\n")
+    status, out, _ = run(capsys, "check", str(notes), "--model", path, "--steps", "1", "--json")
+    assert [e["verdict"] for e in json.loads(out)["equations"]][:2] == ["holds", "holds"]
+    status, out, _ = run(capsys, "check", str(notes), "--model",
+                         str(MODELS / "lstm-matrix.toml"), "--steps", "1", "--json")
+    assert [e["verdict"] for e in json.loads(out)["equations"]][2] == "holds"  # Ui: 0 at T=1
