@@ -94,12 +94,13 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                    + STEPS_HELP)
     p.add_argument("--activation", default=None, choices=rule_names("activation"),
                    help="activation f of the state (default: abstract f, valid for all; "
-                   "tanh for --model elman, as V1)")
+                   "tanh for a matrix model such as elman, as V1)")
     p.add_argument("--output", default="g", choices=rule_names("output"),
                    help="output function g (default: abstract g)")
     p.add_argument("--loss", default="L", choices=rule_names("loss"),
                    help="loss L (default: abstract L)")
-    sizes = p.add_argument_group("sizes of the vector model (--model elman)")
+    sizes = p.add_argument_group("sizes of a matrix model (--model elman, or a file with "
+                                 "[sizes])")
     sizes.add_argument("--hidden", type=_positive, default=None, metavar="H",
                        help="hidden units (default: 4)")
     sizes.add_argument("--inputs", type=_positive, default=None, metavar="D",
@@ -109,7 +110,8 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     sizes.add_argument("--size", type=_sizes, default=None, metavar="H=…,D=…,K=…",
                        help="the sizes by their letters, e.g. H=16,D=8 (the letters of the model "
                        "file's [sizes]; for elman the same as --hidden, --inputs, --classes)")
-    sizes.add_argument("--bias", action="store_true", help="add the biases b and c")
+    sizes.add_argument("--bias", action="store_true",
+                       help="add the model's optional parameters (elman: the biases b and c)")
 
 
 def _derivation_options(p: argparse.ArgumentParser) -> None:
@@ -186,11 +188,13 @@ def parser() -> _Parser:
     c = sub.add_parser("check", help="check a hand derivation, equation by equation",
                        description="Read every equation of FILE (plain text, one a line; or "
                        "Markdown/LaTeX math) in ASCII, Unicode or LaTeX notation and say "
-                       "whether it holds for the model, and when not, why. With --model "
-                       "elman: matrix formulas (^T, *, @, diag, outer, sum_t, prod_j, delta_t),"
-                       " decided at three small sizes unless --hidden/--inputs/--classes "
-                       "give one. Exit 0 when every equation holds, 1 when one fails, is "
-                       "invalid or undecided, 2 for usage errors.")
+                       "whether it holds for the model, and when not, why. With a matrix "
+                       "model (--model elman, or a model file with [shapes]): matrix formulas "
+                       "(^T, *, @, diag, outer, sum, sum_t, prod_j, and the model's named "
+                       "adjoints such as delta_t), decided at three small sizes unless --size "
+                       "(or --hidden/--inputs/--classes) gives one. Exit 0 when every "
+                       "equation holds, 1 when one fails, is invalid or undecided, 2 for usage "
+                       "errors.")
     c.add_argument("file", metavar="FILE", help="the derivation to check, at most "
                    f"{MAX_INPUT_BYTES // 1_000_000} MB; - reads stdin (a pipe or FIFO works)")
     _model_options(c)
