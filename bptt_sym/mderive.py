@@ -67,7 +67,7 @@ class ChainProduct(sp.Expr):
         return sp.Expr.__new__(cls, *factors)
 
 
-def adjoint_symbol(z: sp.MatrixSymbol, name: str = "delta", base: str = "z") -> sp.MatrixSymbol:
+def adjoint_symbol(z: sp.MatrixSymbol, name: str, base: str) -> sp.MatrixSymbol:
     """δ_t, the stored adjoint ∂E/∂z_t of a node (``name`` replaces the node's ``base``)."""
     return sp.MatrixSymbol(name + z.name[len(base):], *z.shape)
 

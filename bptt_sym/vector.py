@@ -23,7 +23,7 @@ from .graph import Graph, Node
 from .matrix_rules import edge_jacobians
 from .matrixexpr import MATRIX_FUNCTIONS, Apply, EntrySum, Softmax, Xent
 from .modelcheck import function_arities
-from .modelfile import builtin
+from .models import MODELS
 from .modelshapes import MAX_SIZE, fitting, matrix_functions
 from .notation import step_symbol
 from .spec import ModelSpec
@@ -33,7 +33,7 @@ __all__ = ["Apply", "Softmax", "Xent", "EntrySum", "ELMAN",
            "unused_parameters", "unused_text"]
 
 
-ELMAN = builtin("elman")
+ELMAN = MODELS["elman"]  # the built-in file, read once (models.py)
 
 
 
@@ -58,8 +58,8 @@ def model_sizes(spec: ModelSpec, sizes: Mapping[str, int] | None = None, *,
             raise UsageError(f"--size {letter}=: model {spec.name} has no size {letter}; its "
                              f"sizes are {', '.join(spec.sizes)}")
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SIZE:
-            name = option if option.startswith("--size") else option
-            raise UsageError(f"{name} must be a whole number from 1 to {MAX_SIZE}, got {value!r}")
+            raise UsageError(f"{option} must be a whole number from 1 to {MAX_SIZE}, got "
+                             f"{value!r}")
     return dims
 
 

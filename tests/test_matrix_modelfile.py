@@ -13,8 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bptt_sym import cli
+from bptt_sym.mcheck import check_matrix
 from bptt_sym.mderive import derive_matrix
 from bptt_sym.mnumeric import matrix_gradients, random_values
 from bptt_sym.modelfile import (
@@ -476,3 +479,39 @@ def test_a_parameter_unused_at_one_step_is_named_not_a_crash(
     status, out, _ = run(capsys, "check", str(notes), "--model",
                          str(MODELS / "lstm-matrix.toml"), "--steps", "1", "--json")
     assert [e["verdict"] for e in json.loads(out)["equations"]][2] == "holds"  # Ui: 0 at T=1
+
+
+# ---- perturbed right formulas never hold, on the new matrix models ----------------------
+
+FILE_TRUE = [  # model, a right formula, a term of the formula's shape to perturb it by
+    ("rnn-rows", "dE/db = sum_t delta_t", "x_0 Wx", "x_0 x_0^T"),
+    ("rnn-rows", "dE/dWh = sum_t h_{t-1}^T delta_t", "Wh", "x_0 x_0^T"),
+    ("elman-last", "dE/dV = (yhat - y) s_{T-1}^T", "V", "x_0^T x_0"),
+    ("lstm-matrix", "dE/dbf = sum_t dc_t * c_{t-1} * f_t * (1 - f_t)", "bf", "x_0^T x_0"),
+]
+
+
+@settings(max_examples=16, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(i=st.integers(0, len(FILE_TRUE) - 1), k=st.integers(1, 100), big=st.integers(0, 80),
+       kind=st.sampled_from(["tiny", "offset", "grid", "kink"]))
+def test_perturbed_right_formulas_never_hold(i: int, k: int, big: int, kind: str) -> None:
+    """A right formula holds and a copy off by 10⁻ᵏ, by 10⁻ᵏ under a 10^big offset, by terms
+    that vanish on a grid of 64ths, or by a kink term fails (a kink never crossed is at
+    most undecided): as for elman (tests/test_decide.py), on files with rows, a many-to-one
+    loss and two named adjoints."""
+    name, text, carrier, square = FILE_TRUE[i]
+    lhs, rhs = text.split(" = ", 1)
+    if kind == "tiny":
+        wrong = f"{text} + (1/10^{k}) {carrier}"
+    elif kind == "offset":
+        wrong = f"{lhs} + (10^{big}) {carrier} = {rhs} + (10^{big} + 1/10^{k}) {carrier}"
+    elif kind == "grid":
+        grid = " ".join(f"(64 {square} - {j})" for j in range(0, 8))
+        wrong = f"{text} + {grid} {carrier}"
+    else:
+        wrong = f"{text} + step({square} - 1/{k + 1}) {carrier}"
+    got = [v.verdict for v in check_matrix(f"{text}\n{wrong}", spec=load_model(
+        MODELS / f"{name}.toml"), steps=3)]
+    assert got[0] == "holds", got
+    assert got[1] == "fails" if kind != "kink" else got[1] in ("fails", "undecided"), got
