@@ -7,7 +7,7 @@ import sys
 def main() -> None:
     """Import the command line and run it; an interrupt during the imports ends quietly."""
     try:
-        from bptt_sym.cli import main_exit
+        from bptt_sym.cli.main import main_exit
     except KeyboardInterrupt:
         sys.stderr.write("bptt-sym: interrupted\n")
         sys.exit(130)

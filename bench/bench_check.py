@@ -13,7 +13,7 @@ them, equation by equation:
 
 The mix is built twice: for tanh / sigmoid / bce and for the abstract f / g / L (random
 non-polynomial stand-ins), each checked with those options; both are decided by
-bptt_sym.decide (exact rationals or Arb balls, 120 digits).
+bptt_sym.check.decide (exact rationals or Arb balls, 120 digits).
 
 Run ``python bench/bench_check.py --help`` for the options; bench/README.md says more.
 """
@@ -40,9 +40,9 @@ from sympy.core.cache import clear_cache
 
 import bptt_sym
 from bptt_sym import derive, unroll
-from bptt_sym.check import Verdict, check_graph
-from bptt_sym.document import find_equations
-from bptt_sym.graph import Graph
+from bptt_sym.check.checker import Verdict, check_graph
+from bptt_sym.graph.build import Graph
+from bptt_sym.syntax.document import find_equations
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "docs" / "examples"
@@ -345,7 +345,8 @@ def targets(mixes: Sequence[Run]) -> list[str]:
 def report(info: dict[str, str], mixes: Sequence[Run], others: Sequence[Run],
            elapsed: float) -> str:
     out = [f"- {k}: {v}" for k, v in info.items()]
-    out += ["", f"T = {STEPS}, `bptt_sym.check.check_graph` with `on_verdict`, one process. The "
+    out += ["", f"T = {STEPS}, `bptt_sym.check.checker.check_graph` with `on_verdict`, one "
+            "process. The "
             "time of an equation is the wall-clock time from the previous verdict to its own "
             "(the first also includes finding the equations and drawing the random points). "
             "`alone` re-checks one equation as a one-line text with fresh random points. "

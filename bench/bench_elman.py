@@ -40,10 +40,10 @@ import numpy as np
 from _machine import command_output, cpu_model, version  # noqa: E402
 from sympy.core.cache import clear_cache
 
-from bptt_sym import mnumeric
-from bptt_sym.elman_oracles import elman_gradient, max_rel, weight_names
-from bptt_sym.mderive import derive_matrix
-from bptt_sym.vector import unroll_vector
+from bptt_sym.derivation.matrix import derive_matrix
+from bptt_sym.graph.matrix import unroll_vector
+from bptt_sym.numeric import matrix as mnumeric
+from bptt_sym.verification.matrix_oracles import elman_gradient, max_rel, weight_names
 
 REPO = Path(__file__).resolve().parent.parent
 CHECK = 1e-9  # matrix form against torch and autograd
@@ -286,8 +286,8 @@ def report(info: Mapping[str, str], rows: Sequence[Row], args: argparse.Namespac
         "total loss with respect to every weight. Milliseconds per call, best of up to "
         f"{args.repeat} repetitions of N calls (N: each repetition lasts ≥ {args.min_time:g} s; "
         f"fewer repetitions when they would exceed {args.budget:g} s). "
-        "`matrix_gradients` = `mnumeric.matrix_gradients(graph, values)` as called, which "
-        "derives again each call; `derive` = `mnumeric.matrix_program(graph)` alone (the "
+        "`matrix_gradients` = `numeric.matrix.matrix_gradients(graph, values)` as called, which "
+        "derives again each call; `derive` = `numeric.matrix.matrix_program(graph)` alone (the "
         "derivation inside each call; warm = SymPy cache as after the first call, cold = "
         "`clear_cache()` before each); `program` = the call of a program derived once "
         "(forward + derived equations in NumPy); `torch` = `torch.nn.RNN` forward, "

@@ -27,9 +27,9 @@ from pathlib import Path
 
 from _machine import command_output, cpu_model, git_commit, version  # noqa: E402
 
-from bptt_sym.check import check
-from bptt_sym.cli import main as cli
-from bptt_sym.mcheck import check_matrix
+from bptt_sym.check.checker import check
+from bptt_sym.check.matrix import check_matrix
+from bptt_sym.cli.main import main as cli
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "docs" / "examples"

@@ -7,7 +7,7 @@ binary cross-entropy loss.  For each number of steps T and each batch size B, in
   (all four gradients u, w, k, v of a whole batch), with prepared arrays, compile excluded;
 * the baseline: a NumPy BPTT loop written by hand in this file from the article's equations
   (forward loop storing s_t, then the delta recursion from t = T-1 down to 0);
-* HIPS autograd and torch autograd (float64, CPU) on ``bptt_sym.oracles.doc_loss``, the
+* HIPS autograd and torch autograd (float64, CPU) on ``bptt_sym.verification.oracles.doc_loss``, the
   article's forward pass typed by hand.
 
 Each time is reported as a ratio to the hand-written loop measured in the same run.  The
@@ -38,8 +38,8 @@ from _machine import command_output, cpu_model, git_commit, version  # noqa: E40
 from sympy.core.cache import clear_cache
 
 from bptt_sym import derive, unroll
-from bptt_sym.numeric import Compiled, compile_gradients
-from bptt_sym.oracles import doc_loss, functions
+from bptt_sym.numeric.compiled import Compiled, compile_gradients
+from bptt_sym.verification.oracles import doc_loss, functions
 
 DEFAULT_STEPS = "10,100,1000"
 DEFAULT_BATCHES = "1,1000"
@@ -426,7 +426,8 @@ def report(info: Mapping[str, str], calls: Sequence[CallRow], compiles: Sequence
         f"best of up to {args.repeat} repetitions of N calls, N chosen so that one repetition "
         f"lasts at least {args.min_time:g} s (fewer repetitions when they would exceed "
         f"{args.budget:g} s). `loop` = the hand-written NumPy BPTT loop; `delta`, `closed` = "
-        "`compile_gradients(g, form=…)`; `autograd` = HIPS autograd on `oracles.doc_loss`; "
+        "`compile_gradients(g, form=…)`; `autograd` = HIPS autograd on "
+        "`verification.oracles.doc_loss`; "
         "`torch` = `torch.autograd.grad` on the same forward, float64, CPU. "
         "Ratios are time / loop time from this run (below 1 = faster than the loop).")
     clegend = (

@@ -1,4 +1,4 @@
-"""Fuzz ``bptt_sym.check.check``: every input must come back as a list of verdicts.
+"""Fuzz ``bptt_sym.check.checker.check``: every input must come back as a list of verdicts.
 
 Generated inputs (deterministic by ``--seed``; input i depends only on the seed and i):
 
@@ -752,8 +752,8 @@ class Runner:
     def __init__(self, fresh: bool = False) -> None:
         import warnings
 
-        import bptt_sym.check as check_module
-        from bptt_sym.graph import unroll
+        import bptt_sym.check.checker as check_module
+        from bptt_sym.graph.build import unroll
 
         self.warnings = warnings
         self.check_module, self.unroll = check_module, unroll

@@ -16,8 +16,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 import fuzz_check as fc  # noqa: E402
 
-from bptt_sym.mcheck import check_matrix  # noqa: E402
-from bptt_sym.modelfile import load_model  # noqa: E402
+from bptt_sym.check.matrix import check_matrix  # noqa: E402
+from bptt_sym.model.load import load_model  # noqa: E402
 
 specs = {n: load_model(ROOT / "docs" / "examples" / "models" / f"{n}.toml")
          for n in ("rnn-rows", "elman-last", "gru-matrix", "lstm-matrix")}

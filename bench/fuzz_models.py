@@ -21,12 +21,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bptt_sym.elman_verify import verify_matrix  # noqa: E402
+from bptt_sym.check.matrix import check_matrix  # noqa: E402
+from bptt_sym.derivation.matrix_forms import matrix_form  # noqa: E402
 from bptt_sym.errors import BpttError, UsageError  # noqa: E402
-from bptt_sym.mcheck import check_matrix  # noqa: E402
-from bptt_sym.mforms import matrix_form  # noqa: E402
-from bptt_sym.modelfile import ModelFileError, parse_model  # noqa: E402
-from bptt_sym.vector import unroll_vector  # noqa: E402
+from bptt_sym.graph.matrix import unroll_vector  # noqa: E402
+from bptt_sym.model.load import ModelFileError, parse_model  # noqa: E402
+from bptt_sym.verification.matrix import verify_matrix  # noqa: E402
 
 PIECES = (" x ", "*", "@", "⊙", "ᵀ", "^T", "sum(", "softmax(", "xent(", "(", ")", "_{t-1}", "_t",
           "1 - ", "H", "D", "K", "N", "1", "0", "=", '"', "[", "]", "{", "}", ",", " + ", " - ",

@@ -6,17 +6,16 @@
     dE/du = dE/do * do/dq * v_1 * ds_1/dz_1 * (x_1 + w_1 * ds_0/dz_0 * x_0)
 """
 
-__version__ = "0.1.0"
-
-from .derive import FORMS, Derivation, Equation, derive
-from .errors import BpttError, UsageError
-from .graph import Graph, Node, unroll
-from .models import MODELS, ModelSpec
-from .notation import Partial, split_name, step_symbol
-from .printing import FORMATS, leibniz
-from .rules import RULES, Rule
-from .sweep import evaluate_partials, total
-from .verify import Report, verify
+from bptt_sym.derivation.forms import FORMS, Derivation, Equation, derive
+from bptt_sym.derivation.sweep import evaluate_partials, total
+from bptt_sym.errors import BpttError, UsageError
+from bptt_sym.graph.build import Graph, Node, unroll
+from bptt_sym.model.registry import MODELS, ModelSpec
+from bptt_sym.notation import Partial, split_name, step_symbol
+from bptt_sym.printing.leibniz import FORMATS, leibniz
+from bptt_sym.rules.functions import RULES, Rule
+from bptt_sym.verification.run import Report, verify
+from bptt_sym.version import __version__
 
 __all__ = ["FORMS", "FORMATS", "MODELS", "RULES", "BpttError", "Derivation", "Equation",
            "Graph", "ModelSpec", "Node", "Partial", "Report", "Rule", "UsageError", "derive",

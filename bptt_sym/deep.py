@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from .errors import TooDeep
+from bptt_sym.errors import TooDeep
 
 __all__ = ["STACK_BYTES", "DEEP_LIMIT", "run_deep", "in_deep_thread"]
 

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import UsageError
+from bptt_sym.errors import UsageError
 
 __all__ = ["MAX_INPUT_BYTES", "read_bytes", "read_text", "read_json", "shown", "json_text",
            "check_output", "write_output", "emit", "emit_bytes", "emit_json", "flush_stdout",

@@ -4,14 +4,15 @@ Each keeps a command within minutes and a few GB of memory, and beyond it the co
 stops at once with one line that says the limit, instead of running for an hour or
 crashing.  The numbers were measured on a 2-core machine with 24 GB.
 
-- ``--steps`` is at most 100000 (``graph.MAX_STEPS``); the delta form, ``unroll`` and
+- ``--steps`` is at most 100000 (``graph.build.MAX_STEPS``); the delta form, ``unroll`` and
   ``check`` go that far.
 - The factored and closed forms (and the paths form's last equation) nest T deep: their
   printing takes time quadratic in T, so they print up to :data:`MAX_NESTED_STEPS` steps.
   When ``--form`` is not given, ``derive`` and ``export`` leave them out above that (with a
   note), and print the delta form.
-- ``derive.MAX_PATH_FACTORS`` and ``derive.MAX_PRODUCT_WORK`` bound the paths form and the
-  chain products of ∂E/∂ a node far from the loss (the forward sweep rebuilds such a product
+- ``derivation.forms.MAX_PATH_FACTORS`` and ``derivation.forms.MAX_PRODUCT_WORK`` bound the paths
+form
+  and the chain products of ∂E/∂ a node far from the loss (the forward sweep rebuilds such a product
   one factor longer at each node: time quadratic in its length).
 - ``verify`` compiles and runs every form and oracle: up to :data:`MAX_VERIFY_STEPS` steps,
   :data:`MAX_POINTS` points and :data:`MAX_VALUES` input numbers in all; for elman also at
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import operator
 
-from .errors import UsageError
+from bptt_sym.errors import UsageError
 
 __all__ = ["MAX_NESTED_STEPS", "MAX_VERIFY_STEPS", "MAX_POINTS", "MAX_VALUES", "MAX_WORK",
            "STEPS_HELP", "NESTED_FORMS", "nested_forms", "check_nested", "check_points",

@@ -42,7 +42,7 @@ class Partial(sp.Expr):
     """∂num/∂den between two symbols of the unrolled graph: a notation atom.
 
     It has no free symbols of its own: it stands for a value that the graph supplies
-    (``bptt_sym.derive.total``), and substitutions of leaves never reach inside it.
+    (``bptt_sym.derivation.forms.total``), and substitutions of leaves never reach inside it.
     """
 
     is_commutative = True

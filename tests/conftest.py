@@ -15,7 +15,7 @@ import pytest
 import sympy as sp
 
 from bptt_sym import Partial, split_name
-from bptt_sym.rules import RULES, function_class, rule
+from bptt_sym.rules.functions import RULES, function_class, rule
 
 STEPS = (1, 2, 3, 5)
 PARAMETERS = ("u", "w", "k", "v")

@@ -12,14 +12,19 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-from bptt_sym import formula
-from bptt_sym.check import check_graph
-from bptt_sym.derive import derive
-from bptt_sym.graph import unroll
-from bptt_sym.modelfile import ModelFileError, load_model, parse_model
-from bptt_sym.printing import leibniz
-from bptt_sym.rules import AbstractFunction, AbstractPartial, abstract_class, partial_class
-from bptt_sym.verify import verify
+from bptt_sym.check.checker import check_graph
+from bptt_sym.derivation.forms import derive
+from bptt_sym.graph.build import unroll
+from bptt_sym.model.load import ModelFileError, load_model, parse_model
+from bptt_sym.printing.leibniz import leibniz
+from bptt_sym.rules.functions import (
+    AbstractFunction,
+    AbstractPartial,
+    abstract_class,
+    partial_class,
+)
+from bptt_sym.syntax import formula
+from bptt_sym.verification.run import verify
 
 D2L = Path(__file__).resolve().parents[1] / "docs" / "examples" / "models" / "d2l.toml"
 
@@ -171,8 +176,8 @@ def test_verify_passes_against_the_interpreter(spec):
 def test_interpreter_calls_the_named_stand_ins(spec):
     import numpy as np
 
-    from bptt_sym.interpret import function_table
-    from bptt_sym.numeric import DEFAULT_STAND_INS
+    from bptt_sym.numeric.compiled import DEFAULT_STAND_INS
+    from bptt_sym.verification.interpret import function_table
 
     fns = function_table(spec, np, ("f", "g", "L"))
     k = DEFAULT_STAND_INS.many("f", 3)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bptt_sym import derive, unroll
-from bptt_sym.check import check, check_graph
+from bptt_sym.check.checker import check, check_graph
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 CONCRETE = {"activation": "tanh", "output": "sigmoid", "loss": "bce"}
@@ -199,8 +199,8 @@ def test_a_tiny_offset_is_shown_as_a_power_of_ten_in_the_diagnosis() -> None:
     fraction of two 101-digit numbers."""
     import sympy as sp
 
-    from bptt_sym.check import check
-    from bptt_sym.explain import _u
+    from bptt_sym.check.checker import check
+    from bptt_sym.check.explain import _u
 
     (v,) = check("ds_1/dz_1 = 1 - s_1^2 + 10^-100", activation="tanh", output="sigmoid",
                  loss="bce")

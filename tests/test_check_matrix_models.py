@@ -11,14 +11,14 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from bptt_sym.decide import START_BITS, working
+from bptt_sym.check.decide import START_BITS, working
+from bptt_sym.check.matrix import SHAPES, check_matrix
+from bptt_sym.check.structure import structure
+from bptt_sym.check.truth_matrix import MPoint
 from bptt_sym.errors import UsageError
-from bptt_sym.matrix_names import MatrixNames, default_shapes
-from bptt_sym.mcheck import SHAPES, check_matrix
-from bptt_sym.modelfile import parse_model
-from bptt_sym.mstructure import structure
-from bptt_sym.mtruth import MPoint
-from bptt_sym.vector import ELMAN
+from bptt_sym.graph.matrix import ELMAN
+from bptt_sym.graph.names import MatrixNames, default_shapes
+from bptt_sym.model.load import parse_model
 
 ROW_RNN = """
 name = "rowrnn"

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from bptt_sym.elman_verify import verify_elman
+from bptt_sym.verification.matrix import verify_elman
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -14,9 +14,9 @@ from flint import arb, fmpq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bptt_sym.check import check
-from bptt_sym.decide import START_BITS, classify, decide, working
-from bptt_sym.mcheck import check_matrix
+from bptt_sym.check.checker import check
+from bptt_sym.check.decide import START_BITS, classify, decide, working
+from bptt_sym.check.matrix import check_matrix
 
 SCALAR_TRUE = [  # the article's B1, B5, B6 and local derivatives (abstract f, g, L)
     "dE/du = dE/du1 + dE/du0",

@@ -15,8 +15,8 @@ import pytest
 import sympy as sp
 
 from bptt_sym import Partial, derive, unroll
-from bptt_sym.cli import main
-from bptt_sym.drawing import MAX_DRAWN_STEPS, PALETTE, draw
+from bptt_sym.cli.main import main
+from bptt_sym.export.drawing import MAX_DRAWN_STEPS, PALETTE, draw
 
 from .tools import bptt, need
 

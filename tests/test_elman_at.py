@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bptt_sym import cli
-from bptt_sym.elman_oracles import elman_gradient, max_rel
-from bptt_sym.elman_points import read_elman_points
-from bptt_sym.mnumeric import matrix_program
-from bptt_sym.vector import unroll_vector
+from bptt_sym.cli import main as cli
+from bptt_sym.graph.matrix import unroll_vector
+from bptt_sym.numeric.matrix import matrix_program
+from bptt_sym.verification.matrix_oracles import elman_gradient, max_rel
+from bptt_sym.verification.points import read_elman_points
 
 # hidden 4, inputs 3, classes 3, T = 3: the defaults of --model elman
 POINT = {

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bptt_sym.mexport import vector_document
-from bptt_sym.vector import unroll_vector
+from bptt_sym.export.documents_matrix import vector_document
+from bptt_sym.graph.matrix import unroll_vector
 
 from .test_export import (
     assert_export_holds,

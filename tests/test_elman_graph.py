@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-from bptt_sym.drawing import MAX_DRAWN_STEPS, draw
-from bptt_sym.graph import Graph
-from bptt_sym.vector import unroll_vector
+from bptt_sym.export.drawing import MAX_DRAWN_STEPS, draw
+from bptt_sym.graph.build import Graph
+from bptt_sym.graph.matrix import unroll_vector
 
 from .test_drawing import Edges, dot_edges, svg_edges, union
 from .tools import assert_one_line_error, bptt, need

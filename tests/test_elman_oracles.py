@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from bptt_sym import UsageError
-from bptt_sym.elman_oracles import (
+from bptt_sym.graph.matrix import unroll_vector
+from bptt_sym.numeric.matrix import forward_values, matrix_gradients, random_values
+from bptt_sym.verification.matrix_oracles import (
     TOLERANCE,
     elman_gradient,
     elman_loss,
@@ -18,8 +20,6 @@ from bptt_sym.elman_oracles import (
     max_rel,
     weight_names,
 )
-from bptt_sym.mnumeric import forward_values, matrix_gradients, random_values
-from bptt_sym.vector import unroll_vector
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 IN_CI = os.environ.get("CI") == "true"

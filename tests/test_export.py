@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from bptt_sym import derive, unroll
-from bptt_sym.cli import main
-from bptt_sym.export import collect, latex, markdown
+from bptt_sym.cli.main import main
+from bptt_sym.export.documents import collect, latex, markdown
 
 from .tools import bptt, need, need_math_engines
 
@@ -271,7 +271,7 @@ def test_a_failed_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Monke
     def refuse(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("bptt_sym.cli.os.replace", refuse)
+    monkeypatch.setattr("bptt_sym.cli.main.os.replace", refuse)
     status = main(["export", "--steps", "2", "--form", "factored", "--force", "-o",
                    str(tmp_path / "d.tex")])
     err = capsys.readouterr().err

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bptt_sym.formula import MAX_DEPTH, PRODUCTS, Chain, ParseError, parse
+from bptt_sym.syntax.formula import MAX_DEPTH, PRODUCTS, Chain, ParseError, parse
 
 SAME = [
     ["dE/du = dE/do * do/dq * v1 * ds1/dz1 * (x1 + w1 * ds0/dz0 * x0)",

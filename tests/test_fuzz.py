@@ -5,8 +5,8 @@ Two kinds of test:
 * ``fuzz`` (marked, a few minutes on 2 cores): fixed-seed runs of bench/fuzz_check.py's
   generators in worker processes with a watchdog, so that a hang or a segfault is seen
   rather than taking the test run down;
-* hypothesis: generated strings fed in this process to ``formula.parse``,
-  ``document.find_equations`` and ``check`` (doc and elman), which must answer, never raise.
+* hypothesis: generated strings fed in this process to ``syntax.formula.parse``,
+  ``syntax.document.find_equations`` and ``check`` (doc and elman), which must answer, never raise.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import bptt_sym.check as check_module
-from bptt_sym.check import Verdict, check
-from bptt_sym.document import find_equations
-from bptt_sym.formula import Chain, ParseError, parse
+import bptt_sym.check.checker as check_module
+from bptt_sym.check.checker import Verdict, check
+from bptt_sym.syntax.document import find_equations
+from bptt_sym.syntax.formula import Chain, ParseError, parse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import fuzz_check  # noqa: E402

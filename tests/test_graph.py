@@ -6,8 +6,8 @@ import pytest
 import sympy as sp
 
 from bptt_sym import BpttError, UsageError, step_symbol, unroll
-from bptt_sym.equations import parse_equation
-from bptt_sym.rules import rule
+from bptt_sym.rules.functions import rule
+from bptt_sym.syntax.equations import parse_equation
 
 from .conftest import Reference
 

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from bptt_sym import BpttError, UsageError, unroll
-from bptt_sym.interpret import calls, evaluate, function_table, loss
-from bptt_sym.models import DOC, ModelSpec
-from bptt_sym.numeric import compiled, spec_key
-from bptt_sym.oracles import doc_loss, functions
-from bptt_sym.verify import FORMS_VERIFIED, draw_points, read_points, verify
+from bptt_sym.model.registry import DOC, ModelSpec
+from bptt_sym.numeric.compiled import compiled, spec_key
+from bptt_sym.verification.interpret import calls, evaluate, function_table, loss
+from bptt_sym.verification.oracles import doc_loss, functions
+from bptt_sym.verification.run import FORMS_VERIFIED, draw_points, read_points, verify
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 

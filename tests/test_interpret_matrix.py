@@ -15,7 +15,9 @@ import pytest
 import tomllib
 
 from bptt_sym import BpttError, UsageError
-from bptt_sym.elman_oracles import (
+from bptt_sym.model.spec import ModelSpec
+from bptt_sym.verification.interpret import evaluate, function_table, loss, matrix_reference
+from bptt_sym.verification.matrix_oracles import (
     elman_gradient,
     elman_loss,
     matrix_gradient,
@@ -23,8 +25,6 @@ from bptt_sym.elman_oracles import (
     matrix_oracle_status,
     max_rel,
 )
-from bptt_sym.interpret import evaluate, function_table, loss, matrix_reference
-from bptt_sym.spec import ModelSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 EXACT = 1e-12
@@ -286,14 +286,14 @@ def test_errors() -> None:
 # ---- verify of matrix models -----------------------------------------------------------------
 
 def _file_spec(text: str, name: str) -> ModelSpec:
-    from bptt_sym.modelfile import parse_model
+    from bptt_sym.model.load import parse_model
 
     return parse_model(text, path=f"{name}.toml")
 
 
 def test_verify_matrix_of_the_builtin_elman_is_verify_elman() -> None:
-    from bptt_sym.elman_verify import verify_elman, verify_matrix
-    from bptt_sym.models import MODELS
+    from bptt_sym.model.registry import MODELS
+    from bptt_sym.verification.matrix import verify_elman, verify_matrix
 
     for bias, sizes in ((False, None), (True, {"H": 3, "D": 2, "K": 4})):
         dims = sizes or {"H": 4, "D": 3, "K": 3}
@@ -307,7 +307,7 @@ def test_verify_matrix_of_the_builtin_elman_is_verify_elman() -> None:
 @pytest.mark.parametrize("bias", [False, True], ids=["nobias", "bias"])
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid", "f"])
 def test_verify_matrix_many_to_one(bias: bool, activation: str) -> None:
-    from bptt_sym.elman_verify import verify_matrix
+    from bptt_sym.verification.matrix import verify_matrix
 
     r = verify_matrix(LAST, steps=4, sizes={"H": 3, "D": 2, "K": 4}, bias=bias,
                       activation=activation, points=3, seed=1)
@@ -321,7 +321,7 @@ def test_verify_matrix_many_to_one(bias: bool, activation: str) -> None:
 
 @pytest.mark.parametrize("bias", [False, True], ids=["nobias", "bias"])
 def test_verify_matrix_row_vector_model(bias: bool) -> None:
-    from bptt_sym.elman_verify import verify_matrix
+    from bptt_sym.verification.matrix import verify_matrix
 
     spec = _file_spec(ROWS_TEXT, "rows")
     r = verify_matrix(spec, steps=5, sizes={"D": 2, "H": 3}, bias=bias, points=4)
@@ -331,7 +331,7 @@ def test_verify_matrix_row_vector_model(bias: bool) -> None:
 
 
 def test_verify_matrix_tells_a_wrong_gradient(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bptt_sym import elman_verify
+    from bptt_sym.verification import matrix as elman_verify
 
     real = elman_verify.matrix_program
 
@@ -346,7 +346,7 @@ def test_verify_matrix_tells_a_wrong_gradient(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_verify_matrix_refuses_torch_and_unknown_oracles() -> None:
-    from bptt_sym.elman_verify import verify_matrix
+    from bptt_sym.verification.matrix import verify_matrix
 
     with pytest.raises(UsageError) as info:
         verify_matrix(LAST, steps=2, oracles=("autograd", "torch"))
@@ -360,7 +360,7 @@ def test_verify_matrix_refuses_torch_and_unknown_oracles() -> None:
 
 
 def test_verify_matrix_at_given_values() -> None:
-    from bptt_sym.elman_verify import verify_matrix
+    from bptt_sym.verification.matrix import verify_matrix
 
     vals = elman_values(3, 2, 4, 3, 5, bias=True, batch=2)
     r = verify_matrix(LAST, steps=3, sizes={"H": 3, "D": 2, "K": 4}, bias=True, at=vals)
@@ -370,8 +370,8 @@ def test_verify_matrix_at_given_values() -> None:
 def test_random_values_by_shape() -> None:
     """No names of elman's: every leaf drawn by its shape; xent's targets one-hot or a
     distribution, other targets anything."""
-    from bptt_sym.mnumeric import random_values
-    from bptt_sym.vector import unroll_vector
+    from bptt_sym.graph.matrix import unroll_vector
+    from bptt_sym.numeric.matrix import random_values
 
     rows = unroll_vector(_file_spec(ROWS_TEXT, "rows"), steps=3, sizes={"D": 2, "H": 5},
                          bias=True)
@@ -398,8 +398,8 @@ def test_the_batched_program_runs_a_hand_derivation() -> None:
     the gradients of the interpreted equations, summed over the batch."""
     import sympy as sp
 
-    from bptt_sym.mnumeric import MatrixProgram, backend, forward_loss
-    from bptt_sym.vector import unroll_vector
+    from bptt_sym.graph.matrix import unroll_vector
+    from bptt_sym.numeric.matrix import MatrixProgram, backend, forward_loss
 
     steps, d, h = 3, 2, 3
     graph = unroll_vector(_file_spec(ROWS_TEXT, "rows"), steps=steps, sizes={"D": d, "H": h},
@@ -433,9 +433,9 @@ def test_the_batched_program_runs_a_hand_derivation() -> None:
 def test_points_of_a_row_vector_model(tmp_path: Path) -> None:
     import json
 
-    from bptt_sym.elman_points import read_elman_points
-    from bptt_sym.elman_verify import verify_matrix
-    from bptt_sym.vector import unroll_vector
+    from bptt_sym.graph.matrix import unroll_vector
+    from bptt_sym.verification.matrix import verify_matrix
+    from bptt_sym.verification.points import read_elman_points
 
     spec = _file_spec(ROWS_TEXT, "rows")
     graph = unroll_vector(spec, steps=3, sizes={"D": 2, "H": 3}, bias=True)
@@ -471,8 +471,8 @@ def test_points_of_a_row_vector_model(tmp_path: Path) -> None:
 def test_points_of_a_model_with_a_given_state_and_xent(tmp_path: Path) -> None:
     import json
 
-    from bptt_sym.elman_points import read_elman_points
-    from bptt_sym.vector import unroll_vector
+    from bptt_sym.graph.matrix import unroll_vector
+    from bptt_sym.verification.points import read_elman_points
 
     graph = unroll_vector(LAST, steps=2, sizes={"H": 2, "D": 1, "K": 2})
     point = {"U": [[0.5], [-0.2]], "W": [[0.1, 0], [0, 0.3]], "V": [[1, 0], [0, 1]],
@@ -490,8 +490,8 @@ def test_points_of_a_model_with_a_given_state_and_xent(tmp_path: Path) -> None:
 
 
 def test_a_copy_of_the_elman_file_is_verified_as_elman() -> None:
-    from bptt_sym.elman_verify import verify_matrix
-    from bptt_sym.models import MODELS
+    from bptt_sym.model.registry import MODELS
+    from bptt_sym.verification.matrix import verify_matrix
 
     text = (ROOT / "bptt_sym" / "builtin" / "elman.toml").read_text("utf-8")
     mine = _file_spec(text.replace('name = "elman"', 'name = "mine"', 1), "mine")

@@ -1,80 +1,109 @@
-"""Line breaking of long LaTeX equations: rows lose nothing, stay balanced, fit the width.
-
-The width estimate is checked against pdflatex's own measure (\\settowidth) of the same
-formulas, when pdflatex is there.
-"""
+"""The package's layout (docs/architecture.md): subpackages by stage, each importing only the
+stages above it, no module over ~400 lines, no ``m``-prefixed twin modules."""
 
 from __future__ import annotations
 
+import ast
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from bptt_sym import derive, leibniz, unroll
-from bptt_sym.layout import em_width, rows
-
-from .tools import need
-
-
-def long_sides() -> list[tuple[str, str]]:
-    g = unroll("doc", steps=10, activation="tanh", output="sigmoid", loss="bce")
-    sides = []
-    for form in ("paths", "factored", "closed"):
-        for e in derive(g, wrt="u", form=form, explicit=form == "closed").equations:
-            sides.append((leibniz(e.lhs, "latex"), leibniz(e.rhs, "latex", depth=10)))
-    return sides
+PACKAGE = Path(__file__).resolve().parent.parent / "bptt_sym"
+# The stages in the order data flows; a module may import its own stage and those before it.
+# "base" is the package's top-level modules (errors, notation, budgets, limits, files).
+STAGES = ["base", "rules", "syntax", "model", "graph", "printing", "derivation", "numeric",
+          "verification", "check", "export", "cli"]
+MAX_LINES = 400
 
 
-def unbreak(lines: list[str]) -> str:
-    text = " ".join(line.removeprefix("&\\quad ") for line in lines).replace(" &= ", " = ", 1)
-    text = re.sub(r"\\bigg?l([(\[])", r"\\left\1", text)
-    return re.sub(r"\\bigg?r([)\]])", r"\\right\1", text)
+def _modules() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py"))
 
 
-def test_a_short_equation_is_one_row() -> None:
-    assert rows("y", "a + b", width=30) == ["y &= a + b"]
+def _stage(module: str) -> str:
+    """The stage of a dotted module name under bptt_sym (the package itself is "top")."""
+    parts = module.split(".")
+    if parts in (["bptt_sym"], ["bptt_sym", "__main__"]):
+        return "top"
+    if parts[1] in STAGES and (PACKAGE / parts[1]).is_dir():
+        return parts[1]
+    return "base"
 
 
-def test_cuts_come_at_operators_outside_braces() -> None:
-    lhs, rhs = "E", r"\frac{a + b}{c + d} + x_{1 + 2} \cdot y"
-    out = rows(lhs, rhs, width=4)
-    assert out == [r"E &= \frac{a + b}{c + d}", r"&\quad + x_{1 + 2}", r"&\quad \cdot y"]
+def _name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
 
 
-@pytest.mark.parametrize("lhs,rhs", long_sides()[:12], ids=lambda s: s[:20])
-def test_rows_rejoin_to_the_equation_and_stay_balanced(lhs: str, rhs: str) -> None:
-    out = rows(lhs, rhs, width=37)
-    assert unbreak(out) == f"{lhs} = {rhs}"
-    for row in out:
-        assert row.count("{") == row.count("}")
-        assert row.count("\\left") == row.count("\\right")
-        assert len(re.findall(r"\\bigg?l", row)) >= 0
-        assert em_width(row.removeprefix("&\\quad ")) <= 37 + 2, row
-    text = " ".join(out)
-    assert len(re.findall(r"\\bigg?l[(\[]", text)) == len(re.findall(r"\\bigg?r[)\]]", text))
+def _hooks(tree: ast.AST) -> set[ast.AST]:
+    """The nodes inside Jupyter's display hooks (``_repr_latex_``, ``_repr_svg_``) and
+    ``if TYPE_CHECKING:`` blocks: they may look ahead (a derivation shows itself as a
+    document; a graph draws itself), as nothing runs them while the package loads."""
+    inside: set[ast.AST] = set()
+    for node in ast.walk(tree):
+        hook = isinstance(node, ast.FunctionDef) and re.fullmatch(r"_repr_\w+_", node.name)
+        typing = isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+        if hook or typing:
+            inside |= set(ast.walk(node))
+    return inside
 
 
-def test_a_long_closed_form_takes_many_even_rows() -> None:
-    lhs, rhs = long_sides()[-1]
-    out = rows(lhs, rhs, width=37)
-    widths = [em_width(r.removeprefix("&\\quad ")) for r in out]
-    assert len(out) > 10 and min(widths[1:-1]) > 0.5 * max(widths)
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """Every ``bptt_sym`` module a file imports (at module level or inside a function),
+    but for those in display hooks and typing blocks."""
+    found = []
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip = _hooks(tree)
+    for node in ast.walk(tree):
+        if node in skip:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.startswith("bptt_sym"):
+                found.append((node.lineno, node.module))
+        elif isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names if a.name.startswith("bptt_sym")]
+    return found
 
 
-def test_width_estimate_matches_pdflatex(tmp_path: Path) -> None:
-    program = need("pdflatex", "apt-get install texlive-latex-base")
-    samples = [r for _, rhs in long_sides()[:6] for r in rows("x", rhs, width=37)]
-    samples = [s.split("&", 1)[1].removeprefix("= ").removeprefix("\\quad ") for s in samples]
-    body = "\n".join(f"\\settowidth{{\\dimen0}}{{$\\displaystyle {s}$}}\\typeout{{W{i}:"
-                     f"\\the\\dimen0}}" for i, s in enumerate(samples))
-    (tmp_path / "w.tex").write_text("\\documentclass[11pt]{article}\\usepackage{amsmath}"
-                                    f"\\begin{{document}}\n{body}\n\\end{{document}}\n")
-    r = subprocess.run([program, "-interaction=nonstopmode", "w.tex"], cwd=tmp_path,
-                       capture_output=True, text=True, timeout=120)
-    measured = {int(i): float(pt) / 10.95 for i, pt in re.findall(r"W(\d+):([\d.]+)pt",
-                                                                   r.stdout)}
-    assert len(measured) == len(samples)
-    for i, s in enumerate(samples):
-        assert 0.85 < measured[i] / em_width(s) < 1.1, s
+def test_every_subpackage_is_a_stage_with_a_docstring():
+    subpackages = sorted(p.name for p in PACKAGE.iterdir()
+                         if p.is_dir() and (p / "__init__.py").exists())
+    assert subpackages == sorted(s for s in STAGES if s != "base")
+    for name in subpackages:
+        doc = ast.get_docstring(ast.parse((PACKAGE / name / "__init__.py").read_text()))
+        assert doc, f"bptt_sym/{name}/__init__.py has no docstring"
+
+
+def test_no_relative_imports():
+    for path in _modules():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                assert node.level == 0, f"{path}:{node.lineno}: a relative import"
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_a_stage_imports_only_the_stages_before_it(path):
+    here = _stage(_name(path))
+    if here == "top":
+        return  # bptt_sym/__init__.py re-exports the public names of every stage
+    for line, module in _imports(path):
+        there = _stage(module)
+        assert there != "top", f"{path}:{line}: imports the package itself ({module})"
+        assert STAGES.index(there) <= STAGES.index(here), (
+            f"{path}:{line}: the {here} stage imports {module} of the later stage {there}")
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_module_over_the_limit(path):
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_LINES, f"{path} has {lines} lines; split it (limit {MAX_LINES})"
+
+
+def test_no_m_prefixed_twins():
+    names = {p.stem for p in _modules()}
+    twins = sorted(n for n in names if n.startswith("m") and n[1:] in names)
+    assert not twins, f"m-prefixed twins of other modules: {twins}"

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from flint import fmpq
 
-from bptt_sym import mcheck
-from bptt_sym.mcheck import SHAPES, MatrixJudge, check_matrix
-from bptt_sym.mformula import MatrixNames
-from bptt_sym.mkinks import Coverage
-from bptt_sym.vector import ELMAN
+from bptt_sym.check import matrix as mcheck
+from bptt_sym.check.kinks import Coverage
+from bptt_sym.check.matrix import SHAPES, MatrixJudge, check_matrix
+from bptt_sym.graph.matrix import ELMAN
+from bptt_sym.graph.resolve_matrix import MatrixNames
 
 SEEDS = range(5)
 
@@ -161,7 +161,7 @@ def test_coverage_counts_each_entry_and_zero_as_neither_side() -> None:
 def test_a_partial_of_a_function_is_invalid_in_matrix_formulas(text: str) -> None:
     """Found by the fuzzer (seed 3, input 8837): the scalar grammar's ∂f(…)/∂x reached the
     matrix reader, which had no meaning for it (an AttributeError)."""
-    from bptt_sym.mcheck import check_matrix
+    from bptt_sym.check.matrix import check_matrix
 
     (v,) = check_matrix(text, steps=2)
     assert v.verdict == "invalid" and "scalar model files" in v.message, v.message

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bptt_sym import cli
-from bptt_sym.mcheck import check_matrix
-from bptt_sym.mderive import derive_matrix
-from bptt_sym.mnumeric import matrix_gradients, random_values
-from bptt_sym.modelfile import (
+from bptt_sym.check.matrix import check_matrix
+from bptt_sym.cli import main as cli
+from bptt_sym.derivation.matrix import derive_matrix
+from bptt_sym.graph.matrix import ELMAN, unroll_vector
+from bptt_sym.model.load import (
     ModelFileError,
     builtin,
     builtin_text,
@@ -28,7 +28,7 @@ from bptt_sym.modelfile import (
     model_toml,
     parse_model,
 )
-from bptt_sym.vector import ELMAN, unroll_vector
+from bptt_sym.numeric.matrix import matrix_gradients, random_values
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "docs" / "examples"
@@ -166,7 +166,7 @@ def test_many_to_one_output_weight_gets_the_last_step_only() -> None:
     spec = load_model(MODELS / "elman-last.toml")
     graph = unroll_vector(spec, steps=3)
     d = derive_matrix(graph, wrt="V")
-    from bptt_sym.printing import leibniz
+    from bptt_sym.printing.leibniz import leibniz
     assert leibniz(d.unrolled[-1].rhs, "ascii") == "(yhat - y) @ s_2^T"
     values = random_values(graph, np.random.default_rng(1))
     assert set(values) >= {"U", "W", "V", "x_0", "y"}
@@ -343,7 +343,7 @@ def test_a_target_of_the_whole_sequence_in_hand_formulas(tmp_path: Path, formula
 def test_every_vector_edge_jacobian_against_finite_differences(name: str) -> None:
     """Each edge label of `graph` between vectors (∂h_1/∂z_1 = −diag(n_1) + diag(h_0) in
     the GRU) equals the finite-difference Jacobian of its node's own equation."""
-    from bptt_sym.mnumeric import BATCHED, compile_expr, forward_values
+    from bptt_sym.numeric.matrix import BATCHED, compile_expr, forward_values
 
     spec = builtin(name) if name == "elman" else load_model(MODELS / f"{name}.toml")
     graph = unroll_vector(spec, steps=2, sizes={k: 1 if n == 1 else 2 + i for i, (k, n) in
@@ -425,8 +425,8 @@ def test_derive_output_read_back_by_check_holds(tmp_path: Path, name: str, optio
 def test_a_number_times_a_matrix_node_derives_and_draws() -> None:
     """`s_t = 2 f(z_t)` (found by fuzzing: `1f(z_t)` crashed the edge Jacobians): the
     Jacobian label and the derived gradients, against autograd on the file's equations."""
-    from bptt_sym.elman_verify import verify_matrix
-    from bptt_sym.printing import leibniz
+    from bptt_sym.printing.leibniz import leibniz
+    from bptt_sym.verification.matrix import verify_matrix
 
     spec = parse_model(_elman('"s_t = f(z_t)"', '"s_t = 2 f(z_t)"'), path="m.toml")
     graph = unroll_vector(spec, steps=2)

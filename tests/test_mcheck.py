@@ -16,13 +16,13 @@ from flint import fmpq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bptt_sym.check import check
-from bptt_sym.cli import main
-from bptt_sym.decide import START_BITS, describe, working
-from bptt_sym.elman_oracles import elman_gradient
-from bptt_sym.mcheck import check_matrix
-from bptt_sym.mtruth import DPS, MPoint
-from bptt_sym.vector import ELMAN
+from bptt_sym.check.checker import check
+from bptt_sym.check.decide import START_BITS, describe, working
+from bptt_sym.check.matrix import check_matrix
+from bptt_sym.check.truth_matrix import DPS, MPoint
+from bptt_sym.cli.main import main
+from bptt_sym.graph.matrix import ELMAN
+from bptt_sym.verification.matrix_oracles import elman_gradient
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bptt_sym import cli
+from bptt_sym.cli import main as cli
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "docs" / "examples"

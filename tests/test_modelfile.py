@@ -9,8 +9,8 @@ import random
 import pytest
 
 from bptt_sym.errors import UsageError
-from bptt_sym.graph import unroll
-from bptt_sym.modelfile import (
+from bptt_sym.graph.build import unroll
+from bptt_sym.model.load import (
     BUILTIN,
     ModelFileError,
     builtin,
@@ -19,7 +19,7 @@ from bptt_sym.modelfile import (
     model_toml,
     parse_model,
 )
-from bptt_sym.models import DOC, ModelSpec
+from bptt_sym.model.registry import DOC, ModelSpec
 
 DOC_TEXT = builtin_text("doc")
 

@@ -7,7 +7,7 @@ import sympy as sp
 
 from bptt_sym import Partial, derive, leibniz, unroll
 from bptt_sym.errors import UsageError
-from bptt_sym.rules import function_class, prime_class, rule
+from bptt_sym.rules.functions import function_class, prime_class, rule
 
 s1, z1, s_m1, x0, o, y = sp.symbols("s_1 z_1 s_{-1} x_0 o y")
 E, u = sp.symbols("E u")

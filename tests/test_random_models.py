@@ -14,10 +14,10 @@ import pytest
 import sympy as sp
 
 from bptt_sym import derive, unroll
-from bptt_sym.check import check_graph
-from bptt_sym.models import ModelSpec
+from bptt_sym.check.checker import check_graph
+from bptt_sym.derivation.sweep import evaluate_partials
+from bptt_sym.model.registry import ModelSpec
 from bptt_sym.notation import step_symbol
-from bptt_sym.sweep import evaluate_partials
 
 FUNCTIONS = ("tanh", "sigmoid")
 LOSSES = ("E = sum_t E_t", "E = 1/T sum_t E_t", "E = E_{T-1}")

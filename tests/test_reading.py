@@ -18,10 +18,10 @@ from fractions import Fraction
 import pytest
 import sympy as sp
 
-from bptt_sym.check import Verdict, check, judge_lines, summary
-from bptt_sym.document import Broken, Found, Skipped, find_equations, read_document
-from bptt_sym.formula import Num, Op, ParseError, Ref, parse
-from bptt_sym.mcheck import check_matrix
+from bptt_sym.check.checker import Verdict, check, judge_lines, summary
+from bptt_sym.check.matrix import check_matrix
+from bptt_sym.syntax.document import Broken, Found, Skipped, find_equations, read_document
+from bptt_sym.syntax.formula import Num, Op, ParseError, Ref, parse
 
 B1 = "dE/du = dE/du1 + dE/du0"  # holds for the abstract model at T = 2
 

@@ -20,15 +20,15 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from bptt_sym import cli
+from bptt_sym.cli import main as cli
 from bptt_sym.deep import DEEP_LIMIT, run_deep
 from bptt_sym.errors import TooDeep, UsageError
 from bptt_sym.files import MAX_INPUT_BYTES, json_text
-from bptt_sym.graph import unroll
+from bptt_sym.graph.build import unroll
 from bptt_sym.limits import MAX_NESTED_STEPS, MAX_POINTS, MAX_VERIFY_STEPS
-from bptt_sym.numeric import override_expr
-from bptt_sym.printing import leibniz
-from bptt_sym.verify import Report, Row, verify
+from bptt_sym.numeric.compiled import override_expr
+from bptt_sym.printing.leibniz import leibniz
+from bptt_sym.verification.run import Report, Row, verify
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDENT = str(ROOT / "docs" / "examples" / "student.txt")
@@ -146,7 +146,7 @@ def test_printing_a_deep_expression_in_the_main_thread_does_not_crash() -> None:
 
 def test_deeper_than_the_limit_is_one_error_not_a_crash() -> None:
     code = ("import sympy as sp\n"
-            "from bptt_sym.printing import leibniz\n"
+            "from bptt_sym.printing.leibniz import leibniz\n"
             "from bptt_sym.errors import TooDeep\n"
             "x = sp.Symbol('x'); e = x\n"
             f"for _ in range({DEEP_LIMIT}):\n"
@@ -185,7 +185,7 @@ def test_verify_api_refuses_bad_seeds_and_counts() -> None:
         verify("doc", steps=2, seed=-1)
     with pytest.raises(UsageError, match="more than the limit"):
         verify("doc", steps=2, points=10**9)
-    from bptt_sym.elman_verify import verify_elman
+    from bptt_sym.verification.matrix import verify_elman
     with pytest.raises(UsageError, match="--seed must be"):
         verify_elman(steps=2, seed=-3)
     with pytest.raises(UsageError, match="more than the limit"):
@@ -299,7 +299,7 @@ def test_a_full_disk_in_the_middle_of_a_write_leaves_the_old_file(
 def test_ctrl_c_while_working_is_one_line_and_130() -> None:
     """SIGINT while the derivation runs in its worker thread."""
     code = ("import os, signal, sys, threading\n"
-            "from bptt_sym.cli import main_exit\n"
+            "from bptt_sym.cli.main import main_exit\n"
             "threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()\n"
             "sys.argv = ['bptt-sym', 'derive', '--steps', '20000', '--form', 'delta']\n"
             "main_exit()\n")
@@ -314,7 +314,7 @@ def test_ctrl_c_during_start_up_is_one_line_and_130(where: str) -> None:
     in the worker thread (derive): one line, status 130."""
     command = "check" if where == "check_graph" else "derive"
     code = ("import sys\n"
-            "import bptt_sym.cli as cli\n"
+            "import bptt_sym.cli.main as cli\n"
             "def stop(*a, **k):\n    raise KeyboardInterrupt\n"
             f"cli.{where} = stop\n"
             f"sys.argv = ['bptt-sym', '{command}'] + ({[ARTICLE]!r} if '{command}' == 'check'"
@@ -327,7 +327,7 @@ def test_ctrl_c_during_start_up_is_one_line_and_130(where: str) -> None:
 
 
 def test_ctrl_c_while_the_package_loads_is_one_line_and_130() -> None:
-    """KeyboardInterrupt raised while bptt_sym.cli is being imported (an import hook stands in
+    """KeyboardInterrupt raised while bptt_sym.cli.main is being imported (an import hook stands in
     for the user's Ctrl-C at that moment), through the console-script entry point."""
     code = ("import sys\n"
             "class Stop:\n"
@@ -454,7 +454,7 @@ def _verdicts(monkeypatch: pytest.MonkeyPatch, *verdicts: object) -> None:
 def test_check_json_writes_non_finite_counterexamples_as_strings(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    from bptt_sym.check import Verdict
+    from bptt_sym.check.checker import Verdict
     (tmp_path / "d.txt").write_text("dE/dk = 1\n")
     _verdicts(monkeypatch, Verdict(1, "dE/dk = 1", "fails", "differs", counterexample={
         "k": 0.5, "left side": float("inf"), "difference": float("nan")}))
@@ -472,7 +472,7 @@ def test_check_exit_status_counts_undecided_as_failing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         kinds: list[str], status: int) -> None:
     """docs/check.md: 0 when every equation holds; skipped lines are not equations."""
-    from bptt_sym.check import Verdict
+    from bptt_sym.check.checker import Verdict
     (tmp_path / "d.txt").write_text("x\n")
     _verdicts(monkeypatch, *(Verdict(i + 1, "x", k, "") for i, k in enumerate(kinds)))
     assert cli.main(["check", str(tmp_path / "d.txt")]) == status

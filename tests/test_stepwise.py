@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 
 from bptt_sym import BpttError, UsageError, derive, unroll
-from bptt_sym.anchors import Unit, forward_blocks
-from bptt_sym.numeric import (
+from bptt_sym.numeric.anchors import Unit, forward_blocks
+from bptt_sym.numeric.compiled import (
     DEFAULT_STAND_INS,
     _elementary,
     compile_gradients,
     compile_loss,
     leaf_names,
 )
-from bptt_sym.oracles import doc_loss, functions
-from bptt_sym.stepwise import build
-from bptt_sym.verify import draw_points, verify
+from bptt_sym.numeric.stepwise import build
+from bptt_sym.verification.oracles import doc_loss, functions
+from bptt_sym.verification.run import draw_points, verify
 
 CHOICES = [("tanh", "sigmoid", "bce"), ("f", "g", "L"), ("relu", "identity", "mse")]
 

@@ -10,9 +10,9 @@ import pytest
 import sympy as sp
 
 from bptt_sym import derive, unroll
-from bptt_sym.models import ModelSpec
+from bptt_sym.derivation.sweep import evaluate_partials
+from bptt_sym.model.registry import ModelSpec
 from bptt_sym.notation import step_symbol
-from bptt_sym.sweep import evaluate_partials
 
 GRU = ModelSpec(
     name="gru-scalar", title="a scalar GRU",
@@ -143,7 +143,7 @@ def test_a_last_step_loss_reaches_only_the_last_output() -> None:
 def test_a_nested_form_that_grows_exponentially_is_refused_with_one_line() -> None:
     """A GRU's paths branch at every step: its factored and closed forms grow like 4^T.
     Past the print limit the form is a PathLimitError naming --form delta; delta stays."""
-    from bptt_sym.derive import MAX_PRINTED_NODES, PathLimitError, printed_nodes
+    from bptt_sym.derivation.forms import MAX_PRINTED_NODES, PathLimitError, printed_nodes
 
     g = unroll(GRU, steps=9)
     with pytest.raises(PathLimitError, match="use --form delta"):

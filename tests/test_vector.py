@@ -9,10 +9,10 @@ import mpmath
 import pytest
 import sympy as sp
 
-from bptt_sym.mderive import derive_matrix
-from bptt_sym.mnumeric import SYMPY, matrix_program
-from bptt_sym.printing import leibniz
-from bptt_sym.vector import unroll_vector
+from bptt_sym.derivation.matrix import derive_matrix
+from bptt_sym.graph.matrix import unroll_vector
+from bptt_sym.numeric.matrix import SYMPY, matrix_program
+from bptt_sym.printing.leibniz import leibniz
 
 DIGITS = 50
 

@@ -11,9 +11,10 @@ from contextlib import nullcontext
 import numpy as np
 import pytest
 
-from bptt_sym import UsageError, cli, total, unroll
-from bptt_sym.numeric import compile_gradients, point
-from bptt_sym.verify import read_points, verify
+from bptt_sym import UsageError, total, unroll
+from bptt_sym.cli import main as cli
+from bptt_sym.numeric.compiled import compile_gradients, point
+from bptt_sym.verification.run import read_points, verify
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 IN_CI = os.environ.get("CI") == "true"
@@ -65,7 +66,7 @@ def test_agrees_with_torch(steps: int) -> None:
 
 
 def test_missing_oracle_is_a_skip_with_the_install_command(monkeypatch) -> None:  # noqa: ANN001
-    import bptt_sym.oracles as oracles
+    import bptt_sym.verification.oracles as oracles
 
     real = importlib.util.find_spec
     monkeypatch.setattr(oracles.importlib.util, "find_spec",

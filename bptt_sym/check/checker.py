@@ -1,0 +1,170 @@
+"""Check hand derivations: each equation holds, fails (with why) or is invalid.
+
+    >>> [v.verdict for v in check("dE/du = dE/du_1 + dE/du_0\\nds1/dz1 = 1 - s1",
+    ...                           activation="tanh")]
+    ['holds', 'fails']
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from bptt_sym.budget import OutOfTime, budget
+from bptt_sym.check.decide import Undefined
+from bptt_sym.check.explain import Diagnosis
+from bptt_sym.check.judge import POINTS, Judge, judge_sides
+from bptt_sym.errors import BpttError
+from bptt_sym.graph.build import Graph, unroll
+from bptt_sym.graph.resolve import InvalidFormula, to_sympy
+from bptt_sym.model.registry import model_spec
+from bptt_sym.model.spec import ModelSpec
+from bptt_sym.syntax.document import Broken, Skipped, read_document
+from bptt_sym.syntax.formula import Chain, ParseError, parse
+
+__all__ = ["Verdict", "Judge", "check", "check_graph", "judge_lines", "summary", "POINTS",
+           "OutOfTime"]
+
+DECIDE_SECONDS = 10.0
+TOTAL_SECONDS = 300.0  # the whole check (judge_lines): then every equation left is undecided
+
+
+VERDICTS = ("holds", "fails", "undecided", "invalid", "skipped")
+VERDICT_COLOURS = {"holds": "green", "fails": "crimson", "undecided": "darkgoldenrod",
+                   "invalid": "darkorange", "skipped": "gray"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the checker says of one equation (one line of the input): ``holds``, ``fails``,
+    ``undecided``, ``invalid``, or ``skipped`` for a line or piece of math not read as an
+    equation (the message says why)."""
+
+    line: int
+    source: str
+    verdict: str
+    message: str
+    diagnosis: tuple[Diagnosis, ...] = ()
+    counterexample: Mapping[str, float | str] | None = None
+    method: str = ""
+    column: int | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {"line": self.line, "source": self.source, "verdict": self.verdict,
+                "message": self.message, "diagnosis": [d.text for d in self.diagnosis],
+                "diagnosis_kinds": [d.kind for d in self.diagnosis],
+                "counterexample": dict(self.counterexample) if self.counterexample else None,
+                "method": self.method or None, "column": self.column}
+
+    def text(self) -> str:
+        if self.verdict == "skipped":  # one line: what was not read, and why
+            return f"line {self.line}: skipped: {self.source}  ({self.message})"
+        head = f"line {self.line}: {self.verdict}: {self.source}"
+        lines = [head, f"  {self.message}"] if self.message else [head]
+        lines += [f"  why: {d.text}" for d in self.diagnosis]
+        if self.counterexample:
+            shown = ", ".join(f"{k} = {v:.17g}" if isinstance(v, float) else f"{k} = {v}"
+                              for k, v in self.counterexample.items())
+            lines.append(f"  counterexample: {shown}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        colour = VERDICT_COLOURS.get(self.verdict, "black")
+        from html import escape
+
+        body = escape(self.text()).replace("\n", "<br>")
+        return f'<div style="font-family:monospace"><b style="color:{colour}">' \
+               f"{self.verdict}</b> {body}</div>"
+
+
+def _invalid(line: int, source: str, message: str, column: int | None = None) -> Verdict:
+    return Verdict(line, source, "invalid", message, column=column or None)
+
+
+def judge_lines(text: str, decide: Callable[[Chain], tuple], *, seconds: float,
+                total_seconds: float = TOTAL_SECONDS,
+                on_verdict: Callable[[Verdict], None] | None = None) -> list[Verdict]:
+    """Parse each equation of ``text`` and ``decide`` it within ``seconds``; every failure
+    to read an equation is its ``invalid`` verdict, never an exception.  What the document
+    holds besides equations is ``skipped`` (a delimiter never closed is ``invalid``).  An
+    equation not decided within ``seconds``, and every equation once the whole check has
+    spent ``total_seconds`` (wall-clock), is ``undecided``: reported, never dropped."""
+    verdicts = []
+    started = time.monotonic()
+    for found in read_document(text):
+        if isinstance(found, (Skipped, Broken)):
+            verdict = Verdict(found.line, found.text, "skipped", found.reason) \
+                if isinstance(found, Skipped) else _invalid(found.line, found.text, found.reason)
+            verdicts.append(verdict)
+            if on_verdict:
+                on_verdict(verdict)
+            continue
+        left = total_seconds - (time.monotonic() - started)
+        left_for_this = max(min(seconds, left), 1e-3)
+        try:
+            if left <= 0:
+                raise OutOfTime
+            chain = parse(found.text)
+            with budget(left_for_this, OutOfTime):
+                verdict = Verdict(found.line, found.text, *decide(chain))
+        except ParseError as exc:
+            verdict = _invalid(found.line, found.text, f"syntax error at {exc}", exc.column)
+        except Undefined as exc:
+            verdict = _invalid(found.line, found.text, str(exc))
+        except OutOfTime:
+            if left_for_this < seconds:  # the whole check's time is spent (or was, before it began)
+                message = f"not checked: the check's time limit of {total_seconds:g} s was reached"
+            else:
+                message = f"not decided: deciding this formula took more than {seconds:g} s; " \
+                          "split it"
+            verdict = Verdict(found.line, found.text, "undecided", message, method="undecided")
+        except InvalidFormula as exc:
+            verdict = _invalid(found.line, found.text, str(exc), exc.column)
+        except SystemError:  # a time budget that fired inside a C extension (mpmath, gmpy)
+            verdict = Verdict(found.line, found.text, "undecided", "not decided: the time "
+                              f"budget of {left_for_this:g} s ran out", method="undecided")
+        except OverflowError:
+            verdict = _invalid(found.line, found.text, "cannot check this formula: a number "
+                               "in it is too large to work with")
+        except (BpttError, ZeroDivisionError, ValueError, TypeError, RecursionError) as exc:
+            verdict = _invalid(found.line, found.text, f"cannot check this formula: {exc}")
+        verdicts.append(verdict)
+        if on_verdict:
+            on_verdict(verdict)
+    return verdicts
+
+
+def check_graph(text: str, graph: Graph, *, seed: int = 0,
+                on_verdict: Callable[[Verdict], None] | None = None) -> list[Verdict]:
+    """Check every equation of ``text`` against ``graph``; see :func:`check`."""
+    judge = Judge(graph, seed)
+
+    def decide(chain: Chain) -> tuple:
+        if chain.condition is not None:
+            raise InvalidFormula("a condition such as k ≤ t is for formulas with free step "
+                                 "indices (--model elman); write the steps out here")
+        return judge_sides(judge, [to_sympy(s, graph) for s in chain.sides])
+
+    return judge_lines(text, decide, seconds=DECIDE_SECONDS, on_verdict=on_verdict)
+
+
+def check(text: str, *, model: str | ModelSpec = "doc", steps: int = 2, activation: str = "f",
+          output: str = "g", loss: str = "L", seed: int = 0, bias: bool = False) -> list[Verdict]:
+    """Check each equation of a document (plain text, Markdown or LaTeX) for ``model`` (a
+    built-in name or a spec); a matrix model reads matrix formulas
+    (:mod:`bptt_sym.check.matrix`)."""
+    spec = model_spec(model) if isinstance(model, str) else model
+    if spec.is_matrix:
+        from bptt_sym.check.matrix import check_matrix
+
+        return check_matrix(text, spec=spec, steps=steps, bias=bias, seed=seed,
+                            activation="tanh" if activation == "f" else activation)
+    graph = unroll(model, steps=steps, activation=activation, output=output, loss=loss)
+    return check_graph(text, graph, seed=seed)
+
+
+def summary(verdicts: list[Verdict]) -> dict[str, int]:
+    """How many of each verdict, every kind always present (holds, fails, undecided, invalid,
+    skipped)."""
+    return {k: sum(v.verdict == k for v in verdicts) for k in VERDICTS}

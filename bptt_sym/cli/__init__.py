@@ -1,0 +1,1 @@
+"""The bptt-sym command: its options and one handler per command."""

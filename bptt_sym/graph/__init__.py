@@ -1,0 +1,3 @@
+"""The unrolled computation graph: one node per quantity and step, scalar or shaped, with every
+edge's local partial.
+"""

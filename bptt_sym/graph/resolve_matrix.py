@@ -1,0 +1,397 @@
+"""Matrix formulas of a matrix model: what each name means, its shape, and its value.
+
+The grammar is the one of :mod:`bptt_sym.syntax.formula`; here a parsed side is read as matrix
+algebra.  Shapes are worked out first in the size letters of the model (elman's H hidden,
+D inputs, K classes), so a mismatch is named before any number is computed:
+
+    >>> from bptt_sym.syntax.formula import parse
+    >>> from bptt_sym.graph.matrix import ELMAN
+    >>> names = MatrixNames(ELMAN, steps=3)
+    >>> shape_of(parse("dE/dV = sum_t (yhat_t - y_t) s_t^T").sides[1], names)
+    ('K', 'H')
+    >>> try:
+    ...     shape_of(parse("x = V (yhat_t - y_t)").sides[1], names)
+    ... except ShapeError as e:
+    ...     print(e)
+    V (K×H) times ŷ_t − y_t (K×1): the inner sizes H and K differ
+
+Conventions (docs/check.md): ``*``, ⊙ and ∘ are elementwise; juxtaposition, ``@``, · and ×
+the matrix product; a number or a 1×1 value scales; ``s^2`` squares entrywise; a named
+adjoint is the gradient of its node (elman's δ_t is ∂E/∂z_t; δ_T = 0); ∂E/∂X has the shape
+of X, ∂a/∂b of two vectors (columns or rows) is the Jacobian (rows: a).
+A gradient standing first in a matrix product whose sizes only fit as a row is read as the
+row (the article's chain ∂E_t/∂ŷ_t · ∂ŷ_t/∂s_t · …).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from fractions import Fraction
+
+import numpy as np
+from flint import fmpq
+
+from bptt_sym.errors import BpttError
+from bptt_sym.graph.names import SCALAR, Item, MatrixNames, OutOfRange, Shape
+from bptt_sym.graph.resolve import MAX_EXPONENT, MAX_SUM_TERMS, InvalidFormula
+from bptt_sym.syntax.formula import PRODUCTS, Call, Deriv, Num, Op, Prod, Ref, Sum
+from bptt_sym.syntax.text import show
+
+__all__ = ["MatrixNames", "Item", "ShapeError", "OutOfRange", "shape_of", "side", "Walk", "show",
+           "SCALAR", "ELEMENTWISE", "MATMUL"]
+
+ELEMENTWISE = frozenset({"*", "⊙"})
+MATMUL = PRODUCTS - ELEMENTWISE
+_ACTIVATIONS = {"tanh": "tanh", "sigmoid": "sigmoid", "sigma": "sigmoid", "σ": "sigmoid",
+                "relu": "relu"}
+_UNARY = frozenset({"exp", "log", "step"})
+KINK_FUNCS = frozenset({"relu", "step"})  # the kinks a point must see on both sides
+
+
+class ShapeError(BpttError):
+    """Two shapes that do not fit; the message names both."""
+
+
+def _dims(shape: tuple) -> str:
+    return "×".join(shape)
+
+
+# ---------------------------------------------------------------- shapes and values
+
+
+def _is_gradient(node: object, names: MatrixNames) -> bool:
+    """∂(scalar)/∂(vector): a gradient that may stand as a row at the head of a chain."""
+    return isinstance(node, Deriv) and names.shape(node.num.base) == SCALAR and \
+        names.shape(node.den.base)[1] == "1"
+
+
+class Walk:
+    """Shapes (always) and values (with a point) of a parsed side.
+
+    ``point`` supplies ``value(item)`` and ``derivative(num_item, den_item)`` as object
+    arrays; without it only shapes are worked out.
+    """
+
+    def __init__(self, names: MatrixNames, point: object | None = None) -> None:
+        self.names = names
+        self.point = point
+        self.rowed = False  # a gradient was read as a row (the article's chain order)
+        self.terms = 0  # terms of every sum and product evaluated, nested ones included
+
+    def __call__(self, node: object, env: Mapping[str, int | None]) -> tuple[Shape, object]:
+        method: Callable | None = getattr(self, "_" + type(node).__name__.lower(), None)
+        if method is None:  # a node of the grammar that matrix formulas give no meaning
+            call = getattr(node, "call", node)
+            raise InvalidFormula(f"∂{getattr(call, 'name', '')}(…)/∂… is not read in matrix "
+                                 "formulas: partials of a function's arguments are for scalar "
+                                 "model files", getattr(call, "column", None))
+        return method(node, env)
+
+    # leaves
+    def _num(self, node: Num, env: Mapping[str, int | None]) -> tuple[Shape, object]:
+        return SCALAR, (self._scalar(_exact(node.value)) if self.point else None)
+
+    def _ref(self, node: Ref, env: Mapping[str, int | None]) -> tuple[Shape, object]:
+        item = self.names.item(node, env)
+        if item.kind == "zero" and self.point:
+            return self.names.shape(item.base), self.point.zeros(self.names.shape(item.base))
+        if item.kind == "int":
+            return SCALAR, self._scalar(fmpq(item.step)) if self.point else None
+        if item.kind == "identity":
+            raise InvalidFormula("I (the identity) is not known here; write diag(1) of a "
+                                 "vector or leave the factor out", node.column)
+        shape = self.names.shape(item.base)
+        return shape, (self.point.value(item) if self.point else None)
+
+    def _deriv(self, node: Deriv, env: Mapping[str, int | None]) -> tuple[Shape, object]:
+        num, den = (self.names.item(r, env) for r in (node.num, node.den))
+        if num.kind == "delta" or den.kind == "delta":
+            ref = node.num if num.kind == "delta" else node.den
+            raise InvalidFormula(f"{self._adjoint_text(ref.base)}; write derivatives of nodes "
+                                 f"({self._examples(ref.base)}) instead", ref.column)
+        if "zero" in (num.kind, den.kind):
+            ref = node.num if num.kind == "zero" else node.den
+            raise OutOfRange(f"{show(ref)} is 0 in this model (its initial value is zero): "
+                             "it is no variable and is not computed", ref.column)
+        if num.kind in ("weight", "copy") or (num.kind == "value" and num.base in
+                                               self.names.spec.inputs + self.names.spec.targets):
+            raise InvalidFormula(f"∂{show(node.num)}/…: {show(node.num)} is not computed by the "
+                                 "model; derivatives are taken of its nodes", node.num.column)
+        if num.kind == "int" or den.kind == "int":
+            raise InvalidFormula("a derivative of or by a step number", node.num.column)
+        if "identity" in (num.kind, den.kind):
+            ref = node.num if num.kind == "identity" else node.den
+            raise InvalidFormula("a derivative of or by I (the identity): derivatives are taken "
+                                 "of the model's nodes by its nodes and weights", ref.column)
+        ns, ds = self.names.shape(num.base), self.names.shape(den.base)
+        if ns == SCALAR:
+            shape = ds
+        elif _vector(ns) and (_vector(ds) or ds == SCALAR):  # columns or rows: the Jacobian
+            shape = (_length(ns), _length(ds))
+        else:  # a vector by a matrix: a 3-tensor, for the end of a chain (V5)
+            shape = (_length(ns), ds[0], ds[1])
+        if not self.point:
+            return shape, None
+        return shape, self.point.derivative(num, den)
+
+    # operators
+    def _op(self, node: Op, env: Mapping[str, int | None]) -> tuple[Shape, object]:
+        if node.op == "neg":
+            shape, v = self(node.args[0], env)
+            return shape, (-v if v is not None else None)
+        if node.op == "T":
+            shape, v = self(node.args[0], env)
+            _no_tensor(node.args[0], shape)
+            return (shape[1], shape[0]), (v.T if v is not None else None)
+        if node.op == "^":
+            return self._power(node, env)
+        (sa, va), (sb, vb) = self(node.args[0], env), self(node.args[1], env)
+        if node.op in MATMUL:
+            return self._matmul(node, sa, va, sb, vb)
+        _no_tensor(node.args[0], sa)
+        _no_tensor(node.args[1], sb)
+        a_text, b_text = show(node.args[0]), show(node.args[1])
+        if sa != sb and SCALAR not in (sa, sb):
+            what = {"+": "plus", "-": "minus", "/": "divided by"}.get(node.op, "⊙")
+            raise ShapeError(f"{a_text} ({_dims(sa)}) {what} {b_text} ({_dims(sb)}): the shapes "
+                             "differ")
+        shape = sa if sa != SCALAR else sb
+        if va is None or vb is None:
+            return shape, None
+        if node.op == "/":
+            if any(x == 0 for x in np.ravel(vb)):
+                raise InvalidFormula(f"division by zero in {a_text} / {b_text}")
+            return shape, va / vb
+        ops = {"+": lambda: va + vb, "-": lambda: va - vb}
+        return shape, ops.get(node.op, lambda: va * vb)()
+
+    def _matmul(self, node: Op, sa: Shape, va: object, sb: Shape,
+                vb: object) -> tuple[Shape, object]:
+        if sa[1] != sb[0] and _is_gradient(node.args[0], self.names) and sa[0] == sb[0]:
+            sa, va = (sa[1], sa[0]), (va.T if va is not None else None)  # a row, as written
+            self.rowed = True
+        if len(sb) == 3:  # row · ∂s/∂W: the gradient by the matrix W
+            if sa != ("1", sb[0]):
+                raise ShapeError(f"{show(node.args[0])} ({_dims(sa)}) times "
+                                 f"{show(node.args[1])} (a 3-tensor, {sb[0]} by {_dims(sb[1:])})"
+                                 f": a tensor by a matrix can only follow a 1×{sb[0]} row")
+            shape = sb[1:]
+            return shape, (np.tensordot(va[0], vb, axes=1) if va is not None else None)
+        _no_tensor(node.args[0], sa)
+        if SCALAR in (sa, sb):
+            return (sa if sb == SCALAR else sb), (va * vb if va is not None else None)
+        if sa[1] != sb[0]:
+            raise ShapeError(f"{show(node.args[0])} ({_dims(sa)}) times {show(node.args[1])} "
+                             f"({_dims(sb)}): the inner sizes {sa[1]} and {sb[0]} differ")
+        shape = (sa[0], sb[1])
+        if va is None or vb is None:
+            return shape, None
+        return shape, va.dot(vb)
+
+    def _power(self, node: Op, env: Mapping[str, int | None]) -> tuple[Shape, object]:
+        base, exp = node.args
+        if not isinstance(exp, Num) or "." in exp.value:
+            raise InvalidFormula("an exponent must be a whole number such as 2")
+        n = int(exp.value)
+        if n > MAX_EXPONENT:
+            raise InvalidFormula(f"the exponent {n} is larger than {MAX_EXPONENT}")
+        shape, v = self(base, env)
+        return shape, (v ** n if v is not None else None)
+
+    def _call(self, node: Call, env: Mapping[str, int | None]) -> tuple[Shape, object]:
+        name = node.name
+        parts = [self(a, env) for a in node.args]
+        if name == "outer":
+            if len(parts) != 2 or any(s[1] != "1" for s, _ in parts):
+                raise InvalidFormula("outer(a, b) takes two column vectors", node.column)
+            (sa, va), (sb, vb) = parts
+            return (sa[0], sb[0]), (va.dot(vb.T) if va is not None and vb is not None else None)
+        if len(parts) != 1:
+            raise InvalidFormula(f"{name} takes one argument, got {len(parts)}", node.column)
+        (shape, v), = parts
+        if name == "diag":
+            if not _vector(shape):
+                raise InvalidFormula(f"diag takes a column or row vector, got {show(node.args[0])} "
+                                     f"({_dims(shape)})", node.column)
+            n = _length(shape)
+            return (n, n), (_diag(v.reshape(-1, 1)) if v is not None else None)
+        if name == "sum":  # the sum of every entry
+            return SCALAR, (np.array([[v.sum()]], dtype=object) if v is not None else None)
+        if name == "softmax":
+            if node.prime:
+                raise InvalidFormula("softmax' is not elementwise; write its Jacobian "
+                                     "diag(ŷ) − ŷ ŷᵀ", node.column)
+            if not _vector(shape) and shape != SCALAR:
+                raise InvalidFormula("softmax takes a column or row vector", node.column)
+            return shape, (self.point.softmax(v) if v is not None else None)
+        fn = self._elementwise(node)
+        note = getattr(self.point, "kink", None)
+        if v is not None and note is not None and self._name(node) in KINK_FUNCS:
+            steps = tuple(sorted((k, t) for k, t in env.items() if t is not None))
+            where = " at " + ", ".join(f"{k} = {t}" for k, t in steps) if steps else ""
+            note(("formula", node.column, steps),
+                 f"{self._name(node)}({show(node.args[0])}){where}", v)
+        return shape, (fn(v, node.prime) if v is not None else None)
+
+    def _name(self, node: Call) -> str:
+        if node.name in self.names.activations:
+            return self.names.activation
+        return _ACTIVATIONS.get(node.name, node.name)
+
+    def _adjoint_text(self, name: str) -> str:
+        """``δ_t stands for ∂E/∂z_t``."""
+        ref = Ref(name, ("var", "t", 0), 0)
+        return f"{show(ref)} stands for ∂{self.names.spec.loss}/∂{self.names.adjoint[name]}_t"
+
+    def _examples(self, name: str) -> str:
+        """Derivatives of nodes to write instead of one of the named adjoint ``name``."""
+        out = [f"∂{self.names.spec.loss}/∂{self.names.adjoint[name]}_t"]
+        out += [f"∂{s}_t/∂{s}_{{t-1}}" for s in self.names.spec.states[:1]]
+        return ", ".join(out)
+
+    def _elementwise(self, node: Call) -> Callable:
+        name = node.name
+        if name in self.names.activations:
+            name = self.names.activation
+        elif name in _ACTIVATIONS:
+            name = _ACTIVATIONS[name]
+        elif name not in _UNARY:
+            raise InvalidFormula(f"unknown function {node.name}; {self.names.known()}",
+                                 node.column)
+        if node.prime and name in _UNARY:
+            raise InvalidFormula(f"write {name}' as what it is ({name}' = exp, log' = 1/x)",
+                                 node.column)
+        return lambda v, prime: self.point.function(name, v, prime)
+
+    def _sum(self, node: Sum, env: Mapping[str, int | None]) -> tuple[Shape, object]:
+        if self.point is None:
+            return self(node.body, {**env, node.var: None})[0], None
+        terms = [self._term(node, env, t) for t in self._range(node, env)]
+        if not terms:
+            shape = Walk(self.names)(node.body, {**env, node.var: None})[0]
+            return shape, self.point.zeros(shape)
+        total = terms[0][1]
+        for _, v in terms[1:]:
+            total = total + v
+        return terms[0][0], total
+
+    def _prod(self, node: Prod, env: Mapping[str, int | None]) -> tuple[Shape, object]:
+        shape = Walk(self.names)(node.body, {**env, node.var: None})[0]
+        if shape[0] != shape[1]:
+            raise ShapeError(f"a product Π over {node.var} needs square factors; "
+                             f"{show(node.body)} is {_dims(shape)}")
+        if self.point is None:
+            return shape, None
+        out = None
+        for t in reversed(self._range(node, env)):  # the highest step stands on the left
+            v = self._term(node, env, t)[1]
+            out = v if out is None else out.dot(v)
+        if out is None:
+            out = self.point.identity(shape)
+        return shape, out
+
+    def _term(self, node: Sum | Prod, env: Mapping[str, int | None],
+              t: int) -> tuple[Shape, object]:
+        self.terms += 1
+        if self.terms > MAX_SUM_TERMS:  # nested sums multiply: Σ_t Σ_t … has T^depth terms
+            raise InvalidFormula(f"the sums and products of this formula add up to more than "
+                                 f"{MAX_SUM_TERMS} terms")
+        try:
+            return self(node.body, {**env, node.var: t})
+        except OutOfRange as exc:  # the bounds are the person's: not a step to skip
+            raise InvalidFormula(f"{exc} (in the {'sum' if isinstance(node, Sum) else 'product'}"
+                                 f" over {node.var} at {node.var} = {t})", exc.column) from None
+
+    def _range(self, node: Sum | Prod, env: Mapping[str, int]) -> list[int]:
+        lo = 0 if node.lo is None else self._bound(node.lo, env)
+        hi = self.names.steps - 1 if node.hi is None else self._bound(node.hi, env)
+        if hi - lo + 1 > MAX_SUM_TERMS:
+            raise InvalidFormula(f"a sum of {hi - lo + 1} terms is more than {MAX_SUM_TERMS}")
+        return list(range(lo, hi + 1))
+
+    def integer(self, node: object, env: Mapping[str, int]) -> int:
+        """The whole number a bound or condition stands for (step variables, T, numbers)."""
+        return self._bound(node, env)
+
+    def _bound(self, node: object, env: Mapping[str, int]) -> int:
+        saved = self.point
+        self.point = _Integers()
+        try:
+            shape, v = self(node, env)
+        finally:
+            self.point = saved
+        if shape != SCALAR or v is None or v[0, 0] != int(v[0, 0]):
+            raise InvalidFormula(f"a bound must be a whole number, got {show(node)}")
+        return int(v[0, 0])
+
+    def _scalar(self, value: fmpq) -> np.ndarray:
+        return np.array([[value]], dtype=object)
+
+
+def _diag(v: np.ndarray) -> np.ndarray:
+    """diag(v) with exact zeros off the diagonal (``np.diag`` fills in the int 0, which is
+    not a number of the decision)."""
+    out = np.full((len(v), len(v)), fmpq(0), dtype=object)
+    for i in range(len(v)):
+        out[i, i] = v[i, 0]
+    return out
+
+
+def _exact(text: str) -> fmpq:
+    """A number as written, exactly (1.5 is 3/2)."""
+    r = Fraction(text)
+    return fmpq(r.numerator, r.denominator)
+
+
+def _vector(shape: tuple) -> bool:
+    """A column or a row (not a number, not a matrix, not a tensor)."""
+    return len(shape) == 2 and shape != SCALAR and "1" in shape
+
+
+def _length(shape: tuple) -> str:
+    """The number of entries of a column or row, as a letter."""
+    return shape[0] if shape[1] == "1" else shape[1]
+
+
+def _no_tensor(node: object, shape: tuple) -> None:
+    if len(shape) == 3:
+        raise ShapeError(f"{show(node)} is a 3-tensor ({shape[0]} by {_dims(shape[1:])}); it "
+                         "can only stand last in a chain, after a row such as ∂E_t/∂s_k")
+
+
+class _Integers:
+    """The 'point' of a sum's bounds: only whole numbers and step variables."""
+
+    def value(self, item: Item) -> object:
+        raise InvalidFormula(f"a bound must be a whole number, not {item.name}")
+
+    def derivative(self, num: Item, den: Item) -> object:
+        raise InvalidFormula("a bound must be a whole number, not a derivative")
+
+    def function(self, name: str, v: object, prime: bool) -> object:
+        raise InvalidFormula(f"a bound must be a whole number, not a value of {name}")
+
+    def softmax(self, v: object) -> object:
+        raise InvalidFormula("a bound must be a whole number, not a value of softmax")
+
+    def identity(self, shape: tuple[str, str]) -> object:
+        raise InvalidFormula("a bound must be a whole number, not a matrix")
+
+    zeros = identity
+
+
+def side(node: object, names: MatrixNames, env: Mapping[str, int | None],
+         point: object | None = None) -> tuple[Shape, object]:
+    """Shape and value of one side of an equation.  A chain that began with a gradient read
+    as a row (∂E_t/∂ŷ_t ∂ŷ_t/∂c_t) is a gradient again: its 1×n result stands as a column."""
+    walk = Walk(names, point)
+    shape, value = walk(node, env)
+    if walk.rowed and len(shape) == 2 and shape[0] == "1" and shape[1] != "1":
+        return (shape[1], "1"), (value.T if value is not None else None)
+    return shape, value
+
+
+def shape_of(node: object, names: MatrixNames, free: tuple[str, ...] = ("t",)) -> Shape:
+    """The shape of a parsed side in the model's letters (raises :class:`ShapeError`);
+    ``free`` are the step variables not bound by a sum."""
+    return side(node, names, dict.fromkeys(free))[0]

@@ -1,0 +1,3 @@
+"""Models as data: the one ModelSpec, the TOML model file and its FILE:LINE:COL checks, and the
+built-in models.
+"""

@@ -1,0 +1,350 @@
+"""Our grammar for hand-written formulas: ASCII, Unicode and LaTeX, parsed with Lark.
+
+Text is only ever *parsed*: the result is a small tree of dataclasses (``Num``, ``Ref``,
+``Deriv``, ``Call``, ``Op``, ``Sum``) that the checker resolves against the graph.  Nothing
+is evaluated, and a Python expression is just a syntax error or an unknown name.
+
+    >>> chain = parse("dE/du = dE/du_1 + dE/du_0")
+    >>> len(chain.sides), chain.sides[0]
+    (2, Deriv(num=Ref(base='E', index=None, column=2), den=Ref(base='u', index=None, column=5)))
+"""
+
+from __future__ import annotations
+
+import re
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, VisitError
+
+from bptt_sym.errors import BpttError
+from bptt_sym.syntax.literals import MAX_NUMBER_EXPONENT, decimal
+from bptt_sym.syntax.nodes import (
+    Call,
+    Chain,
+    Condition,
+    Deriv,
+    DerivCall,
+    Num,
+    Op,
+    ParseError,
+    Prod,
+    Ref,
+    Sum,
+)
+
+__all__ = ["ParseError", "Num", "Ref", "Deriv", "DerivCall", "Call", "Op", "Sum", "Prod",
+           "Chain", "Condition", "parse",
+           "MAX_DEPTH", "MAX_LENGTH", "MAX_NUMBER_EXPONENT", "FUNCTIONS", "PRODUCTS"]
+
+MAX_DEPTH = 100
+MAX_LENGTH = 20_000
+# Names read as functions before a bracket; any other name times a bracket is a product.
+FUNCTIONS = frozenset({"f", "g", "L", "tanh", "sigmoid", "σ", "sigma", "relu", "step", "exp",
+                       "log", "softmax", "diag", "outer", "sum"})
+# The products an Op can name: ``*`` as typed, ``⊙`` (\odot, ∘), ``@``, ``·`` (\cdot, ×) and
+# ``juxt`` (two factors side by side).  For scalars all multiply; for matrices ``*`` and ``⊙``
+# are elementwise, the others the matrix product.
+PRODUCTS = frozenset({"*", "⊙", "@", "·", "juxt"})
+_PRODUCT_OF = {"*": "*", "⊙": "⊙", "\\odot": "⊙", "∘": "⊙", "\\circ": "⊙", "@": "@"}
+
+_IDX = r"(?:_\{[^{}]{1,20}\}|_-?\d+|_[A-Za-z](?![A-Za-z])|\d+|₋?[₀-₉]+|[ₜₖⱼᵢ](?:[₊₋][₀-₉]+)?)"
+# Names beyond plain letters: δ and ŷ as typed or in LaTeX, and bold/vector LaTeX letters.
+_SPECIAL = (r"δ|ŷ|y\u0302|\\delta|\\hat\{y\}|\\hat y|\\widehat\{y\}"
+            r"|\\(?:mathbf|boldsymbol|bm|vec)\{(?:[A-Za-z]|\\delta|\\hat\{y\})\}")
+_GRAMMAR = r"""
+start: expr (_EQ expr)+ condition?
+condition: _COMMA? FOR? sum REL sum
+?expr: sum
+?sum: product | sum ADD product -> add | sum SUB product -> sub
+?product: signed | product MUL signed -> mul | product DIV signed -> div | sumop | prodop
+        | product MUL sumop -> mul | product MUL prodop -> mul
+        | juxt sumop -> juxt | juxt prodop -> juxt
+?signed: juxt | SUB signed -> neg | ADD signed -> pos
+?juxt: power | juxt power -> juxt
+?power: atom | atom POW signed -> pow | atom SUP -> sup | atom TRANSPOSE -> transpose
+?atom: NUMBER -> number
+     | NAME -> ref
+     | NAME PRIME? _LP args _RP -> call
+     | FUNC PRIME? _LP args _RP -> call
+     | FUNC PRIME? _LB args _RB -> call
+     | DERIV -> deriv_ascii
+     | PARTIAL NAME DIV PARTIAL NAME -> deriv
+     | PARTIAL NAME _LP args _RP DIV PARTIAL NAME -> deriv_call
+     | FRAC _LB PARTIAL NAME _LP args _RP _RB _LB PARTIAL NAME _RB -> deriv_call_frac
+     | SLOT NAME _LP args _RP -> slot_call
+     | FRAC _LB PARTIAL NAME _RB _LB PARTIAL NAME _RB -> deriv_frac
+     | FRAC _LB sum _RB _LB sum _RB -> frac
+     | _LP sum _RP
+     | _LB sum _RB
+args: sum ("," sum)*
+sumop: SUMSYM bounds product
+prodop: PRODSYM bounds product
+bounds: "_" _LB NAME _EQ sum _RB "^" atom -> range
+      | "_" _LB NAME _EQ sum _RB TRANSPOSE -> range_t
+      | "_" NAME -> all_steps
+      | "_" _LB NAME _RB -> all_steps
+      | SUBVAR -> all_steps
+
+SUMSYM.3: "\\sum" | "Σ" | "∑" | /sum(?=_)/ | /sum(?=[ₜₖⱼᵢ])/
+PRODSYM.3: "\\prod" | "Π" | "∏" | /prod(?=_)/
+SUBVAR: /[ₜₖⱼᵢ]/
+TRANSPOSE.3: /\^\s*(\{\s*TOP\s*\}|T(?![A-Za-z0-9_])|\\top|\\intercal|⊤)/ | "ᵀ"
+DERIV.3: /d[A-Za-z]+IDX? ?\/ ?d[A-Za-z]+IDX?(?![A-Za-z0-9_])/
+FRAC.2: "\\frac" | "\\dfrac" | "\\tfrac"
+FUNC.2: "\\tanh" | "\\sigma" | "\\exp" | "\\log" | /\\operatorname\{[A-Za-z]+\}/
+PARTIAL: "∂" | "\\partial"
+SLOT.3: /∂[₀-₉]+/ | /\\partial_\{\s*\d+\s*\}/
+NAME: /(?:[A-Za-zσ]+|SPECIAL)IDX?/
+NUMBER: /(\d+(\.\d+)?|\.\d+)([eE][+-]?\d+)?/
+PRIME: "'" | "′" | "’"
+ADD: "+"
+SUB: "-" | "−" | "–"
+MUL: "*" | "·" | "⋅" | "×" | "∙" | "\\cdot" | "\\times" | "⊙" | "\\odot" | "∘" | "\\circ"
+    | "@"
+DIV: "/"
+POW.2: "^" | "**"
+SUP: /[⁰¹²³⁴⁵⁶⁷⁸⁹]+/
+_EQ: "="
+_COMMA: ","
+FOR.4: /for(?![A-Za-z])/ | /\\(text|mbox|mathrm)\{\s*for\s*\}/
+REL: "<=" | "≤" | "\\le" | "\\leq" | "<" | ">=" | "≥" | "\\ge" | "\\geq" | ">"
+_LP: "(" | "\\left(" | "\\bigl(" | "\\Bigl(" | "[" | "\\left["
+_RP: ")" | "\\right)" | "\\bigr)" | "\\Bigr)" | "]" | "\\right]"
+_LB: "{"
+_RB: "}"
+SPACE: /\s+/ | /\\[,;:! ]/ | "\\quad" | "\\qquad"
+%ignore SPACE
+""".replace("IDX", _IDX).replace("SPECIAL", _SPECIAL).replace(
+    "TOP", r"(T|\\top|\\intercal|⊤|\\mathsf\{T\}|\\mathrm\{T\})")
+
+_PARSER = Lark(_GRAMMAR, parser="lalr", propagate_positions=False, maybe_placeholders=False)
+
+
+_SUBSCRIPT = str.maketrans("₀₁₂₃₄₅₆₇₈₉₋₊ₜₖⱼᵢ", "0123456789-+tkji")
+_BASES = (("\\widehat{y}", "yhat"), ("\\hat{y}", "yhat"), ("\\hat y", "yhat"), ("ŷ", "yhat"),
+          ("y\u0302", "yhat"), ("\\delta", "delta"), ("δ", "delta"))
+_BOLD = re.compile(r"^\\(?:mathbf|boldsymbol|bm|vec)\{(.*?)\}")
+_SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
+_NAME = re.compile(r"^([A-Za-zσ]+?)(" + _IDX + r")?$")
+_VAR_INDEX = re.compile(r"^([A-Za-z])\s*(?:([+-])\s*(\d+))?$")
+
+
+def _index(text: str) -> tuple | None:
+    """The index part of a name: ``_1``, ``1``, ``_{-1}``, ``₁``, ``_t``, ``_{t-1}``."""
+    if not text:
+        return None
+    text = text.translate(_SUBSCRIPT).lstrip("_").strip("{}").replace(" ", "")
+    if re.fullmatch(r"-?\d+", text):
+        return ("abs", int(text))
+    m = _VAR_INDEX.match(text)
+    if m is None:
+        raise BpttError(f"cannot read the index {text!r}")
+    off = int(m[3] or 0) * (-1 if m[2] == "-" else 1)
+    return ("var", m[1], off)
+
+
+def _plain(text: str) -> str:
+    """A name with δ, ŷ and LaTeX spellings (\\hat{y}, \\mathbf{W}) as plain letters."""
+    text = _BOLD.sub(lambda m: m[1], text)
+    for spelling, base in _BASES:
+        if text.startswith(spelling):
+            return base + text[len(spelling):]
+    return text
+
+
+def _ref(tok: Token) -> Ref:
+    m = _NAME.match(_plain(str(tok)))
+    base, idx = (m[1], m[2]) if m else (str(tok), None)
+    if base.endswith(("_",)):
+        base = base[:-1]
+    return Ref(base, _index(idx or ""), tok.column)
+
+
+@v_args(inline=True)
+class _Build(Transformer):
+    def number(self, tok):  # noqa: ANN001, ANN201 - lark callbacks
+        return Num(decimal(str(tok), tok.column))
+
+    def ref(self, tok):  # noqa: ANN001, ANN201
+        return _ref(tok)
+
+    def call(self, name, *rest):  # noqa: ANN001, ANN201
+        prime = bool(rest) and isinstance(rest[0], Token) and rest[0].type == "PRIME"
+        args = rest[-1]
+        text = str(name).lstrip("\\")
+        if text.startswith("operatorname{"):
+            text = text[len("operatorname{"):-1]
+        ref = _ref(name) if not str(name).startswith("\\") else Ref(text, None, name.column)
+        product = ref.index is not None or ref.base not in FUNCTIONS
+        if product and not prime and len(args) > 1 and ref.index is None:
+            return Call(ref.base, False, tuple(args), name.column)  # l(o, y): no product
+        if product and not prime:  # v1 (x1 + ...) and o(1 - o) are products, not calls
+            if len(args) != 1:
+                raise BpttError(f"{name} is not a function")
+            return Op("juxt", (ref, args[0]))
+        return Call(ref.base, prime, tuple(args), name.column)
+
+    def args(self, *items):  # noqa: ANN001, ANN201
+        return list(items)
+
+    def deriv_ascii(self, tok):  # noqa: ANN001, ANN201
+        num, den = (part.strip() for part in str(tok).split("/"))
+        col = tok.column
+        return Deriv(_ref(Token("NAME", num[1:], column=col + 1)),
+                     _ref(Token("NAME", den[1:], column=col + len(num) + 2)))
+
+    def deriv(self, _p1, num, _div, _p2, den):  # noqa: ANN001, ANN201
+        return Deriv(_ref(num), _ref(den))
+
+    def deriv_frac(self, _frac, _p1, num, _p2, den):  # noqa: ANN001, ANN201
+        return Deriv(_ref(num), _ref(den))
+
+    def deriv_call(self, _p1, name, args, _div, _p2, den):  # noqa: ANN001, ANN201
+        return DerivCall(Call(str(name), False, tuple(args), name.column), _ref(den))
+
+    def deriv_call_frac(self, _frac, _p1, name, args, _p2, den):  # noqa: ANN001, ANN201
+        return DerivCall(Call(str(name), False, tuple(args), name.column), _ref(den))
+
+    def slot_call(self, slot, name, args):  # noqa: ANN001, ANN201
+        number = int(re.sub(r"\D", "", str(slot).translate(_SUBSCRIPT)))
+        return Call(str(name), False, tuple(args), name.column, number)
+
+    def frac(self, _frac, top, bottom):  # noqa: ANN001, ANN201
+        if isinstance(top, Ref) and isinstance(bottom, Ref) and top.base.startswith("d") \
+                and bottom.base.startswith("d") and len(top.base) > 1 and len(bottom.base) > 1:
+            return Deriv(Ref(top.base[1:], top.index, top.column + 1),
+                         Ref(bottom.base[1:], bottom.index, bottom.column + 1))
+        return Op("/", (top, bottom))
+
+    def add(self, a, _op, b):  # noqa: ANN001, ANN201
+        return Op("+", (a, b))
+
+    def sub(self, a, _op, b):  # noqa: ANN001, ANN201
+        return Op("-", (a, b))
+
+    def mul(self, a, tok, b):  # noqa: ANN001, ANN201
+        return Op(_PRODUCT_OF.get(str(tok), "·"), (a, b))
+
+    def juxt(self, a, b):  # noqa: ANN001, ANN201
+        return Op("juxt", (a, b))
+
+    def transpose(self, a, _tok):  # noqa: ANN001, ANN201
+        return Op("T", (a,))
+
+    def div(self, a, _op, b):  # noqa: ANN001, ANN201
+        return _dcall(a, b) or Op("/", (a, b))
+
+    def neg(self, _op, a):  # noqa: ANN001, ANN201
+        return Op("neg", (a,))
+
+    def pos(self, _op, a):  # noqa: ANN001, ANN201
+        return a
+
+    def pow(self, a, _op, b):  # noqa: ANN001, ANN201
+        return Op("^", (a, b))
+
+    def sup(self, a, tok):  # noqa: ANN001, ANN201
+        return Op("^", (a, Num(str(tok).translate(_SUPERSCRIPT))))
+
+    def sumop(self, _sym, bounds, body):  # noqa: ANN001, ANN201
+        var, lo, hi = bounds
+        return Sum(var, lo, hi, body)
+
+    def prodop(self, _sym, bounds, body):  # noqa: ANN001, ANN201
+        var, lo, hi = bounds
+        return Prod(var, lo, hi, body)
+
+    def range(self, var, lo, hi):  # noqa: ANN001, ANN201
+        return (str(var), lo, hi)
+
+    def range_t(self, var, lo, tok):  # noqa: ANN001, ANN201
+        if str(tok).replace(" ", "") not in ("^T", "^{T}"):
+            raise BpttError(f"a sum's upper bound cannot be {tok}")
+        return (str(var), lo, Ref("T", None, tok.column + 1))
+
+    def all_steps(self, var):  # noqa: ANN001, ANN201
+        return (str(var).translate(_SUBSCRIPT), None, None)
+
+    def start(self, *sides):  # noqa: ANN001, ANN201
+        if sides and isinstance(sides[-1], Condition):
+            return Chain(tuple(sides[:-1]), sides[-1])
+        return Chain(tuple(sides))
+
+    def condition(self, *parts):  # noqa: ANN001, ANN201
+        left, rel, right = [p for p in parts if not (isinstance(p, Token) and p.type == "FOR")]
+        op = {"≤": "<=", "\\le": "<=", "\\leq": "<=", "≥": ">=", "\\ge": ">=",
+              "\\geq": ">="}.get(str(rel), str(rel))
+        return Condition(left, op, right)
+
+
+def _dcall(a: object, b: object) -> object | None:
+    """ASCII ``df(a1, …, an)/dx`` (in a product, the last factor before the /): the partial
+    of f by the argument that x names, or None."""
+    if not (isinstance(b, Ref) and b.base.startswith("d") and len(b.base) > 1):
+        return None
+    den = Ref(b.base[1:], b.index, b.column + 1)
+    if isinstance(a, Call) and not a.prime and not a.slot and len(a.name) > 1 \
+            and a.name.startswith("d"):
+        return DerivCall(Call(a.name[1:], False, a.args, a.column + 1), den)
+    if isinstance(a, Op) and a.op == "juxt" and isinstance(a.args[0], Ref) and \
+            a.args[0].index is None and a.args[0].base.startswith("d") and \
+            len(a.args[0].base) > 1 and not isinstance(a.args[1], Op):
+        return DerivCall(Call(a.args[0].base[1:], False, (a.args[1],), a.args[0].column + 1),
+                         den)
+    if isinstance(a, Op) and a.op in PRODUCTS and len(a.args) == 2:
+        inner = _dcall(a.args[1], b)
+        return None if inner is None else Op(a.op, (a.args[0], inner))
+    return None
+
+
+def _depth_check(text: str) -> None:
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in "({[":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ParseError(f"brackets nested deeper than {MAX_DEPTH}", column=i + 1,
+                                 source=text)
+        elif ch in ")}]":
+            depth -= 1
+
+
+def _expected(exc: UnexpectedInput) -> str:
+    names = sorted(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or [])
+    shown = {"_EQ": "'='", "_RP": "')'", "_RB": "'}'", "_LP": "'('", "_LB": "'{'",
+             "NAME": "a name", "NUMBER": "a number", "DERIV": "a derivative"}
+    words = sorted({shown.get(n, "") for n in names} - {""})
+    return f"; expected {' or '.join(words)}" if words else ""
+
+
+def parse(text: str) -> Chain:
+    """Parse one equation (or chain ``A = B = C``); raises :class:`ParseError` with a column."""
+    source = text.strip()
+    if not source:
+        raise ParseError("empty formula", column=1, source=source)
+    _depth_check(source)
+    if len(source) > MAX_LENGTH:
+        raise ParseError(f"formula longer than {MAX_LENGTH} characters", column=MAX_LENGTH + 1,
+                         source=source)
+    try:
+        return _Build().transform(_PARSER.parse(source))
+    except UnexpectedCharacters as exc:
+        char = source[exc.pos_in_stream] if exc.pos_in_stream < len(source) else "end"
+        raise ParseError(f"unexpected {char!r}", column=exc.column, source=source) from None
+    except UnexpectedInput as exc:
+        col = getattr(exc, "column", -1)
+        tok = getattr(exc, "token", None)
+        what = "end of formula" if tok is None or tok.type == "$END" else repr(str(tok))
+        if col in (-1, None) or what == "end of formula":
+            col = len(source) + 1
+        if what == "end of formula" and "=" not in source:
+            raise ParseError("no '=' in this formula: write an equation such as dE/du = …",
+                             column=len(source) + 1, source=source) from None
+        raise ParseError(f"unexpected {what}{_expected(exc)}", column=col,
+                         source=source) from None
+    except VisitError as exc:
+        reason = str(exc.orig_exc) if isinstance(exc.orig_exc, BpttError) else "cannot read"
+        raise ParseError(reason, column=getattr(exc.orig_exc, "column", None) or 1,
+                         source=source) from None
+    except LarkError as exc:  # any other parser failure is still a parse error, never a crash
+        raise ParseError(str(exc).splitlines()[0], column=1, source=source) from None
