@@ -22,7 +22,7 @@ from bptt_sym.model.load import load_model  # noqa: E402
 specs = {n: load_model(ROOT / "docs" / "examples" / "models" / f"{n}.toml")
          for n in ("rnn-rows", "elman-last", "gru-matrix", "lstm-matrix")}
 names = {  # names each model knows, swapped in for elman's
-    "rnn-rows": ["Wx", "Wh", "b", "a_t", "h_t", "h_{t-1}", "x_t", "y_t", "delta_t",
+    "rnn-rows": ["W_x", "W_h", "b", "a_t", "h_t", "h_{t-1}", "x_t", "y_t", "delta_t",
                  "delta_{t+1}", "E_t"],
     "elman-last": ["U", "W", "V", "z_t", "s_t", "s_{T-1}", "yhat", "y", "l", "delta_t"],
     "gru-matrix": ["Ur", "Uz", "Un", "r_t", "z_t", "n_t", "h_t", "h_{t-1}", "dh_t",

@@ -18,9 +18,16 @@ import re
 
 import sympy as sp
 
-__all__ = ["Partial", "step_symbol", "split_name"]
+__all__ = ["Partial", "step_symbol", "split_name", "name_subscript", "STEP_LETTERS"]
 
-_INDEXED = re.compile(r"^(?P<base>[A-Za-z][A-Za-z0-9]*)_(?:\{(?P<neg>-?\d+)\}|(?P<pos>\d+))$")
+# Letters that stand for a step in a subscript (x_t, the number of steps T, the bound steps k
+# and j of Σ_k and Π_j): never a name's own subscript.  Any other subscript of letters is
+# part of the name: W_x, W_hh, b_ih.
+STEP_LETTERS = frozenset({"t", "T", "k", "j"})
+_SUBSCRIPTED = re.compile(r"^([A-Za-z][A-Za-z0-9]*)_([A-Za-z]{1,8})$")
+
+_INDEXED = re.compile(r"^(?P<base>[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z]+)?)"
+                      r"_(?:\{(?P<neg>-?\d+)\}|(?P<pos>\d+))$")
 
 
 def step_symbol(base: str, step: int | None) -> sp.Symbol:
@@ -36,6 +43,15 @@ def split_name(name: str) -> tuple[str, int | None]:
     if m is None:
         return name, None
     return m["base"], int(m["neg"] if m["neg"] is not None else m["pos"])
+
+
+def name_subscript(base: str) -> tuple[str, str | None]:
+    """``"W_hh"`` -> ``("W", "hh")``; ``"s"`` -> ``("s", None)``; ``"x_t"`` (a step) ->
+    ``("x_t", None)``."""
+    m = _SUBSCRIPTED.match(base)
+    if m is None or m[2] in STEP_LETTERS:
+        return base, None
+    return m[1], m[2]
 
 
 class Partial(sp.Expr):

@@ -1,5 +1,5 @@
 """Abstract functions of several arguments: d2l's general RNN (docs/examples/models/d2l.toml),
-h_t = f(x_t, h_{t-1}, wh), o_t = g(h_t, wo), L = 1/T sum_t l(o_t, y_t).
+h_t = f(x_t, h_{t-1}, w_h), o_t = g(h_t, w_o), L = 1/T sum_t l(o_t, y_t).
 
 The references are independent of the derivation: SymPy's own ``diff`` of the composed
 forward pass with stand-ins typed here, the oracles of ``verify``, and hand formulas."""
@@ -49,11 +49,11 @@ def test_classes_are_made_once_and_differentiate_to_their_partials():
 # ---- printing ------------------------------------------------------------------------------
 
 def test_partials_print_as_d2l_writes_them():
-    x1, h0, wh1 = sp.symbols("x_1 h_0 wh_1")
+    x1, h0, wh1 = sp.symbols("x_1 h_0 w_h_1")  # d2l's w_h at step 1
     p = partial_class("f", 3, 2)(x1, h0, wh1)
-    assert leibniz(p, "unicode") == "∂f(x₁, h₀, wh₁)/∂h₀"
-    assert leibniz(p, "ascii") == "df(x_1, h_0, wh_1)/dh_0"
-    assert leibniz(p, "latex") == (r"\frac{\partial f(x_{1}, h_{0}, wh_{1})}"
+    assert leibniz(p, "unicode") == "∂f(x₁, h₀, w_h₁)/∂h₀"
+    assert leibniz(p, "ascii") == "df(x_1, h_0, w_h_1)/dh_0"
+    assert leibniz(p, "latex") == (r"\frac{\partial f(x_{1}, h_{0}, w_{h,1})}"
                                    r"{\partial h_{0}}")
     q = partial_class("f", 2, 2)(x1, h0 + x1)  # not a symbol: the slot number
     assert leibniz(q, "unicode") == "∂₂f(x₁, h₀ + x₁)"
@@ -72,7 +72,7 @@ def test_d2l_loads_with_abstract_functions(spec):
 
 
 def test_inconsistent_arity_is_a_model_file_error():
-    text = D2L.read_text().replace('"o_t = g(h_t, wo)"', '"o_t = f(h_t, wo)"')
+    text = D2L.read_text().replace('"o_t = g(h_t, w_o)"', '"o_t = f(h_t, w_o)"')
     with pytest.raises(ModelFileError) as exc:
         parse_model(text, path="m.toml")
     line = text.splitlines().index(next(ln for ln in text.splitlines()
@@ -82,7 +82,7 @@ def test_inconsistent_arity_is_a_model_file_error():
 
 
 def test_inconsistent_arity_within_one_equation_points_at_the_call():
-    text = D2L.read_text().replace('"o_t = g(h_t, wo)"', '"o_t = g(h_t, wo) + g(h_t)"')
+    text = D2L.read_text().replace('"o_t = g(h_t, w_o)"', '"o_t = g(h_t, w_o) + g(h_t)"')
     with pytest.raises(ModelFileError, match=r"m.toml:\d+:\d+: g takes 2 arguments, not 1"):
         parse_model(text, path="m.toml")
     row = next(ln for ln in text.splitlines() if ln.startswith("cell"))
@@ -128,23 +128,23 @@ def _concrete(expr: sp.Expr, fns: dict) -> sp.Expr:
 
 
 @pytest.mark.parametrize("steps", [1, 2])
-@pytest.mark.parametrize("wrt", ["wh", "wo"])
+@pytest.mark.parametrize("wrt", ["w_h", "w_o"])
 def test_closed_form_equals_sympy_diff_of_the_forward(spec, steps, wrt):
     rng = random.Random(steps * 10 + len(wrt))
     fns = {"f": _stand_in(3, rng), "g": _stand_in(2, rng), "l": _stand_in(2, rng)}
-    wh, wo, h_init = sp.symbols("wh wo h_init")
+    w_h, w_o, h_init = sp.symbols("w_h w_o h_init")
     xs, ys = sp.symbols(f"x0:{steps}"), sp.symbols(f"y0:{steps}")
     h, total = h_init, sp.S.Zero
     for t in range(steps):  # d2l's forward, typed here
-        h = fns["f"](xs[t], h, wh)
-        total += fns["l"](fns["g"](h, wo), ys[t])
+        h = fns["f"](xs[t], h, w_h)
+        total += fns["l"](fns["g"](h, w_o), ys[t])
     loss = total / steps
-    reference = sp.diff(loss, {"wh": wh, "wo": wo}[wrt])
+    reference = sp.diff(loss, {"w_h": w_h, "w_o": w_o}[wrt])
 
     graph = unroll(spec, steps=steps)
     derived = _concrete(derive(graph, wrt=wrt, of="L", form="closed").equations[-1].rhs, fns)
     for _ in range(3):
-        leaf = {wh: sp.Rational(rng.randint(-9, 9), 10), wo: sp.Rational(rng.randint(-9, 9), 10),
+        leaf = {w_h: sp.Rational(rng.randint(-9, 9), 10), w_o: sp.Rational(rng.randint(-9, 9), 10),
                 h_init: sp.Rational(rng.randint(-9, 9), 10)}
         leaf.update({x: sp.Rational(rng.randint(-20, 20), 10) for x in xs})
         leaf.update({y: sp.Rational(rng.randint(1, 9), 10) for y in ys})
@@ -152,7 +152,7 @@ def test_closed_form_equals_sympy_diff_of_the_forward(spec, steps, wrt):
         for sym, node in graph.nodes.items():
             name = str(sym)
             if node.kind == "parameter":
-                env[sym] = leaf[{"wh": wh, "wo": wo}[node.parameter]]
+                env[sym] = leaf[{"w_h": w_h, "w_o": w_o}[node.parameter]]
             elif node.kind == "initial":
                 env[sym] = leaf[h_init]
             elif node.kind in ("input", "target"):
@@ -170,7 +170,7 @@ def test_verify_passes_against_the_interpreter(spec):
     r = verify(spec, steps=5, oracles=("autograd", "fd", "complex-step"), points=16)
     assert r.passed, r.text()
     assert {row.oracle for row in r.rows} == {"autograd", "fd", "complex-step"}
-    assert {row.parameter for row in r.rows} == {"wh", "wo"}
+    assert {row.parameter for row in r.rows} == {"w_h", "w_o"}
 
 
 def test_interpreter_calls_the_named_stand_ins(spec):
@@ -189,9 +189,9 @@ def test_interpreter_calls_the_named_stand_ins(spec):
 
 # ---- check: hand formulas ------------------------------------------------------------------
 
-RIGHT = "dh_2/dwh = D_3 f(x_2, h_1, wh) + D_2 f(x_2, h_1, wh) * dh_1/dwh"
-WRONG_DROPPED = "dh_2/dwh = D_3 f(x_2, h_1, wh)"
-WRONG_STEP = "dh_2/dwh = D_3 f(x_2, h_1, wh) + D_2 f(x_2, h_2, wh) * dh_1/dwh"
+RIGHT = "dh_2/dw_h = D_3 f(x_2, h_1, w_h) + D_2 f(x_2, h_1, w_h) * dh_1/dw_h"
+WRONG_DROPPED = "dh_2/dw_h = D_3 f(x_2, h_1, w_h)"
+WRONG_STEP = "dh_2/dw_h = D_3 f(x_2, h_1, w_h) + D_2 f(x_2, h_2, w_h) * dh_1/dw_h"
 
 
 def test_the_chapters_recursion_holds_and_wrong_variants_fail(spec):
@@ -209,20 +209,20 @@ def test_a_wrong_number_of_arguments_is_invalid(spec):
 
 def test_hand_partials_by_slot_number(spec):
     graph = unroll(spec, steps=2)
-    lines = ["dh_1/dh_0 = D_2 f(x_1, h_0, wh_1)",
-             "dh_1/dwh = D_3 f(x_1, h_0, wh_1) + D_2 f(x_1, h_0, wh) * D_3 f(x_0, h_{-1}, wh)",
-             "do_1/dwo = D_2 g(h_1, wo_1)",
-             "do_1/dwo = D_1 g(h_1, wo_1)"]
+    lines = ["dh_1/dh_0 = D_2 f(x_1, h_0, w_h_1)",
+             "dh_1/dw_h = D_3 f(x_1, h_0, w_h_1) + D_2 f(x_1, h_0, w_h) * D_3 f(x_0, h_{-1}, w_h)",
+             "do_1/dw_o = D_2 g(h_1, w_o_1)",
+             "do_1/dw_o = D_1 g(h_1, w_o_1)"]
     assert [v.verdict for v in check_graph("\n".join(lines), graph)] == \
         ["holds", "holds", "holds", "fails"]
 
 
 SLOTS = """name = "slots"
-parameters = ["wx", "wh"]
+parameters = ["wx", "w_h"]
 inputs = ["x"]
 targets = ["y"]
 initial = { h = "given" }
-cell = ["h_t = f(wx x_t, wh h_{t-1})", "e_t = l(h_t, y_t)"]
+cell = ["h_t = f(wx x_t, w_h h_{t-1})", "e_t = l(h_t, y_t)"]
 loss = "L = sum_t e_t"
 functions = { f = "abstract", l = "abstract" }
 """
@@ -240,7 +240,7 @@ def test_derives_printed_ascii_reads_back_and_holds(form):
     d = derive(graph, wrt="wx", of="L", form=form)
     text = "\n".join(f"{leibniz(e.lhs, 'ascii')} = {leibniz(e.rhs, 'ascii')}"
                      for e in d.equations)
-    assert "D_1 f(wx_1 * x_1, h_0 * wh_1)" in text or form == "delta"
+    assert "D_1 f(wx_1 * x_1, h_0 * w_h_1)" in text or form == "delta"
     verdicts = check_graph(text, graph)
     assert {v.verdict for v in verdicts} == {"holds"}, [v.text() for v in verdicts]
 
@@ -249,7 +249,7 @@ def test_derives_printed_ascii_reads_back_and_holds(form):
 @READS_PARTIALS
 def test_d2l_printed_closed_form_reads_back_and_holds(spec, fmt):
     graph = unroll(spec, steps=2)
-    for wrt in ("wh", "wo"):
+    for wrt in ("w_h", "w_o"):
         e = derive(graph, wrt=wrt, of="L", form="closed").equations[-1]
         text = f"{leibniz(e.lhs, fmt)} = {leibniz(e.rhs, fmt)}"
         (v,) = check_graph(text, graph)
@@ -259,10 +259,10 @@ def test_d2l_printed_closed_form_reads_back_and_holds(spec, fmt):
 @READS_PARTIALS
 def test_d2l_partials_in_leibniz_notation():
     graph = unroll(load_model(D2L), steps=3)
-    lines = ["dh_2/dwh = df(x_2, h_1, wh)/dwh + df(x_2, h_1, wh)/dh_1 * dh_1/dwh",
-             "dh_2/dwh = ∂f(x₂, h₁, wh)/∂wh + ∂f(x₂, h₁, wh)/∂h₁·∂h₁/∂wh",
-             "dh_2/dwh = df(x_2, h_1, wh)/dwh",
+    lines = ["dh_2/dw_h = df(x_2, h_1, w_h)/dw_h + df(x_2, h_1, w_h)/dh_1 * dh_1/dw_h",
+             "dh_2/dw_h = ∂f(x₂, h₁, w_h)/∂w_h + ∂f(x₂, h₁, w_h)/∂h₁·∂h₁/∂w_h",
+             "dh_2/dw_h = df(x_2, h_1, w_h)/dw_h",
              "de_1/do_1 = dl(o_1, y_1)/do_1",
-             "dh_2/dh_1 = df(x_2, h_1, wh)/dh_3"]
+             "dh_2/dh_1 = df(x_2, h_1, w_h)/dh_3"]
     assert [v.verdict for v in check_graph("\n".join(lines), graph)] == \
         ["holds", "holds", "fails", "holds", "invalid"]

@@ -35,7 +35,8 @@ def _strip_columns(tree: object) -> object:
         return tuple(_strip_columns(t) for t in tree)
     if hasattr(tree, "__dataclass_fields__"):
         return (type(tree).__name__,) + tuple(
-            _strip_columns(getattr(tree, f)) for f in tree.__dataclass_fields__ if f != "column")
+            _strip_columns(getattr(tree, f)) for f in tree.__dataclass_fields__
+            if f not in ("column", "written"))
     return tree
 
 

@@ -149,11 +149,11 @@ def test_rows_model_gradients_against_a_hand_written_loop() -> None:
         db += da
         dnext = da @ Wh.T
     graph = unroll_vector(spec, steps=T, sizes={"N": 1, "D": D, "H": H})
-    values = {"Wx": Wx, "Wh": Wh, "b": b}
+    values = {"W_x": Wx, "W_h": Wh, "b": b}
     values.update({f"x_{t}": xs[t][None] for t in range(T)})
     values.update({f"y_{t}": ys[t][None] for t in range(T)})
-    got = {w: np.asarray(_grad(graph, values, w)) for w in ("Wx", "Wh", "b")}
-    for w, want in (("Wx", dWx), ("Wh", dWh), ("b", db)):
+    got = {w: np.asarray(_grad(graph, values, w)) for w in ("W_x", "W_h", "b")}
+    for w, want in (("W_x", dWx), ("W_h", dWh), ("b", db)):
         assert np.allclose(got[w].reshape(want.shape), want, rtol=1e-12, atol=1e-12), w
 
 
@@ -248,7 +248,7 @@ def test_a_bad_matrix_file_on_the_command_line_is_one_line_and_2(
 @pytest.mark.parametrize("argv, message", [
     (["--size", "Q=5"], "model elman has no size Q; its sizes are H, D, K"),
     (["--model", str(MODELS / "rnn-rows.toml"), "--size", "N=3"],
-     "+ adds h_{t-1} Wh + x_t Wx (3 x 4) and b (1 x 4): the shapes differ"),
+     "+ adds h_{t-1} W_h + x_t W_x (3 x 4) and b (1 x 4): the shapes differ"),
     (["--model", str(MODELS / "rnn-rows.toml"), "--bias"],
      "--bias does not apply: model rnn-rows has no optional parameters"),
     (["--model", str(MODELS / "elman-last.toml"), "--form", "paths"],
@@ -279,10 +279,10 @@ def test_a_matrix_file_keeps_the_pre_activation_adjoint_by_default() -> None:
     ("E_t = sum(h_t * y_t)", "holds"),
     ("E_t = sum(h_t ⊙ y_t)", "holds"),
     ("E_t = sum(h_t)", "fails"),                           # the upstream y_t left out
-    ("dE/dWh = sum_t h_{t-1}^T delta_t", "holds"),         # δ_t = ∂E/∂a_t, rows
-    ("dE/dWh = sum_t delta_t^T h_{t-1}", "fails"),         # the transpose of the gradient
+    ("dE/dW_h = sum_t h_{t-1}^T delta_t", "holds"),        # δ_t = ∂E/∂a_t, rows
+    ("dE/dW_h = sum_t delta_t^T h_{t-1}", "fails"),        # the transpose of the gradient
     ("dE/db = sum_t delta_t", "holds"),
-    ("delta_t = (y_t + delta_{t+1} Wh^T) * (1 - h_t * h_t)", "holds"),
+    ("delta_t = (y_t + delta_{t+1} W_h^T) * (1 - h_t * h_t)", "holds"),
     ("delta_t = y_t * (1 - h_t * h_t)", "fails"),          # the through-time term dropped
 ])
 def test_check_on_the_rows_file_with_its_batch_letter(tmp_path: Path, formula: str,
@@ -484,8 +484,8 @@ def test_a_parameter_unused_at_one_step_is_named_not_a_crash(
 # ---- perturbed right formulas never hold, on the new matrix models ----------------------
 
 FILE_TRUE = [  # model, a right formula, a term of the formula's shape to perturb it by
-    ("rnn-rows", "dE/db = sum_t delta_t", "x_0 Wx", "x_0 x_0^T"),
-    ("rnn-rows", "dE/dWh = sum_t h_{t-1}^T delta_t", "Wh", "x_0 x_0^T"),
+    ("rnn-rows", "dE/db = sum_t delta_t", "x_0 W_x", "x_0 x_0^T"),
+    ("rnn-rows", "dE/dW_h = sum_t h_{t-1}^T delta_t", "W_h", "x_0 x_0^T"),
     ("elman-last", "dE/dV = (yhat - y) s_{T-1}^T", "V", "x_0^T x_0"),
     ("lstm-matrix", "dE/dbf = sum_t dc_t * c_{t-1} * f_t * (1 - f_t)", "bf", "x_0^T x_0"),
 ]

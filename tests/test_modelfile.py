@@ -179,14 +179,20 @@ def test_parse_error_at_the_end_of_the_equation() -> None:
 
 
 def test_parse_error_at_the_unexpected_token() -> None:
-    text = _doc('"z_t = a_t + b_t + k"', '"z_t = a_t + + b_t"')
-    _expect(text, "+ + b_t", "found '+' where a name", shift=2)
+    text = _doc('"z_t = a_t + b_t + k"', '"z_t = a_t + * b_t + k"')
+    _expect(text, "+ * b_t", "found '*' where a name", shift=2)
+
+
+def test_a_unary_plus_reads_as_in_hand_formulas() -> None:
+    """One grammar: ``+ b_t`` is b_t in a model line as in a hand formula."""
+    text = _doc('"z_t = a_t + b_t + k"', '"z_t = a_t + + b_t + k"')
+    assert "z_t = a_t + + b_t + k" in parse_model(text, path="m.toml").cell
 
 
 def test_parse_error_missing_equals_sign() -> None:
     text = _doc('"a_t = x_t*u"', '"a_t x_t*u"')
-    _expect(text, "x_t*u", 'found \'x\' where "=" was expected; an equation reads name = '
-            "expression")
+    _expect(text, "a_t x_t*u", 'cannot parse the equation \'a_t x_t*u\': it has no "="; an '
+            "equation reads name = expression")
 
 
 def test_parse_error_column_through_an_escape() -> None:
@@ -298,9 +304,13 @@ def test_unknown_function_lists_the_known_ones() -> None:
 
 
 def test_function_name_with_a_space_before_its_parenthesis() -> None:
-    text = _gru("sigmoid(wr x_t", "sigmoid (wr x_t")
-    _expect(text, "sigmoid (", "sigmoid is a function: write sigmoid(wr x_t + ur h_{t-1} + br) "
-            "with no space before the parenthesis")
+    """One grammar: a function's name before a bracket calls it, space or not, as in a hand
+    formula; a name that is no function before a bracket multiplies (v (1 - z_t))."""
+    spaced = parse_model(_gru("sigmoid(wr x_t", "sigmoid (wr x_t"), path="m.toml")
+    plain = parse_model(_gru("", ""), path="m.toml")
+    assert unroll(spaced, steps=2).nodes.keys() == unroll(plain, steps=2).nodes.keys()
+    assert [n.expr for n in unroll(spaced, steps=2).nodes.values()] == \
+        [n.expr for n in unroll(plain, steps=2).nodes.values()]
 
 
 def test_function_with_the_wrong_number_of_arguments() -> None:
@@ -356,13 +366,15 @@ def test_empty_cell() -> None:
 
 # ---- 11. names with an underscore ------------------------------------------------------------
 
-def test_underscore_name_in_a_list() -> None:
-    _expect(_doc('"k", "v"]', '"k", "v", "W_x"]'), '"W_x"',
-            "W_x: names are letters and digits (e.g. Wx) for now")
+def test_a_subscript_that_is_a_step_in_a_list() -> None:
+    _expect(_doc('"k", "v"]', '"k", "v", "W_t"]'), '"W_t"',
+            "W_t: a name is letters and digits with at most one subscript of letters")
 
 
-def test_underscore_name_in_an_equation() -> None:
-    _expect(_gru("un h_{t-1}", "un_h"), "un_h", "un_h: names are letters and digits (e.g. unh)")
+def test_a_subscripted_name_in_an_equation_is_a_name() -> None:
+    """un_h is one name (a subscript of letters), not un at a step h: undeclared here."""
+    message = _error(_gru("un h_{t-1}", "un_h"))
+    assert "un_h" in message and "step" not in message, message
 
 
 # ---- 12. matrix models -------------------------------------------------------------------------

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from bptt_sym.budget import OutOfTime, budget
@@ -21,7 +21,7 @@ from bptt_sym.graph.resolve import InvalidFormula, to_sympy
 from bptt_sym.model.registry import model_spec
 from bptt_sym.model.spec import ModelSpec
 from bptt_sym.syntax.document import Broken, Skipped, read_document
-from bptt_sym.syntax.formula import Chain, ParseError, parse
+from bptt_sym.syntax.formula import Chain, ParseError, named, parse
 
 __all__ = ["Verdict", "Judge", "check", "check_graph", "judge_lines", "summary", "POINTS",
            "OutOfTime"]
@@ -84,12 +84,14 @@ def _invalid(line: int, source: str, message: str, column: int | None = None) ->
 
 def judge_lines(text: str, decide: Callable[[Chain], tuple], *, seconds: float,
                 total_seconds: float = TOTAL_SECONDS,
-                on_verdict: Callable[[Verdict], None] | None = None) -> list[Verdict]:
+                on_verdict: Callable[[Verdict], None] | None = None,
+                names: Collection[str] = ()) -> list[Verdict]:
     """Parse each equation of ``text`` and ``decide`` it within ``seconds``; every failure
     to read an equation is its ``invalid`` verdict, never an exception.  What the document
     holds besides equations is ``skipped`` (a delimiter never closed is ``invalid``).  An
     equation not decided within ``seconds``, and every equation once the whole check has
-    spent ``total_seconds`` (wall-clock), is ``undecided``: reported, never dropped."""
+    spent ``total_seconds`` (wall-clock), is ``undecided``: reported, never dropped.
+    ``names``: the model's names, so that ``W_x`` is the name W_x (:func:`named`)."""
     verdicts = []
     started = time.monotonic()
     for found in read_document(text):
@@ -105,7 +107,7 @@ def judge_lines(text: str, decide: Callable[[Chain], tuple], *, seconds: float,
         try:
             if left <= 0:
                 raise OutOfTime
-            chain = parse(found.text)
+            chain = named(parse(found.text), names)
             with budget(left_for_this, OutOfTime):
                 verdict = Verdict(found.line, found.text, *decide(chain))
         except ParseError as exc:
@@ -146,7 +148,8 @@ def check_graph(text: str, graph: Graph, *, seed: int = 0,
                                  "indices (--model elman); write the steps out here")
         return judge_sides(judge, [to_sympy(s, graph) for s in chain.sides])
 
-    return judge_lines(text, decide, seconds=DECIDE_SECONDS, on_verdict=on_verdict)
+    return judge_lines(text, decide, seconds=DECIDE_SECONDS, on_verdict=on_verdict,
+                       names=graph.spec.names)
 
 
 def check(text: str, *, model: str | ModelSpec = "doc", steps: int = 2, activation: str = "f",

@@ -345,4 +345,5 @@ def check_matrix(text: str, *, spec: ModelSpec = ELMAN, steps: int = 2, bias: bo
             judges.append(MatrixJudge(names, seed, shapes or default_shapes(spec), pool=POOL))
         return _decide(judges[0], chain)
 
-    return judge_lines(text, decide, seconds=DECIDE_SECONDS, on_verdict=on_verdict)
+    return judge_lines(text, decide, seconds=DECIDE_SECONDS, on_verdict=on_verdict,
+                       names=spec.names)

@@ -62,19 +62,22 @@ def _per_output(g: Graph, wrt: str) -> list[MatrixStep]:
                       "the whole sequence is one sample: a sum of the losses of every step",
                       "V5")]
     s, xent = g.spec.states[0], any(isinstance(n.expr, Xent) for n in g.nodes.values())
+    w_tex = leibniz(w, "latex")  # W, or W_{x} for a name with its own subscript
+    copy_tex = f"{w_tex}_k" if w_tex == wrt else \
+        leibniz(sp.MatrixSymbol(f"{wrt}_k", *w.shape), "latex")
     how = " (softmax with cross-entropy)" if xent else ""
     notes = {
         "chain": (f"each loss E_t reaches {wrt} through the state of every step k ≤ t, by the "
                   f"copy {wrt}_k used at step k (∂{s}_k/∂{wrt}_k is a 3-tensor)",
-                  f"each loss $E_t$ reaches ${wrt}$ through the state of every step $k \\le t$, "
-                  f"by the copy ${wrt}_k$ used at step $k$"),
+                  f"each loss $E_t$ reaches ${w_tex}$ through the state of every step "
+                  f"$k \\le t$, by the copy ${copy_tex}$ used at step $k$"),
         "jacobian": ("where the step Jacobian is", "where the step Jacobian is"),
         "local": (f"and the error of E_t alone at its state{how}",
                   f"and the error of $E_t$ alone at its state{how}"),
     }
     if all(not isinstance(e.rhs, BoundedSum) for kind, e in per_output(g, wrt)):
         notes["chain"] = (f"{wrt} acts on the output of step t only",
-                          f"${wrt}$ acts on the output of step $t$ only")
+                          f"${w_tex}$ acts on the output of step $t$ only")
         notes["local"] = (f"the same, worked out{how}", f"the same, worked out{how}")
     for kind, eq in per_output(g, wrt):
         out.append(MatrixStep(eq, *notes[kind]))

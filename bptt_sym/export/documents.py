@@ -14,7 +14,7 @@ LaTeX printer; :func:`bptt_sym.printing.layout.rows` breaks the long ones across
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,8 @@ import sympy as sp
 from bptt_sym.derivation.forms import DEFAULT_MAX_PATHS, Derivation, PathLimitError, derive
 from bptt_sym.errors import UsageError
 from bptt_sym.graph.build import Graph
+from bptt_sym.model.line import function_arities
+from bptt_sym.model.spec import ModelSpec
 from bptt_sym.notation import Partial
 from bptt_sym.printing.layout import rows
 from bptt_sym.printing.leibniz import leibniz
@@ -121,24 +123,16 @@ def _name(ref: Ref) -> sp.Symbol:
     return sp.Symbol(f"{ref.base}_{{{ref.var or ref.offset}{shift}}}", commutative=False)
 
 
-class _AnyFunction(Mapping[str, sp.FunctionClass]):
-    """Every function name of a model equation stands for itself (f, g, L, tanh, …)."""
-
-    def __getitem__(self, name: str) -> sp.FunctionClass:
-        return sp.Function(name)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
+def _as_written(spec: ModelSpec) -> dict[str, sp.FunctionClass]:
+    """Every function a model equation may call stands for itself (f, g, L, tanh, …)."""
+    return {name: sp.Function(name) for name in function_arities(spec.functions)}
 
 
 def _model_part(graph: Graph) -> Part:
     spec = graph.spec
     shown = []
     for line in spec.cell + spec.head:
-        t = parse_equation(line, functions=_AnyFunction(), symbol=_name)
+        t = parse_equation(line, functions=_as_written(spec), symbol=_name)
         shown.append(Display(leibniz(_name(t.lhs), "latex"), leibniz(t.rhs, "latex"),
                              numbered=False))
     chosen = ", ".join(f"{role} {name}" for role, name in graph.choices.items())

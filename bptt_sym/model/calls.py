@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
-from lark import Tree
-from lark.exceptions import LarkError
+from collections.abc import Iterator
 
+from bptt_sym.errors import BpttError
+from bptt_sym.model.line import function_arities
 from bptt_sym.model.spec import ModelSpec
-from bptt_sym.syntax.equations import _PARSER
+from bptt_sym.rules.expressions import MATRIX_FUNCTIONS
+from bptt_sym.syntax.equations import model_ref, read_equation
+from bptt_sym.syntax.nodes import Call, Op, Ref, Sum
 
 __all__ = ["calls", "xent_targets"]
 
@@ -19,19 +22,28 @@ def calls(spec: ModelSpec) -> frozenset[str]:
     >>> sorted(calls(DOC))
     ['L', 'f', 'g']
     """
-    return frozenset(str(c.children[0]) for c in _calls(spec))
+    return frozenset(c.name for c in _calls(spec))
 
 
-def _calls(spec: ModelSpec) -> list[Tree]:
-    """Every call of every equation of ``spec``, as parse trees."""
-    found = []
+def _calls(spec: ModelSpec) -> list[Call]:
+    """Every call of every equation of ``spec``, as parsed."""
+    names = set(function_arities(spec.functions)) | set(MATRIX_FUNCTIONS)
+    found: list[Call] = []
     for source in (*spec.cell, *spec.head):
         try:
-            tree = _PARSER.parse(source)
-        except LarkError:
+            _, rhs = read_equation(source, names)
+        except BpttError:
             continue
-        found += [c for c in tree.iter_subtrees() if isinstance(c, Tree) and c.data == "call"]
+        found += [n for n in _nodes(rhs) if isinstance(n, Call)]
     return found
+
+
+def _nodes(node: object) -> Iterator[object]:
+    yield node
+    children = node.args if isinstance(node, (Op, Call)) else \
+        (node.body,) if isinstance(node, Sum) else ()
+    for child in children:
+        yield from _nodes(child)
 
 
 def xent_targets(spec: ModelSpec) -> frozenset[str]:
@@ -44,9 +56,8 @@ def xent_targets(spec: ModelSpec) -> frozenset[str]:
     """
     found: set[str] = set()
     for c in _calls(spec):
-        args = c.children[1:] if str(c.children[0]) == "xent" else []
-        if len(args) == 2 and isinstance(args[1], Tree) and args[1].data == "ref":
-            name = str(args[1].children[0])
+        if c.name == "xent" and len(c.args) == 2 and isinstance(c.args[1], Ref):
+            name = model_ref(c.args[1]).base
             if name in spec.targets:
                 found.add(name)
     return frozenset(found)

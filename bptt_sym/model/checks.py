@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bptt_sym.model.line import Line, function_arities, parse_line, spot, written
+from bptt_sym.model.line import Line, digit_ending, function_arities, parse_line, spot, written
 from bptt_sym.model.places import Path, Places
 from bptt_sym.syntax.equations import Ref
 
@@ -55,13 +55,6 @@ def check_equations(places: Places, lines: list[Line], roles: Mapping[str, tuple
         if role != "function" and name not in used:
             raise places.error(path, f"{role} {name} is not used by any equation; remove it "
                                      f"from {role}s or use it")
-
-
-def digit_ending(name: str) -> str:
-    """Why a name may not end in a digit."""
-    return (f"{name} ends in a digit: in formulas {name} reads as {name.rstrip('0123456789')} "
-            f"at step {name[len(name.rstrip('0123456789')):]}; end names with a letter, "
-            f"e.g. {name.rstrip('0123456789')}a")
 
 
 def _define(m: _Model, line: Line) -> None:

@@ -13,32 +13,34 @@ its syntax, names and calls checked, each problem one ``FILE:LINE:COL`` line.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Collection, Mapping, MutableMapping
 from dataclasses import dataclass
 
 import sympy as sp
-from lark.exceptions import LarkError, UnexpectedInput, VisitError
 
 from bptt_sym.errors import BpttError
 from bptt_sym.model.places import Path, Places
 from bptt_sym.rules.functions import ABSTRACT, ROLES, RULES
-from bptt_sym.syntax.equations import _PARSER, Ref, Template, parse_equation
+from bptt_sym.syntax.equations import Ref, Template, parse_equation, read_equation
+from bptt_sym.syntax.nodes import ParseError
 
-__all__ = ["Line", "function_arities", "parse_line", "spot", "index_text", "written"]
+__all__ = ["Line", "function_arities", "parse_line", "spot", "index_text", "written",
+           "digit_ending"]
 
 
 # ---- one equation -------------------------------------------------------------------------
 
 MAX_EQUATION = 2000  # characters
 _ROLE_ARITY = {"activation": 1, "output": 1, "loss": 2}
-_UNDERSCORED = re.compile(r"(?<![A-Za-z0-9_])([A-Za-z][A-Za-z0-9]*)\s*_\s*([A-Za-z][A-Za-z0-9]*)")
 _CALL = re.compile(r"(?<![A-Za-z0-9_])([A-Za-z][A-Za-z0-9]*)(?=\()")
+_DIGIT_INDEXED = re.compile(r"(?<![A-Za-z0-9_])([A-Za-z][A-Za-z0-9]*[0-9])(?=\s*_)")  # a2_t
 _INDEX = re.compile(r"\s*_\s*(\{[^}]*\}|[A-Za-z0-9]+)")
-_WORDS = (("NAME", "a name"), ("FUNC", "a name"), ("NUMBER", "a number"), ("LPAR", '"("'),
-          ("MINUS", '"-"'), ("STEPSUM", "sum_t"), ("PLUS", '"+"'), ("STAR", '"*"'),
-          ("SLASH", '"/"'), ("CIRCUMFLEX", '"^"'), ("RPAR", '")"'), ("COMMA", '","'),
-          ("EQUAL", '"="'), ("IDXVAR", "t or T"), ("INT", "a whole number"),
-          ("SIGNED_INT", "a whole number"), ("LBRACE", '"{"'), ("RBRACE", '"}"'))
+# The grammar's tokens (:mod:`bptt_sym.syntax.formula`) that a model line uses, as a message
+# names them, in this order; the others (∂, \frac, …) belong to hand formulas.
+_WORDS = (("NAME", "a name"), ("FUNC", "a name"), ("NUMBER", "a number"), ("_LP", '"("'),
+          ("SUB", '"-"'), ("SUMSYM", "sum_t"), ("ADD", '"+"'), ("MUL", '"*"'), ("DIV", '"/"'),
+          ("POW", '"^"'), ("_RP", '")"'), ("_COMMA", '","'), ("_EQ", '"="'))
+_OPERAND = {"NAME", "NUMBER", "_LP", "SUB", "SUMSYM"}  # what may start an operand
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ def parse_line(places: Places, path: Path, part: str, source: str,
         raise places.error(path, f"the equation is longer than {MAX_EQUATION} characters; "
                                  "split it into several")
     _names_and_calls(places, path, part, source, arities)
-    _syntax(places, path, source)
+    _syntax(places, path, source, arities)
     calls: list[tuple[str, int]] = []
     template = _parsed(places, path, source, {n: _dummy(n, calls) for n in arities}, None)
     for name, n in calls:
@@ -134,12 +136,8 @@ def _arguments(source: str, at: int) -> int:
 
 def _names_and_calls(places: Places, path: Path, part: str, source: str,
                      arities: Mapping[str, int]) -> None:
-    for m in _UNDERSCORED.finditer(source):
-        base, sub = m.groups()
-        if sub not in ("t", "T") and not (base == "sum" and sub == "t"):
-            raise places.error(path, f"{base}_{sub}: names are letters and digits (e.g. "
-                               f"{base}{sub}) for now; _ starts a step index (x_t, s_{{t-1}})",
-                               m.start())
+    for m in _DIGIT_INDEXED.finditer(source):
+        raise places.error(path, digit_ending(m[1]), m.start())
     where = max(source.find("sum_t"), source.find("Σ_t"))
     if part == "cell" and where >= 0:
         raise places.error(path, "sum_t adds up all the steps: it belongs in the head or the "
@@ -152,23 +150,35 @@ def _names_and_calls(places: Places, path: Path, part: str, source: str,
                                'functions = { f = "activation" })', m.start())
 
 
-def _syntax(places: Places, path: Path, source: str) -> None:
+def digit_ending(name: str) -> str:
+    """Why a name may not end in a digit."""
+    return (f"{name} ends in a digit: in formulas {name} reads as {name.rstrip('0123456789')} "
+            f"at step {name[len(name.rstrip('0123456789')):]}; end names with a letter, "
+            f"e.g. {name.rstrip('0123456789')}a")
+
+
+def _syntax(places: Places, path: Path, source: str, functions: Collection[str]) -> None:
     try:
-        _PARSER.parse(source)
-    except UnexpectedInput as exc:
-        token = getattr(exc, "token", None)
-        end = token is not None and token.type == "$END"
-        at = len(source.rstrip()) if end else max(0, exc.pos_in_stream or 0)
-        found = ("the end of the equation" if end else
-                 f"{source[at]!r}" if token is None else f"{str(token)!r}")
-        expected = getattr(exc, "expected", None) or getattr(exc, "allowed", None) or set()
+        read_equation(source, functions)
+    except ParseError as exc:
+        if "=" not in source:
+            raise places.error(path, f"cannot parse the equation {_shown(source)}: it has no "
+                                     '"="; an equation reads name = expression', 0) from None
+        end = exc.found == ""
+        at = len(source.rstrip()) if end else max(0, exc.column - 1)
+        found = "the end of the equation" if end else repr(exc.found)
+        expected = exc.expected
+        if expected & _OPERAND:  # an operand: say only what may start one
+            expected = expected & _OPERAND
         words = list(dict.fromkeys(w for k, w in _WORDS if k in expected))
         want = ", ".join(words[:-1]) + f" or {words[-1]}" if len(words) > 1 else "".join(words)
-        hint = "; an equation reads name = expression" if words == ['"="'] else ""
         raise places.error(path, f"cannot parse the equation {_shown(source)}: found {found} "
-                                 f"where {want or 'something else'} was expected{hint}",
+                                 f"where {want or 'something else'} was expected",
                            at) from None
-    except (LarkError, RecursionError):
+    except BpttError as exc:
+        raise places.error(path, f"cannot parse the equation {_shown(source)}: "
+                                 f"{str(exc).splitlines()[0]}") from None
+    except RecursionError:
         raise places.error(path, f"cannot parse the equation {_shown(source)}") from None
 
 
@@ -178,8 +188,7 @@ def _parsed(places: Places, path: Path, source: str, fns: Mapping[str, Callable[
         return parse_equation(source, functions=fns, steps=steps)
     except BpttError as exc:
         raise places.error(path, str(exc)) from None
-    except (VisitError, ValueError, TypeError, LookupError, ArithmeticError,
-            RecursionError) as exc:
+    except (ValueError, TypeError, LookupError, ArithmeticError, RecursionError) as exc:
         why = str(getattr(exc, "orig_exc", exc)).strip().split("\n")[0][:100] or "too complex"
         raise places.error(path, f"cannot read the equation {_shown(source)}: {why}") from None
 

@@ -14,7 +14,6 @@ Every problem is one :class:`ModelFileError` line ``FILE:LINE:COL: what is wrong
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -26,6 +25,8 @@ from bptt_sym.model.checks import Line, check_equations, digit_ending, function_
 from bptt_sym.model.places import ModelFileError, Path, Places, line_col, located, tomllib
 from bptt_sym.model.shapes import check_shapes, default_adjoints, read_shapes, read_sizes
 from bptt_sym.model.spec import ModelSpec
+from bptt_sym.model.write import model_toml
+from bptt_sym.notation import STEP_LETTERS
 from bptt_sym.rules.expressions import MATRIX_FUNCTIONS
 from bptt_sym.rules.functions import ABSTRACT, ROLES
 
@@ -61,6 +62,7 @@ _REQUIRED = ("name", "parameters", "cell", "loss")
 _ROLE_KEYS = (("parameters", "parameter"), ("inputs", "input"), ("targets", "target"),
               ("functions", "function"))
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_SUBSCRIPTED = re.compile(r"([A-Za-z][A-Za-z0-9]*)_([A-Za-z]{1,8})")
 _ROLE_NAMES = {"activation": "f", "output": "g", "loss": "L"}  # the abstract rules' names
 _REF_KEY = re.compile(r"([A-Za-z][A-Za-z0-9]*)(?:_(\d+))?")
 
@@ -247,11 +249,14 @@ def _check_values(places: Places, data: Mapping[str, object]) -> None:
 def _check_name(places: Places, path: Path, name: str, key: bool = False) -> None:
     if _NAME.fullmatch(name) and name not in ("t", "T") and not name[-1].isdigit():
         return
+    m = _SUBSCRIPTED.fullmatch(name)
+    if m and m[2] not in STEP_LETTERS and not m[1][-1].isdigit():
+        return  # W_x, W_hh, b_ih: a name with a subscript of letters
     if _NAME.fullmatch(name) and name[-1].isdigit():
         raise places.error(path, digit_ending(name), key=key)
     if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
-        why = (f"{name}: names are letters and digits (e.g. {name.replace('_', '')}) for now; "
-               "_ starts a step index (x_t, s_{t-1})")
+        why = (f"{name}: a name is letters and digits with at most one subscript of letters "
+               "(W_x, W_hh); a subscript t, T, k, j or a number is a step (x_t, s_{t-1})")
     elif name in ("t", "T"):
         why = "t and T are the step and the number of steps; choose another name"
     else:
@@ -310,79 +315,6 @@ def _ref_key(key: str) -> tuple[str, int | None]:
 
 
 # ---- writing ------------------------------------------------------------------------------
-
-def model_toml(spec: ModelSpec) -> str:
-    """The canonical model file of ``spec``: ``parse_model(model_toml(s))`` is ``s`` again
-    (but for ``path``), with the article's equation numbers as comments."""
-    initial = {s: spec.initial_value(s) for s in spec.states}
-    out = [f"# bptt-sym model file: {spec.name} (pass it as --model FILE)"]
-    out += _aligned([
-        (f"name = {_q(spec.name)}", ""), (f"title = {_q(spec.title)}", ""),
-        (f"parameters = {_list(spec.parameters)}", "shared by all steps"),
-        (f"inputs = {_list(spec.inputs)}", "x_t at each step t = 0 … T-1"),
-        (f"targets = {_list(spec.targets)}", ""),
-        (f"initial = {_table(initial)}", "each state's value at step -1: \"given\" or \"zero\"")])
-    out += ["", "# the equations of step t (_{t-1}: the step before)", "cell = ["]
-    out += _aligned([(f"    {_q(e)},", _numbers(spec, e, True)) for e in spec.cell]) + ["]"]
-    out += ["# the equations after the last step (_{T-1}: the last step)", "head = ["]
-    out += _aligned([(f"    {_q(e)},", _numbers(spec, e, False)) for e in spec.head[:-1]])
-    loss = spec.head[-1] if spec.head else ""
-    out += ["]"] + _aligned([(f"loss = {_q(loss)}", _numbers(spec, loss, False))])
-    out += ["# which function names the options --activation, --output and --loss replace",
-            f"functions = {_table(spec.functions)}"]
-    out += _aligned([(f"keys = {_list(spec.keys)}", "the nodes the state-level chains pass "
-                      "through"), (f"article_steps = {spec.article_steps}",
-                                   "the number of steps of the article's numbers")])
-    if spec.optional:
-        out += [f"optional = {_list(spec.optional)}  # in the model only with --bias"]
-    if spec.adjoints:
-        out += [f"adjoints = {_table(spec.adjoints)}  # adjoints kept as named vectors"]
-    if spec.is_matrix:
-        out += ["", "[sizes]  # the default size of each letter (--size sets them)"]
-        out += [f"{_key(k)} = {n}" for k, n in spec.sizes.items()]
-        out += ["", "[shapes]  # rows x columns of every name that is not a scalar"]
-        out += [f"{_key(k)} = {_q(' x '.join(v))}" for k, v in spec.shapes.items()]
-    if spec.refs:
-        out += ["", "[refs]  # the article's equation numbers: name_step (a_0) or name (q)"]
-        out += [f"{_key(n if t is None else f'{n}_{t}')} = {_q(v)}" for (n, t), v in
-                spec.refs.items()]
-    if spec.backward_refs:
-        out += ["", '[backward_refs]  # "kind name" -> the number of a backward equation']
-        out += [f"{_key(' '.join(k))} = {_q(v)}" for k, v in spec.backward_refs.items()]
-    return "\n".join(out) + "\n"
-
-
-def _aligned(rows: list[tuple[str, str]]) -> list[str]:
-    width = max((len(code) for code, note in rows if note), default=0)
-    return [f"{code:<{width}}  # {note}" if note else code for code, note in rows]
-
-
-def _numbers(spec: ModelSpec, equation: str, cell: bool) -> str:
-    m = _NAME.match(equation.strip())
-    name = m.group() if m else ""
-    return ", ".join(v for (n, t), v in spec.refs.items() if n == name and (t is None) != cell)
-
-
-def _q(text: str) -> str:
-    """``text`` as a TOML basic string (JSON's escapes are TOML's, and DEL is escaped)."""
-    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def _key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _q(key)
-
-
-def _list(names: tuple[str, ...]) -> str:
-    return "[" + ", ".join(map(_q, names)) + "]"
-
-
-def _table(table: Mapping[str, str]) -> str:
-    if not table:
-        return "{}"
-    return "{ " + ", ".join(f"{_key(k)} = {_q(v)}" for k, v in table.items()) + " }"
-
-
-# ---- built-in files ---------------------------------------------------------------------
 
 def builtin_text(name: str) -> str:
     """The text of the built-in model file ``bptt_sym/builtin/NAME.toml``."""

@@ -5,9 +5,12 @@ are read into it (:mod:`bptt_sym.model.load`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 __all__ = ["ModelSpec"]
+
+_DEFINED = re.compile(r"^\s*([A-Za-z][A-Za-z0-9]*(?:_[A-Za-z]{2,8})?)")  # a line's left name
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,14 @@ class ModelSpec:
     def heading(self) -> str:
         """``name: title``, or the name alone for a model with no title."""
         return f"{self.name}: {self.title}" if self.title else self.name
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every name of the model: parameters, inputs, targets and the defined nodes."""
+        defined = {m[1] for line in (*self.cell, *self.head, f"{self.loss} =")
+                   if (m := _DEFINED.match(line))}
+        return frozenset({*self.parameters, *self.inputs, *self.targets, *self.states,
+                          *defined})
 
     def initial_value(self, state: str) -> str:
         """``"given"`` or ``"zero"``: the value of ``state`` at step -1."""

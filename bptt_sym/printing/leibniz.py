@@ -21,7 +21,7 @@ from sympy.printing.str import StrPrinter
 
 from bptt_sym.deep import run_deep
 from bptt_sym.errors import UsageError
-from bptt_sym.notation import split_name
+from bptt_sym.notation import name_subscript, split_name
 from bptt_sym.printing.matrix_notation import SUB as _SUB
 from bptt_sym.printing.matrix_notation import Matrix as _Matrix
 
@@ -72,7 +72,18 @@ class _Leibniz:
 
     def _print_Symbol(self, expr: sp.Symbol) -> str:
         base, step = split_name(expr.name)
+        stem, sub = name_subscript(base)
+        if sub is not None:
+            return self._subscripted(stem, sub, step)
         return base if step is None else self._index(base, step)
+
+    def _subscripted(self, stem: str, sub: str, step: int | str | None) -> str:
+        """A name with its own subscript, W_x or W_hh, at ``step`` (None: no step; a string:
+        a step index such as k or t-1)."""
+        name = f"{stem}_{sub}"
+        if step is None:
+            return name
+        return self._index(name, step) if isinstance(step, int) else name + self._sub(step)
 
     def _print_Partial(self, expr: sp.Expr) -> str:
         return self._partial(self._print(expr.num), self._print(expr.den))
@@ -251,6 +262,9 @@ class LeibnizLatexPrinter(_Matrix, _Leibniz, LatexPrinter):
 
     def _index(self, base: str, step: int) -> str:
         return f"{base}_{{{step}}}"
+
+    def _subscripted(self, stem: str, sub: str, step: int | str | None) -> str:
+        return f"{stem}_{{{sub}}}" if step is None else f"{stem}_{{{sub},{step}}}"
 
     def _power(self, base: str, exp: sp.Expr) -> str:
         return f"{base}^{{{self._print(exp)}}}"

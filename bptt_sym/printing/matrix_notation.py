@@ -9,12 +9,15 @@ import re
 
 import sympy as sp
 
+from bptt_sym.notation import name_subscript
+
 __all__ = ["Matrix", "SUB", "SUB_LETTERS"]
 
 SUB = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
 SUB_LETTERS = str.maketrans("tkj+", "ₜₖⱼ₊")
 
-_TEMPLATE = re.compile(r"^(?P<base>[A-Za-z]+)_(?:\{(?P<braced>[^{}]+)\}|(?P<plain>[0-9A-Za-z]+))$")
+_TEMPLATE = re.compile(r"^(?P<base>[A-Za-z]+(?:_[A-Za-z]+)?)"
+                       r"_(?:\{(?P<braced>[^{}]+)\}|(?P<plain>[0-9A-Za-z]+))$")
 
 
 class Matrix:
@@ -40,6 +43,12 @@ class Matrix:
         m = _TEMPLATE.match(name)
         if m is None:
             return self.names.get(name, name)
+        stem, sub = name_subscript(name)
+        if sub is not None:  # W_x, W_hh: a name with its own subscript
+            return self._subscripted(stem, sub, None)
+        stem, sub = name_subscript(m["base"])
+        if sub is not None:  # W_x_k: the copy of W_x at step k
+            return self._subscripted(stem, sub, m["braced"] or m["plain"])
         base = self.names.get(m["base"], m["base"])
         return base + self._sub(m["braced"] or m["plain"])
 

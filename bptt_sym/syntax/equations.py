@@ -13,43 +13,18 @@ line parses into a :class:`Template`: the defined name and a SymPy right-hand si
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 import sympy as sp
-from lark import Lark, Transformer, v_args
-from lark.exceptions import LarkError, VisitError
 from sympy.matrices.expressions import MatrixExpr
 
 from bptt_sym.errors import BpttError
+from bptt_sym.syntax import formula as _formula
+from bptt_sym.syntax.nodes import Call, Chain, Num, Op, ParseError, Sum
 
-__all__ = ["Ref", "Template", "parse_equation", "StepIndices"]
+__all__ = ["Ref", "Template", "parse_equation", "read_equation", "fold", "model_ref"]
 
-_GRAMMAR = r"""
-start: ref "=" sum
-?sum: product | sum "+" product -> add | sum "-" product -> sub
-?product: unary | product "*" unary -> mul | product "/" unary -> div | product power -> juxt
-        | product ("⊙" | "∘") unary -> hadamard | product ("@" | "·") unary -> matmul
-?unary: power | "-" unary -> neg
-?power: atom | atom ("^" | "**") unary -> pow | atom TRANSPOSE -> transpose
-?atom: NUMBER -> number | ref | call | "(" sum ")" | STEPSUM power -> stepsum
-call: FUNC "(" sum ("," sum)* ")"
-ref: NAME ("_" index)?
-?index: "{" idx "}" | IDXVAR -> var | INT -> const
-idx: IDXVAR -> var | IDXVAR "-" INT -> minus | IDXVAR "+" INT -> plus | SIGNED_INT -> const
-IDXVAR: "t" | "T"
-NAME: /[A-Za-z][A-Za-z0-9]*/
-FUNC.2: /[A-Za-z][A-Za-z0-9]*(?=\()/
-STEPSUM.3: "sum_t" | "Σ_t"
-TRANSPOSE.3: "ᵀ" | /\^\s*T(?![A-Za-z0-9_({])/
-%import common.NUMBER
-%import common.INT
-%import common.SIGNED_INT
-%import common.WS
-%ignore WS
-"""
-
-_PARSER = Lark(_GRAMMAR, parser="lalr")
 MAX_EXPONENT = 1000  # 2^(999^9) would make SymPy build a number of 10^26 digits
 
 
@@ -93,45 +68,107 @@ class Template:
     refs: Mapping[sp.Symbol, Ref]
 
 
-@v_args(inline=True)
-class StepIndices(Transformer):
-    """The grammar's step indices as (variable, offset): t -> ("t", 0), t-1 -> ("t", -1),
-    3 -> ("", 3).  Shared by every reader of the model grammar."""
-
-    def var(self, name):  # noqa: ANN001, ANN201 - lark callbacks
-        return (str(name), 0)
-
-    def minus(self, name, k):  # noqa: ANN001, ANN201
-        return (str(name), -int(k))
-
-    def plus(self, name, k):  # noqa: ANN001, ANN201
-        return (str(name), int(k))
-
-    def const(self, k):  # noqa: ANN001, ANN201
-        return ("", int(k))
+# The operators of the formula grammar (:mod:`bptt_sym.syntax.formula`) as a model line
+# means them: * and ⊙ elementwise, juxtaposition, @ and · the matrix product.
+_METHOD = {"+": "add", "-": "sub", "*": "mul", "⊙": "mul", "juxt": "juxt", "@": "juxt",
+           "·": "juxt", "/": "div", "^": "pow", "neg": "neg", "T": "transpose"}
+_SUBSCRIPTS = re.compile(r"[_{₀-₉₋]")
+# A bare name touching "(": a call in a model line (v (1 - z) with a space multiplies)
+_CALL = re.compile(r"(?<![A-Za-z0-9_\\])([A-Za-z][A-Za-z0-9]*)(?=\()")
 
 
-@v_args(inline=True)
-class _ToSympy(StepIndices):
+def model_ref(ref: _formula.Ref) -> Ref:
+    """A name of the formula grammar as a model line means it: ``x_t``, ``s_{t-1}``,
+    ``E_{T-1}``, ``s_{-1}`` carry a step index; a subscript that is no step (``W_h``, ``W_hh``)
+    and digits typed with no ``_`` (``W1``) are part of the name."""
+    if ref.index is None:
+        return Ref(ref.base)
+    if ref.index[0] == "abs":
+        if ref.written and not _SUBSCRIPTS.search(ref.written):
+            return Ref(ref.written)  # W1 is a name; W_1 and W₁ are W at step 1
+        return Ref(ref.base, "", ref.index[1])
+    _, var, offset = ref.index
+    if var in ("t", "T"):
+        return Ref(ref.base, var, offset)
+    if offset == 0:
+        return Ref(f"{ref.base}_{var}")
+    raise BpttError(f"{ref.written or ref.base}: a step index of a model line is t or T "
+                    "(x_t, s_{t-1}, E_{T-1})")
+
+
+def read_equation(source: str, functions: Collection[str]) -> tuple[_formula.Ref, object]:
+    """One model line read by the formula grammar: its left side (a name) and right side.
+
+    ``functions``: the names that are called before a bracket; any other name before a
+    bracket multiplies it.  Raises :class:`~bptt_sym.syntax.nodes.ParseError` (with its
+    column) for text the grammar does not read, :class:`BpttError` for a formula that is
+    not a model line (a chain, a condition, a left side that is no name)."""
+    for m in _CALL.finditer(source):
+        if m[1] not in functions and m[1] not in ("sum", "Σ"):
+            known = ", ".join(sorted(functions)) or "none"
+            raise BpttError(f"unknown function {m[1]}; known functions: {known}")
+    chain: Chain = _formula.parse(source, functions=frozenset(functions))
+    if len(chain.sides) != 2 or chain.condition is not None:
+        raise BpttError("a model line is one equation, name = expression")
+    lhs = chain.sides[0]
+    if not isinstance(lhs, _formula.Ref):
+        raise BpttError("the left side must be a name such as z_t or q (t and T are step "
+                        "indices)")
+    return lhs, chain.sides[1]
+
+
+def fold(node: object, visitor: object) -> object:
+    """Build a model line's right side bottom-up, left to right: ``visitor`` has a method
+    per operator (``add``, ``sub``, ``mul``, ``juxt``, ``div``, ``pow``, ``neg``,
+    ``transpose``) and ``number(text)``, ``ref(Ref)``, ``call(name, *args)`` and
+    ``stepsum(body)`` (``sum_t``)."""
+    if isinstance(node, Num):
+        return visitor.number(node.value)
+    if isinstance(node, _formula.Ref):
+        return visitor.ref(model_ref(node))
+    if isinstance(node, Call) and not node.prime and not node.slot:
+        return visitor.call(node.name, *(fold(a, visitor) for a in node.args))
+    if isinstance(node, Sum) and node.lo is None and node.hi is None and node.var == "t":
+        return visitor.stepsum(fold(node.body, visitor))
+    if isinstance(node, Op) and node.op in _METHOD:
+        args = [fold(a, visitor) for a in node.args]
+        return getattr(visitor, _METHOD[node.op])(*args)
+    raise BpttError(_foreign(node))
+
+
+def _foreign(node: object) -> str:
+    """Why a piece of a hand formula has no place in a model line."""
+    if isinstance(node, Call):
+        return f"{node.name}′ or ∂{node.name}: a derivative has no place in a model line"
+    if isinstance(node, Sum):
+        return "a model line sums over all the steps only: sum_t …"
+    kind = type(node).__name__
+    return {"Deriv": "a derivative has no place in a model line",
+            "DerivCall": "a derivative has no place in a model line",
+            "Prod": "a product over steps has no place in a model line"}.get(
+                kind, f"{kind} has no place in a model line")
+
+
+class _ToSympy:
+    """A model line's right side as SymPy, over placeholders (or ``symbol`` of each Ref)."""
+
     def __init__(self, functions: Mapping[str, Callable[..., sp.Expr]],
                  symbol: Callable[[Ref], sp.Basic] | None = None,
                  steps: int | None = None,
                  step_sum: Callable[[sp.Basic], sp.Basic] | None = None) -> None:
-        super().__init__()
         self.functions, self.step_sum = functions, step_sum
         self.symbol = symbol or Ref.placeholder
         self.steps = steps
         self.refs: dict[sp.Basic, Ref] = {}
 
-    def ref(self, name, index=None):  # noqa: ANN001, ANN201
-        if str(name) == "T" and index is None and self.steps is not None:
+    def ref(self, r: Ref) -> sp.Basic:
+        if r.base == "T" and r.var is None and self.steps is not None:
             return sp.Integer(self.steps)  # the number of steps, as in 1/T sum_t E_t
-        r = Ref(str(name)) if index is None else Ref(str(name), index[0], index[1])
         p = self.symbol(r)
         self.refs[p] = r
         return p
 
-    def stepsum(self, _token, body):  # noqa: ANN001, ANN201
+    def stepsum(self, body):  # noqa: ANN001, ANN201
         """sum_t body: the body at every step t = 0 … T-1 (its _t references made absolute)."""
         if self.steps is None:
             return body if self.step_sum is None else self.step_sum(body)
@@ -151,14 +188,14 @@ class _ToSympy(StepIndices):
                 self.refs.pop(p, None)
         return sp.Add(*terms, evaluate=False) if len(terms) > 1 else terms[0]
 
-    def number(self, tok):  # noqa: ANN001, ANN201
-        return sp.Rational(str(tok))
+    def number(self, text: str) -> sp.Rational:
+        return sp.Rational(text)
 
     def call(self, name, *args):  # noqa: ANN001, ANN201
         fn = self.functions.get(str(name))
         if fn is None:
             known = ", ".join(sorted(self.functions)) or "none"
-            raise BpttError(f"unknown function {name!s}; known functions: {known}")
+            raise BpttError(f"unknown function {name}; known functions: {known}")
         return fn(*args)
 
     def add(self, a, b):  # noqa: ANN001, ANN201
@@ -189,8 +226,6 @@ class _ToSympy(StepIndices):
             return sp.Mul(a, b, evaluate=False)  # 1/T (E_0 + E_1), not E_0/T + E_1/T
         return a * b
 
-    matmul = juxt
-
     def mul(self, a, b):  # noqa: ANN001, ANN201
         """a * b, a ⊙ b: elementwise between equal shapes (NumPy's convention)."""
         if not (_matrix(a) and _matrix(b)):
@@ -202,9 +237,7 @@ class _ToSympy(StepIndices):
                                                      "product" if fits else ""))
         return sp.HadamardProduct(a, b)
 
-    hadamard = mul
-
-    def transpose(self, a, _token):  # noqa: ANN001, ANN201
+    def transpose(self, a):  # noqa: ANN001, ANN201
         return sp.Transpose(a) if isinstance(a, MatrixExpr) else a
 
     def div(self, a, b):  # noqa: ANN001, ANN201
@@ -220,9 +253,6 @@ class _ToSympy(StepIndices):
         if b.is_Number and abs(b) > MAX_EXPONENT:
             raise BpttError(f"the exponent {b} is too large (at most {MAX_EXPONENT})")
         return a**b
-
-    def start(self, lhs, rhs):  # noqa: ANN001, ANN201
-        return lhs, rhs
 
 
 def _written(m: re.Match) -> str:
@@ -264,18 +294,17 @@ def parse_equation(source: str, *, functions: Mapping[str, Callable[..., sp.Expr
         >>> t.rhs, sorted(str(p) for p in t.refs)
         ((E[0] + E[1])/2, ['E[0]', 'E[1]'])
     """
+    builder = _ToSympy(functions, symbol, steps, step_sum)
     try:
-        tree = _PARSER.parse(source)
-        builder = _ToSympy(functions, symbol, steps, step_sum)
-        lhs_symbol, rhs = builder.transform(tree)
-    except VisitError as exc:
-        if isinstance(exc.orig_exc, BpttError):
-            why = re.sub(r"\b([A-Za-z][A-Za-z0-9]*)\[([^\]]*)\]", _written, str(exc.orig_exc))
-            raise BpttError(f"in model equation {source!r}: {why}") from None
-        raise
-    except LarkError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise BpttError(f"cannot parse model equation {source!r}: {first}") from None
+        lhs_node, rhs_node = read_equation(source, functions)
+        lhs_symbol = builder.ref(model_ref(lhs_node))
+        rhs = fold(rhs_node, builder)
+    except ParseError as exc:
+        raise BpttError(f"cannot parse model equation {source!r}: column {exc.column}: "
+                        f"{exc.reason}") from None
+    except BpttError as exc:
+        why = re.sub(r"\b([A-Za-z][A-Za-z0-9_]*)\[([^\]]*)\]", _written, str(exc))
+        raise BpttError(f"in model equation {source!r}: {why}") from None
     if lhs_symbol not in builder.refs:  # T = q: the step count is no name to define
         raise BpttError(f"in model equation {source!r}: the left side must be a name such as "
                         "z_t or q (t and T are step indices)")

@@ -12,6 +12,7 @@ is evaluated, and a Python expression is just a syntax error or an unknown name.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, VisitError
@@ -30,10 +31,11 @@ from bptt_sym.syntax.nodes import (
     Prod,
     Ref,
     Sum,
+    named,
 )
 
 __all__ = ["ParseError", "Num", "Ref", "Deriv", "DerivCall", "Call", "Op", "Sum", "Prod",
-           "Chain", "Condition", "parse",
+           "Chain", "Condition", "parse", "named",
            "MAX_DEPTH", "MAX_LENGTH", "MAX_NUMBER_EXPONENT", "FUNCTIONS", "PRODUCTS"]
 
 MAX_DEPTH = 100
@@ -47,7 +49,10 @@ FUNCTIONS = frozenset({"f", "g", "L", "tanh", "sigmoid", "σ", "sigma", "relu", 
 PRODUCTS = frozenset({"*", "⊙", "@", "·", "juxt"})
 _PRODUCT_OF = {"*": "*", "⊙": "⊙", "\\odot": "⊙", "∘": "⊙", "\\circ": "⊙", "@": "@"}
 
-_IDX = r"(?:_\{[^{}]{1,20}\}|_-?\d+|_[A-Za-z](?![A-Za-z])|\d+|₋?[₀-₉]+|[ₜₖⱼᵢ](?:[₊₋][₀-₉]+)?)"
+_IDX = (r"(?:_\{[^{}]{1,20}\}|_[A-Za-z]{1,8}_(?:\{[^{}]{1,12}\}|-?\d+|[A-Za-z](?![A-Za-z]))"
+        r"|_[A-Za-z]{1,8}(?:₋?[₀-₉]+|[ₜₖⱼᵢ](?:[₊₋][₀-₉]+)?)"
+        r"|_-?\d+|_[A-Za-z](?![A-Za-z])|_[A-Za-z]{2,8}(?![A-Za-z0-9])|\d+"
+        r"|₋?[₀-₉]+|[ₜₖⱼᵢ](?:[₊₋][₀-₉]+)?)")
 # Names beyond plain letters: δ and ŷ as typed or in LaTeX, and bold/vector LaTeX letters.
 _SPECIAL = (r"δ|ŷ|y\u0302|\\delta|\\hat\{y\}|\\hat y|\\widehat\{y\}"
             r"|\\(?:mathbf|boldsymbol|bm|vec)\{(?:[A-Za-z]|\\delta|\\hat\{y\})\}")
@@ -58,10 +63,11 @@ condition: _COMMA? FOR? sum REL sum
 ?sum: product | sum ADD product -> add | sum SUB product -> sub
 ?product: signed | product MUL signed -> mul | product DIV signed -> div | sumop | prodop
         | product MUL sumop -> mul | product MUL prodop -> mul
-        | juxt sumop -> juxt | juxt prodop -> juxt
+        | product sumop -> juxt | product prodop -> juxt
 ?signed: juxt | SUB signed -> neg | ADD signed -> pos
 ?juxt: power | juxt power -> juxt
-?power: atom | atom POW signed -> pow | atom SUP -> sup | atom TRANSPOSE -> transpose
+?power: atom | atom POW exponent -> pow | atom SUP -> sup | atom TRANSPOSE -> transpose
+?exponent: atom | SUB exponent -> neg | ADD exponent -> pos | atom POW exponent -> pow
 ?atom: NUMBER -> number
      | NAME -> ref
      | NAME PRIME? _LP args _RP -> call
@@ -133,9 +139,17 @@ def _index(text: str) -> tuple | None:
     """The index part of a name: ``_1``, ``1``, ``_{-1}``, ``₁``, ``_t``, ``_{t-1}``."""
     if not text:
         return None
+    m = re.fullmatch(r"_([A-Za-z]{1,8})([₋₀-₉ₜₖⱼᵢ₊]+)", text)
+    if m:  # w_h₀: a subscripted name at a step, in Unicode
+        return ("name", m[1], _index(m[2]))
     text = text.translate(_SUBSCRIPT).lstrip("_").strip("{}").replace(" ", "")
     if re.fullmatch(r"-?\d+", text):
         return ("abs", int(text))
+    if re.fullmatch(r"[A-Za-z]{2,8}", text):
+        return ("name", text)  # W_hh, b_{ih}: part of the name
+    m = re.fullmatch(r"([A-Za-z]{1,8})[_,](.+)", text)
+    if m:  # w_h_0, W_{hh,t-1}: a subscripted name at a step
+        return ("name", m[1], _index(m[2]))
     m = _VAR_INDEX.match(text)
     if m is None:
         raise BpttError(f"cannot read the index {text!r}")
@@ -157,11 +171,27 @@ def _ref(tok: Token) -> Ref:
     base, idx = (m[1], m[2]) if m else (str(tok), None)
     if base.endswith(("_",)):
         base = base[:-1]
-    return Ref(base, _index(idx or ""), tok.column)
+    index = _index(idx or "")
+    if index is not None and index[0] == "name":
+        step = index[2] if len(index) > 2 else None
+        return Ref(f"{base}_{index[1]}", step, tok.column, str(tok))
+    return Ref(base, index, tok.column, str(tok))
 
 
 @v_args(inline=True)
 class _Build(Transformer):
+    def __init__(self, functions: frozenset[str] = FUNCTIONS) -> None:
+        super().__init__()
+        self.functions = functions
+        self.split: set[int] = set()  # ids of the products written name(…): s1 (1 - s1)
+
+    def _bracket(self, a: object, make: Callable[[object], object]) -> object:
+        """An exponent or ᵀ after ``name(…)`` binds to the bracket, as in print:
+        ``s1 (1 - s1)^2`` is s1 · (1 - s1)², not (s1 (1 - s1))²."""
+        if id(a) in self.split:
+            return Op("juxt", (a.args[0], make(a.args[1])))
+        return make(a)
+
     def number(self, tok):  # noqa: ANN001, ANN201 - lark callbacks
         return Num(decimal(str(tok), tok.column))
 
@@ -175,13 +205,15 @@ class _Build(Transformer):
         if text.startswith("operatorname{"):
             text = text[len("operatorname{"):-1]
         ref = _ref(name) if not str(name).startswith("\\") else Ref(text, None, name.column)
-        product = ref.index is not None or ref.base not in FUNCTIONS
+        product = ref.index is not None or ref.base not in self.functions
         if product and not prime and len(args) > 1 and ref.index is None:
             return Call(ref.base, False, tuple(args), name.column)  # l(o, y): no product
         if product and not prime:  # v1 (x1 + ...) and o(1 - o) are products, not calls
             if len(args) != 1:
                 raise BpttError(f"{name} is not a function")
-            return Op("juxt", (ref, args[0]))
+            node = Op("juxt", (ref, args[0]))
+            self.split.add(id(node))
+            return node
         return Call(ref.base, prime, tuple(args), name.column)
 
     def args(self, *items):  # noqa: ANN001, ANN201
@@ -229,7 +261,7 @@ class _Build(Transformer):
         return Op("juxt", (a, b))
 
     def transpose(self, a, _tok):  # noqa: ANN001, ANN201
-        return Op("T", (a,))
+        return self._bracket(a, lambda x: Op("T", (x,)))
 
     def div(self, a, _op, b):  # noqa: ANN001, ANN201
         return _dcall(a, b) or Op("/", (a, b))
@@ -241,10 +273,10 @@ class _Build(Transformer):
         return a
 
     def pow(self, a, _op, b):  # noqa: ANN001, ANN201
-        return Op("^", (a, b))
+        return self._bracket(a, lambda x: Op("^", (x, b)))
 
     def sup(self, a, tok):  # noqa: ANN001, ANN201
-        return Op("^", (a, Num(str(tok).translate(_SUPERSCRIPT))))
+        return self._bracket(a, lambda x: Op("^", (x, Num(str(tok).translate(_SUPERSCRIPT)))))
 
     def sumop(self, _sym, bounds, body):  # noqa: ANN001, ANN201
         var, lo, hi = bounds
@@ -317,8 +349,11 @@ def _expected(exc: UnexpectedInput) -> str:
     return f"; expected {' or '.join(words)}" if words else ""
 
 
-def parse(text: str) -> Chain:
-    """Parse one equation (or chain ``A = B = C``); raises :class:`ParseError` with a column."""
+def parse(text: str, *, functions: frozenset[str] | None = None) -> Chain:
+    """Parse one equation (or chain ``A = B = C``); raises :class:`ParseError` with a column.
+
+    ``functions``: the names that are functions before a bracket (default
+    :data:`FUNCTIONS`); any other name before a bracket multiplies it, ``v (x + 1)``."""
     source = text.strip()
     if not source:
         raise ParseError("empty formula", column=1, source=source)
@@ -327,21 +362,26 @@ def parse(text: str) -> Chain:
         raise ParseError(f"formula longer than {MAX_LENGTH} characters", column=MAX_LENGTH + 1,
                          source=source)
     try:
-        return _Build().transform(_PARSER.parse(source))
+        return _Build(FUNCTIONS if functions is None else functions).transform(
+            _PARSER.parse(source))
     except UnexpectedCharacters as exc:
         char = source[exc.pos_in_stream] if exc.pos_in_stream < len(source) else "end"
-        raise ParseError(f"unexpected {char!r}", column=exc.column, source=source) from None
+        raise ParseError(f"unexpected {char!r}", column=exc.column, source=source, found=char,
+                         expected=frozenset(exc.allowed or ())) from None
     except UnexpectedInput as exc:
         col = getattr(exc, "column", -1)
         tok = getattr(exc, "token", None)
         what = "end of formula" if tok is None or tok.type == "$END" else repr(str(tok))
+        found = "" if what == "end of formula" else str(tok)
+        expected = frozenset(getattr(exc, "expected", None) or ())
         if col in (-1, None) or what == "end of formula":
             col = len(source) + 1
         if what == "end of formula" and "=" not in source:
             raise ParseError("no '=' in this formula: write an equation such as dE/du = …",
-                             column=len(source) + 1, source=source) from None
-        raise ParseError(f"unexpected {what}{_expected(exc)}", column=col,
-                         source=source) from None
+                             column=len(source) + 1, source=source, found=found,
+                             expected=expected) from None
+        raise ParseError(f"unexpected {what}{_expected(exc)}", column=col, source=source,
+                         found=found, expected=expected) from None
     except VisitError as exc:
         reason = str(exc.orig_exc) if isinstance(exc.orig_exc, BpttError) else "cannot read"
         raise ParseError(reason, column=getattr(exc.orig_exc, "column", None) or 1,

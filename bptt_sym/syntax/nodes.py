@@ -7,18 +7,21 @@ that the checkers resolve against a graph, and the error of a formula that does 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Collection
+from dataclasses import dataclass, field
 
 from bptt_sym.errors import BpttError
 
 __all__ = ["ParseError", "Num", "Ref", "Deriv", "Call", "DerivCall", "Op", "Sum", "Prod",
-           "Condition", "Chain"]
+           "Condition", "Chain", "named"]
 
 
 class ParseError(BpttError):
     """A formula that is not in our grammar: the message names the column, with a caret."""
 
-    def __init__(self, message: str, *, column: int, source: str) -> None:
+    def __init__(self, message: str, *, column: int, source: str, found: str | None = None,
+                 expected: frozenset[str] = frozenset()) -> None:
         start = max(column - 41, 0)  # a window of the line around the column, for long lines
         excerpt = source[start:column + 40]
         lead = "…" if start else ""
@@ -27,6 +30,9 @@ class ParseError(BpttError):
         super().__init__(f"column {column}: {message}\n  {lead}{excerpt}{tail}\n  {caret}")
         self.column = column
         self.reason = message
+        # what the parser met ("" at the end of the text; None: no token) and the kinds of
+        # token it would have taken there (the grammar's terminal names)
+        self.found, self.expected = found, expected
 
 
 @dataclass(frozen=True)
@@ -39,11 +45,13 @@ class Num:
 
 @dataclass(frozen=True)
 class Ref:
-    """A name as written: ``base`` and an index ``("abs", n)`` or ``("var", "t", offset)``."""
+    """A name as written: ``base`` and an index ``("abs", n)`` or ``("var", "t", offset)``;
+    ``written`` is the token as typed (``s1``, ``s_1``), which the comparisons ignore."""
 
     base: str
     index: tuple | None
     column: int
+    written: str = field(default="", compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -115,3 +123,28 @@ class Chain:
 
     sides: tuple
     condition: Condition | None = None
+
+
+def named(tree: object, names: Collection[str]) -> object:
+    """``tree`` with ``W_x`` read as the model's name W_x wherever ``names`` has it: the
+    grammar reads a one-letter subscript as a step index (``x_k``), and only the model knows
+    that its W_x is a name.
+
+        >>> from bptt_sym.syntax.formula import parse
+        >>> named(parse("dE/dW_x = 0"), {"W_x"}).sides[0].den
+        Ref(base='W_x', index=None, column=5)
+    """
+    if not names:
+        return tree
+    if isinstance(tree, Ref):
+        if tree.index is not None and tree.index[0] == "var" and tree.index[2] == 0 and \
+                f"{tree.base}_{tree.index[1]}" in names:
+            return Ref(f"{tree.base}_{tree.index[1]}", None, tree.column, tree.written)
+        return tree
+    if isinstance(tree, tuple):
+        return tuple(named(t, names) for t in tree)
+    if dataclasses.is_dataclass(tree) and not isinstance(tree, type):
+        changes = {f.name: named(getattr(tree, f.name), names)
+                   for f in dataclasses.fields(tree) if f.name not in ("column", "written")}
+        return dataclasses.replace(tree, **changes)
+    return tree

@@ -1,7 +1,7 @@
 """Run a model's own equations forward, in array code: the reference for any model file.
 
-Each equation is read by the grammar of :mod:`bptt_sym.syntax.equations` (``_PARSER``), but the
-tree is turned into plain Python closures over arrays, not into SymPy: nothing of the
+Each equation is read by the one grammar (:func:`bptt_sym.syntax.equations.read_equation`), but
+the tree is turned into plain Python closures over arrays, not into SymPy: nothing of the
 symbolic derivation is used, so agreement with the compiled derivation means something.
 The arrays come from any NumPy-like library (``numpy``, ``autograd.numpy``, ``torch``,
 complex arrays for the complex step); every leaf has a batch axis.
@@ -27,15 +27,13 @@ from collections.abc import Callable, Mapping
 from types import ModuleType
 
 import numpy as np
-from lark import v_args
-from lark.exceptions import LarkError, VisitError
 
 from bptt_sym.errors import BpttError
 from bptt_sym.model.calls import calls, xent_targets
 from bptt_sym.model.registry import ModelSpec
 from bptt_sym.notation import split_name
 from bptt_sym.numeric.compiled import DEFAULT_STAND_INS, StandIns
-from bptt_sym.syntax.equations import _PARSER, StepIndices
+from bptt_sym.syntax.equations import Ref, fold, model_ref, read_equation
 from bptt_sym.verification.interpret_ops import (
     SCALAR_OPS,
     MatrixOps,
@@ -77,20 +75,18 @@ def _binary(op: Callable[[Value, Value], Value], a: Closure, b: Closure) -> Clos
     return lambda run, t: op(a(run, t), b(run, t))
 
 
-@v_args(inline=True)
-class _ToClosures(StepIndices):
-    """Parse tree -> a closure ``(run, t) -> value`` per subexpression."""
+class _ToClosures:
+    """A model line's tree (:func:`bptt_sym.syntax.equations.fold`) -> a closure
+    ``(run, t) -> value`` per subexpression."""
 
-    def ref(self, name, index=None):  # noqa: ANN001, ANN201
-        var, offset = index if index is not None else (None, 0)
-        return _Ref(str(name), var, offset)
+    def ref(self, r: Ref) -> _Ref:
+        return _Ref(r.base, r.var, r.offset)
 
-    def number(self, tok):  # noqa: ANN001, ANN201
-        text = str(tok)
+    def number(self, text: str) -> Closure:
         value = int(text) if text.isdigit() else float(text)
         return lambda run, t: value
 
-    def stepsum(self, _token, body):  # noqa: ANN001, ANN201
+    def stepsum(self, body):  # noqa: ANN001, ANN201
         def total(run: _Run, t: int) -> Value:
             acc = body(run, 0)
             for k in range(1, run.steps):
@@ -99,8 +95,7 @@ class _ToClosures(StepIndices):
         return total
 
     def call(self, name, *args):  # noqa: ANN001, ANN201
-        fname = str(name)
-        return lambda run, t: run.call(fname, [a(run, t) for a in args])
+        return lambda run, t: run.call(name, [a(run, t) for a in args])
 
     def add(self, a, b):  # noqa: ANN001, ANN201
         return _binary(lambda p, q: p + q, a, b)
@@ -112,15 +107,11 @@ class _ToClosures(StepIndices):
         """a * b, a ⊙ b: elementwise (a plain product in a scalar model)."""
         return lambda run, t: run.ops.mul(a(run, t), b(run, t))
 
-    hadamard = mul
-
     def juxt(self, a, b):  # noqa: ANN001, ANN201
         """a b, a @ b, a · b: the matrix product (a plain product when a side is scalar)."""
         return lambda run, t: run.ops.matmul(a(run, t), b(run, t))
 
-    matmul = juxt
-
-    def transpose(self, a, _token):  # noqa: ANN001, ANN201
+    def transpose(self, a):  # noqa: ANN001, ANN201
         return lambda run, t: run.ops.transpose(a(run, t))
 
     def div(self, a, b):  # noqa: ANN001, ANN201
@@ -132,16 +123,15 @@ class _ToClosures(StepIndices):
     def neg(self, a):  # noqa: ANN001, ANN201
         return lambda run, t: -a(run, t)
 
-    def start(self, lhs, rhs):  # noqa: ANN001, ANN201
-        return lhs, rhs
-
 
 @functools.lru_cache(maxsize=256)
-def _line(source: str) -> tuple[_Ref, Closure]:
+def _line(source: str, functions: frozenset[str]) -> tuple[_Ref, Closure]:
     """One equation, parsed once: its left side and the closure of its right side."""
+    to = _ToClosures()
     try:
-        return _ToClosures().transform(_PARSER.parse(source))
-    except (LarkError, VisitError) as exc:
+        lhs, rhs = read_equation(source, functions)
+        return to.ref(model_ref(lhs)), fold(rhs, to)
+    except BpttError as exc:
         first = str(exc).strip().splitlines()[0]
         raise BpttError(f"cannot parse model equation {source!r}: {first}") from None
 
@@ -236,7 +226,7 @@ def evaluate(spec: ModelSpec, values: Mapping[str, Value], *, steps: int,
 
 
 def _define(run: _Run, source: str, t: int) -> None:
-    lhs, rhs = _line(source)
+    lhs, rhs = _line(source, frozenset(run.functions))
     run.nodes[(lhs.base, lhs.step(t, run.steps))] = rhs(run, t)
 
 
