@@ -28,7 +28,7 @@ from bptt_sym.model.load import (
     model_toml,
     parse_model,
 )
-from bptt_sym.numeric.matrix import matrix_gradients, random_values
+from bptt_sym.numeric.matrix import random_values
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "docs" / "examples"
@@ -128,40 +128,6 @@ def test_each_example_matrix_model_runs_every_command(tmp_path: Path, name: str,
     assert status == 0 and out.rstrip().endswith("all passed"), out
 
 
-def test_rows_model_gradients_against_a_hand_written_loop() -> None:
-    """The row-vector RNN's derived gradients equal a backward loop written from CS231n's
-    equations (dh -> da = dh ⊙ (1 − h²) -> dWx = Σ xᵀ da, dWh = Σ h_{t−1}ᵀ da, db = Σ da)."""
-    spec = load_model(MODELS / "rnn-rows.toml")
-    T, D, H = 4, 3, 5
-    rng = np.random.default_rng(3)
-    Wx, Wh, b = rng.normal(size=(D, H)), rng.normal(size=(H, H)) * 0.5, rng.normal(size=(1, H))
-    xs, ys = rng.normal(size=(T, 1, D)), rng.normal(size=(T, 1, H))
-    hs, h = [], np.zeros((1, H))
-    for t in range(T):
-        h = np.tanh(xs[t] @ Wx + h @ Wh + b)
-        hs.append(h)
-    dWx, dWh, db, dnext = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b), np.zeros((1, H))
-    for t in reversed(range(T)):
-        da = (ys[t] + dnext) * (1 - hs[t] ** 2)
-        prev = hs[t - 1] if t > 0 else np.zeros((1, H))
-        dWx += xs[t].T @ da
-        dWh += prev.T @ da
-        db += da
-        dnext = da @ Wh.T
-    graph = unroll_vector(spec, steps=T, sizes={"N": 1, "D": D, "H": H})
-    values = {"W_x": Wx, "W_h": Wh, "b": b}
-    values.update({f"x_{t}": xs[t][None] for t in range(T)})
-    values.update({f"y_{t}": ys[t][None] for t in range(T)})
-    got = {w: np.asarray(_grad(graph, values, w)) for w in ("W_x", "W_h", "b")}
-    for w, want in (("W_x", dWx), ("W_h", dWh), ("b", db)):
-        assert np.allclose(got[w].reshape(want.shape), want, rtol=1e-12, atol=1e-12), w
-
-
-def _grad(graph, values: dict, wrt: str) -> np.ndarray:  # noqa: ANN001
-    """The derived ∂E/∂wrt, compiled from the derivation and run at ``values``."""
-    return matrix_gradients(graph, values)[wrt]
-
-
 def test_many_to_one_output_weight_gets_the_last_step_only() -> None:
     spec = load_model(MODELS / "elman-last.toml")
     graph = unroll_vector(spec, steps=3)
@@ -247,8 +213,6 @@ def test_a_bad_matrix_file_on_the_command_line_is_one_line_and_2(
 
 @pytest.mark.parametrize("argv, message", [
     (["--size", "Q=5"], "model elman has no size Q; its sizes are H, D, K"),
-    (["--model", str(MODELS / "rnn-rows.toml"), "--size", "N=3"],
-     "+ adds h_{t-1} W_h + x_t W_x (3 x 4) and b (1 x 4): the shapes differ"),
     (["--model", str(MODELS / "rnn-rows.toml"), "--bias"],
      "--bias does not apply: model rnn-rows has no optional parameters"),
     (["--model", str(MODELS / "elman-last.toml"), "--form", "paths"],

@@ -108,23 +108,27 @@ def _rows_subscripted(tmp_path: Path) -> Path:
     return MODELS / "rnn-rows.toml"
 
 
-def test_subscripted_weights_against_a_hand_written_loop(tmp_path: Path) -> None:
+@pytest.mark.parametrize("N", [1, 3])
+def test_subscripted_weights_against_a_hand_written_loop(tmp_path: Path, N: int) -> None:
+    """CS231n's rnn_step_backward as a loop, at a batch of N rows: the bias row b spreads
+    over the rows (NumPy's broadcast), so its gradient sums δ over them."""
     spec = load_model(_rows_subscripted(tmp_path))
     assert spec.parameters == ("W_x", "W_h", "b")
     T, D, H = 3, 3, 4
     rng = np.random.default_rng(5)
     Wx, Wh, b = rng.normal(size=(D, H)), rng.normal(size=(H, H)) * 0.5, rng.normal(size=(1, H))
-    xs, ys = rng.normal(size=(T, 1, D)), rng.normal(size=(T, 1, H))
-    hs, h = [], np.zeros((1, H))
+    xs, ys = rng.normal(size=(T, N, D)), rng.normal(size=(T, N, H))
+    hs, h = [], np.zeros((N, H))
     for t in range(T):
         h = np.tanh(xs[t] @ Wx + h @ Wh + b)
         hs.append(h)
-    dWx, dWh, db, dnext = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b), np.zeros((1, H))
+    dWx, dWh, db, dnext = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b), np.zeros((N, H))
     for t in reversed(range(T)):
         da = (ys[t] + dnext) * (1 - hs[t] ** 2)
-        prev = hs[t - 1] if t > 0 else np.zeros((1, H))
-        dWx, dWh, db, dnext = dWx + xs[t].T @ da, dWh + prev.T @ da, db + da, da @ Wh.T
-    graph = unroll_vector(spec, steps=T, sizes={"N": 1, "D": D, "H": H})
+        prev = hs[t - 1] if t > 0 else np.zeros((N, H))
+        dWx, dWh, dnext = dWx + xs[t].T @ da, dWh + prev.T @ da, da @ Wh.T
+        db = db + da.sum(axis=0, keepdims=True)
+    graph = unroll_vector(spec, steps=T, sizes={"N": N, "D": D, "H": H})
     values = {"W_x": Wx, "W_h": Wh, "b": b}
     values.update({f"x_{t}": xs[t][None] for t in range(T)})
     values.update({f"y_{t}": ys[t][None] for t in range(T)})
@@ -132,6 +136,21 @@ def test_subscripted_weights_against_a_hand_written_loop(tmp_path: Path) -> None
     for name, want in (("W_x", dWx), ("W_h", dWh), ("b", db)):
         assert np.allclose(np.asarray(got[name]).reshape(want.shape), want, rtol=1e-12,
                            atol=1e-12), name
+
+
+def test_a_broadcast_row_prints_as_a_column_of_ones() -> None:
+    """b spread over N rows is 𝟏 b; its gradient sums δ over the rows, 𝟏ᵀ δ_t."""
+    graph = unroll_vector(load_model(MODELS / "rnn-rows.toml"), steps=2,
+                          sizes={"N": 3, "D": 3, "H": 4})
+    a0 = next(n.expr for n in graph.nodes.values() if n.base == "a" and n.step == 0)
+    assert leibniz(a0, "unicode") == "x₀ W_x₀ + 𝟏 b₀"
+    ones = sp.Transpose(sp.OneMatrix(3, 1))
+    delta = sp.MatrixSymbol("delta_t", 3, 4)
+    assert [leibniz(sp.MatMul(ones, delta), f) for f in ("unicode", "ascii", "latex")] == \
+        ["𝟏ᵀ δₜ", "ones^T @ delta_t", r"\mathbf{1}^{\top} \delta_{t}"]
+    at_one = unroll_vector(load_model(MODELS / "rnn-rows.toml"), steps=1)
+    assert "𝟏" not in leibniz(next(n.expr for n in at_one.nodes.values() if n.base == "a"),
+                              "unicode")
 
 
 def test_subscripted_names_print_in_each_notation() -> None:

@@ -3,12 +3,13 @@ equation's shapes checked, each problem one ``FILE:LINE:COL`` line.
 
 A shape is written in size letters, ``"H x D"``.  To catch a product of an ``H x D`` and
 an ``H x 1`` matrix whatever sizes the user later picks, every letter is given its own
-prime for the check (a letter whose size is 1 in ``[sizes]`` stays 1).  A name the cell
-defines and ``[shapes]`` leaves out takes the shape of its right side.
+prime for the check, also a letter whose size is 1 in ``[sizes]`` (a 1 x H row added to
+N x H rows spreads over them, as NumPy broadcasts).  A name the cell defines and
+``[shapes]`` leaves out takes the shape of its right side.
 
     >>> from bptt_sym.model.places import Places
     >>> prime_sizes({"H": 4, "D": 3, "N": 1})
-    {'D': 2, 'H': 3, 'N': 1}
+    {'D': 2, 'H': 3, 'N': 5}
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import re
 from collections.abc import Mapping
 
 import sympy as sp
-from lark.exceptions import VisitError
 from sympy.matrices.expressions import MatrixExpr
 
 from bptt_sym.errors import BpttError
@@ -75,12 +75,11 @@ def read_shapes(places: Places, data: Mapping[str, object], sizes: Mapping[str, 
 
 
 def prime_sizes(sizes: Mapping[str, int]) -> dict[str, int]:
-    """Each letter its own prime (in sorted order), a letter of size 1 kept at 1."""
-    out: dict[str, int] = {}
+    """Each letter its own prime (in sorted order), also a letter whose default size is 1
+    (the rows N of a batch): ``--size`` may set it later, and a 1 x H row spreads over
+    N x H as in NumPy."""
     primes = iter(_PRIMES)
-    for letter in sorted(sizes):
-        out[letter] = 1 if sizes[letter] == 1 else next(primes)
-    return out
+    return {letter: next(primes) for letter in sorted(sizes)}
 
 
 def matrix_functions(arities: Mapping[str, int]) -> dict[str, object]:
@@ -181,11 +180,8 @@ class _Shapes:
         return None
 
     def _misfit(self, what: str, a: tuple, b: tuple) -> str:
-        hint = ""
-        if a[1] and b[1] and (a[1][0] == 1 or b[1][0] == 1) and a[1][1] == b[1][1]:
-            hint = "; broadcasting a row over rows is not supported yet (a size of 1 fits)"
         return (f"{what} {_named(a[0])} ({self.text(a[1])}) and {_named(b[0])} "
-                f"({self.text(b[1])}): the shapes differ{hint}")
+                f"({self.text(b[1])}): the shapes differ")
 
 
 def _named(e: sp.Basic) -> str:
@@ -223,8 +219,8 @@ def check_shapes(places: Places, lines: list, sizes: Mapping[str, int],
         except BpttError as exc:
             why = str(exc).split(": ", 1)[-1] if str(exc).startswith("in model") else str(exc)
             raise places.error(path, _named_text(why, letters)) from None
-        except (TypeError, ValueError, AttributeError, ArithmeticError, LookupError,
-                VisitError) as exc:  # SymPy refusing a mix
+        except (TypeError, ValueError, AttributeError, ArithmeticError,
+            LookupError) as exc:  # SymPy refusing a mix
             raise places.error(path, f"the shapes of {line.source!r} do not fit: "
                                      f"{str(exc).splitlines()[0][:100]}") from None
         name = tpl.lhs.base

@@ -202,6 +202,7 @@ class AsciiPrinter(_Matrix, _Leibniz, StrPrinter):
     matmul = " @ "
     hadamard = " * "
     transpose = "^T"
+    ones = "ones"
     inverse = "^-1"
     kronecker = " kron "
     names: dict[str, str] = {}
@@ -251,6 +252,7 @@ class LeibnizLatexPrinter(_Matrix, _Leibniz, LatexPrinter):
     matmul = " "
     hadamard = " \\odot "
     transpose = "^{\\top}"
+    ones = "\\mathbf{1}"
     inverse = "^{-1}"
     kronecker = " \\otimes "
     names = {"delta": "\\delta", "yhat": "\\hat{y}"}

@@ -29,6 +29,7 @@ class Matrix:
     inverse = "⁻¹"
     kronecker = " ⊗ "
     names: dict[str, str] = {"delta": "δ", "yhat": "ŷ"}
+    ones = "𝟏"  # a column of ones, as a factor of a product
     step_sum = "Σₜ "
     sum_sign, prod_sign = "Σ", "Π"
 
@@ -53,6 +54,10 @@ class Matrix:
         return base + self._sub(m["braced"] or m["plain"])
 
     def _mat_factor(self, f: sp.Basic) -> str:
+        if isinstance(f, sp.OneMatrix):  # 𝟏 b: a row spread over rows (NumPy's broadcast)
+            return self.ones
+        if isinstance(f, sp.Transpose) and isinstance(f.arg, sp.OneMatrix):  # 𝟏ᵀ δ: a sum
+            return self.ones + self.transpose
         text = self._print(f)
         if isinstance(f, (sp.MatAdd, sp.HadamardProduct)):
             return self._paren(text)

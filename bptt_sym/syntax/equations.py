@@ -201,11 +201,13 @@ class _ToSympy:
     def add(self, a, b):  # noqa: ANN001, ANN201
         if isinstance(a, MatrixExpr) != isinstance(b, MatrixExpr):  # 1 - z_t: a number spreads
             a, b = (_spread(x, b if x is a else a) for x in (a, b))
+        if isinstance(a, MatrixExpr) and isinstance(b, MatrixExpr) and a.shape != b.shape:
+            a, b = _broadcast(a, b.shape), _broadcast(b, a.shape)
         if isinstance(a, MatrixExpr) != isinstance(b, MatrixExpr) or (
                 isinstance(a, MatrixExpr) and a.shape != b.shape):
             what = [_shape(x) if isinstance(x, MatrixExpr) else f"{x} (a scalar)" for x in (a, b)]
-            raise BpttError(f"+ adds {what[0]} and {what[1]}: the shapes differ (broadcasting "
-                            "is not supported yet)")
+            raise BpttError(f"+ adds {what[0]} and {what[1]}: the shapes differ (a 1 x n row "
+                            "spreads over rows, an m x 1 column over columns, as in NumPy)")
         if isinstance(a, MatrixExpr):  # keep the written order: z = U x + W s + b
             return sp.MatAdd(*(a.args if isinstance(a, sp.MatAdd) else (a,)), b)
         return a + b
@@ -267,6 +269,20 @@ def _spread(x: object, like: object) -> object:
             getattr(x, "is_Number", False):
         ones = sp.OneMatrix(*like.shape)
         return ones if x == 1 else sp.MatMul(x, ones)
+    return x
+
+
+def _broadcast(x: MatrixExpr, like: tuple) -> MatrixExpr:
+    """NumPy's broadcast of ``x`` to the shape ``like``: a 1 x n row repeated over m rows is
+    𝟏 x (𝟏 an m x 1 column of ones), an m x 1 column over n columns x 𝟏ᵀ; ``x`` itself
+    when it does not spread to ``like``."""
+    rows, cols = x.shape
+    if (rows, cols) == tuple(like):
+        return x
+    if rows == 1 and like[0] != 1 and cols in (like[1], 1):
+        x, rows = sp.MatMul(sp.OneMatrix(like[0], 1), x), like[0]
+    if cols == 1 and like[1] != 1 and rows == like[0]:
+        x = sp.MatMul(x, sp.OneMatrix(1, like[1]))
     return x
 
 
