@@ -479,3 +479,21 @@ def test_perturbed_right_formulas_never_hold(i: int, k: int, big: int, kind: str
         MODELS / f"{name}.toml"), steps=3)]
     assert got[0] == "holds", got
     assert got[1] == "fails" if kind != "kink" else got[1] in ("fails", "undecided"), got
+
+
+@pytest.mark.parametrize("name, columns", [("elman-last", True), ("gru-matrix", True),
+                                           ("lstm-matrix", True), ("rnn-rows", False)])
+def test_column_models_run_side_by_side_and_agree_with_the_batched_run(name: str,
+                                                                        columns: bool) -> None:
+    """A model of column vectors (any, not elman alone) runs as (n, B) columns side by side,
+    the fast path; its gradients equal the batch-first run's to round-off."""
+    from bptt_sym.numeric.matrix import BATCHED, NUMPY, backend, matrix_gradients
+
+    spec = load_model(MODELS / f"{name}.toml")
+    graph = unroll_vector(spec, steps=3)
+    assert (backend(graph) is NUMPY) is columns
+    values = random_values(graph, np.random.default_rng(7), batch=4)
+    fast, batched = matrix_gradients(graph, values), matrix_gradients(graph, values, BATCHED)
+    for w in graph.copies:
+        a, b = np.asarray(fast[w], dtype=float), np.asarray(batched[w], dtype=float)
+        assert np.allclose(a.reshape(b.shape), b, rtol=1e-12, atol=1e-13), w

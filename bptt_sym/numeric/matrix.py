@@ -219,9 +219,17 @@ def is_elman(graph_or_spec: object) -> bool:
 
 
 def backend(graph: Graph) -> SimpleNamespace:
-    """How NumPy runs ``graph``: the built-in elman as (n, B) columns side by side
-    (:data:`NUMPY`), any other matrix model batch axis first (:data:`BATCHED`)."""
-    return NUMPY if is_elman(graph) else BATCHED
+    """How NumPy runs ``graph``: a model whose every value but the weights is a column
+    vector (elman, a GRU or LSTM of columns) as (n, B) columns side by side, so that a
+    weight's gradient Σ_t a_t b_tᵀ is one BLAS call (:data:`NUMPY`); any other matrix model
+    (rows, matrices) batch axis first (:data:`BATCHED`)."""
+    return NUMPY if _columns_only(graph) else BATCHED
+
+
+def _columns_only(graph: Graph) -> bool:
+    weights = {c for copies in graph.copies.values() for c in copies}
+    shapes = [getattr(n, "shape", (1, 1)) for n in graph.nodes if n not in weights]
+    return bool(shapes) and all(isinstance(s, tuple) and s[1] == 1 for s in shapes)
 
 
 def forward_values(graph: Graph, values: Mapping[str, object],
