@@ -532,3 +532,56 @@ def test_a_role_function_is_named_after_its_role() -> None:
         parse_model(text, path="m.toml")
     line = next(i for i, s in enumerate(text.splitlines(), 1) if s.startswith("functions"))
     assert str(exc.value).startswith(f"m.toml:{line}:")
+
+
+# ---- defaults: the rules the command line takes when no option says ------------------------
+
+DEFAULTS = DOC_TEXT.replace('functions = { f = "activation", g = "output", L = "loss" }',
+                            'functions = { f = "activation", g = "output", L = "loss" }\n'
+                            'defaults = { activation = "tanh", output = "sigmoid", loss = "bce" }')
+
+
+def test_defaults_are_read_and_written_back() -> None:
+    assert DEFAULTS != DOC_TEXT
+    spec = parse_model(DEFAULTS, path="m.toml")
+    assert spec.defaults == {"activation": "tanh", "output": "sigmoid", "loss": "bce"}
+    again = parse_model(model_toml(spec), path="again.toml")
+    assert again.defaults == spec.defaults and model_toml(again) == model_toml(spec)
+
+
+def test_defaults_choose_the_rules_unless_an_option_says(tmp_path, capsys) -> None:  # noqa: ANN001
+    """derive with the file's defaults prints what the explicit options print; an option
+    given still wins (--activation f keeps f abstract)."""
+    from bptt_sym.cli.main import main
+
+    model = tmp_path / "m.toml"
+    model.write_text(DEFAULTS)
+
+    def derive_out(*argv: str) -> str:
+        assert main(["derive", "--wrt", "u", "--form", "closed", *argv]) == 0
+        return capsys.readouterr().out
+
+    chosen = derive_out("--model", "doc", "--activation", "tanh", "--output", "sigmoid",
+                        "--loss", "bce")
+    assert derive_out("--model", str(model)) == chosen
+    assert derive_out("--model", str(model), "--activation", "f", "--output", "g",
+                      "--loss", "L") == derive_out("--model", "doc")
+
+
+@pytest.mark.parametrize("new, needle, fragment", [
+    ('defaults = { activation = "tanh", output = "sigmod", loss = "bce" }', '"sigmod"',
+     "defaults.output = 'sigmod': not a rule of that role; choose one of"),
+    ('defaults = { activaton = "tanh" }', "activaton",
+     "defaults.activaton: a default is for one of the roles activation, output, loss"),
+    ('defaults = { activation = 3 }', "{ activation = 3",
+     "defaults must be a table of rules by role"),
+])
+def test_bad_defaults_are_one_line(new: str, needle: str, fragment: str) -> None:
+    text = DEFAULTS.replace(
+        'defaults = { activation = "tanh", output = "sigmoid", loss = "bce" }', new)
+    _expect(text, needle, fragment, shift=len("{ activation = ") if "= 3" in needle else 0)
+
+
+def test_a_default_for_a_role_the_model_lacks() -> None:
+    text = GRU_TEXT.replace("cell = [", 'defaults = { loss = "bce" }\ncell = [', 1)
+    _expect(text, "loss = ", "defaults.loss: the model has no function with the role loss")

@@ -307,6 +307,19 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _default_choices(args: argparse.Namespace) -> None:
+    """--activation, --output and --loss left out: the model file's defaults, else the
+    abstract f, g and L (tanh for the activation of a matrix model, as V1)."""
+    model = getattr(args, "model", None)
+    spec = model if isinstance(model, ModelSpec) else MODELS.get(model)
+    defaults = spec.defaults if spec is not None else {}
+    for option, role, abstract in (("activation", "activation", "f"), ("output", "output", "g"),
+                                   ("loss", "loss", "L")):
+        if getattr(args, option, "") is None:
+            fallback = "tanh" if role == "activation" and _vector(args) else abstract
+            setattr(args, option, defaults.get(role, fallback))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status.
 
@@ -321,8 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if hasattr(args, "model"):
             args.model = model_argument(args.model)
             _apply_sizes(args)
-        if getattr(args, "activation", "") is None:
-            args.activation = "tanh" if _vector(args) else "f"
+        _default_choices(args)
         handlers = {"derive": _derive, "unroll": _unroll, "verify": _verify, "check": _check,
                     "models": _models, "export": _export, "graph": _draw}
         handler = handlers[args.command]

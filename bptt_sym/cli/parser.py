@@ -93,12 +93,13 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                    help="number of time steps t = 0..T-1 (default: 2, as in the article); "
                    + STEPS_HELP)
     p.add_argument("--activation", default=None, choices=rule_names("activation"),
-                   help="activation f of the state (default: abstract f, valid for all; "
-                   "tanh for a matrix model such as elman, as V1)")
-    p.add_argument("--output", default="g", choices=rule_names("output"),
-                   help="output function g (default: abstract g)")
-    p.add_argument("--loss", default="L", choices=rule_names("loss"),
-                   help="loss L (default: abstract L)")
+                   help="activation f of the state (default: the model file's defaults, else "
+                   "abstract f, valid for all; tanh for a matrix model such as elman, as V1)")
+    p.add_argument("--output", default=None, choices=rule_names("output"),
+                   help="output function g (default: the model file's defaults, else "
+                   "abstract g)")
+    p.add_argument("--loss", default=None, choices=rule_names("loss"),
+                   help="loss L (default: the model file's defaults, else abstract L)")
     sizes = p.add_argument_group("sizes of a matrix model (--model elman, or a file with "
                                  "[sizes])")
     sizes.add_argument("--hidden", type=_positive, default=None, metavar="H",

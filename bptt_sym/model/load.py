@@ -28,7 +28,7 @@ from bptt_sym.model.spec import ModelSpec
 from bptt_sym.model.write import model_toml
 from bptt_sym.notation import STEP_LETTERS
 from bptt_sym.rules.expressions import MATRIX_FUNCTIONS
-from bptt_sym.rules.functions import ABSTRACT, ROLES
+from bptt_sym.rules.functions import ABSTRACT, ROLES, rule_names
 
 __all__ = ["BUILTIN", "ModelFileError", "parse_model", "load_model", "model_toml", "builtin",
            "builtin_text"]
@@ -55,6 +55,7 @@ _KEYS: dict[str, tuple[str, str]] = {  # key: (kind, what belongs there)
     "backward_refs": ("table", 'a table of equation numbers, e.g. "sum u" = "B1"'),
     "optional": ("names", 'a list of parameters that --bias adds, e.g. optional = ["b"]'),
     "adjoints": ("table", 'a table of names, e.g. adjoints = { z = "delta" }'),
+    "defaults": ("table", 'a table of rules by role, e.g. defaults = { activation = "tanh" }'),
     "sizes": ("sizes", "a table of whole numbers, e.g. H = 4 under [sizes]"),
     "shapes": ("table", 'a table of shapes, e.g. W = "H x H" under [shapes]'),
 }
@@ -93,6 +94,7 @@ def parse_model(text: str, *, path: str = "<model>") -> ModelSpec:
     for key, value in data.items():
         _check_type(places, key, value)
     _check_values(places, data)
+    _check_defaults(places, data)
     roles = _roles(places, data)
     functions = dict(data.get("functions", {}))
     arities = function_arities(functions)
@@ -120,7 +122,8 @@ def parse_model(text: str, *, path: str = "<model>") -> ModelSpec:
         functions=functions, initial={k: v for k, v in initial.items() if v != "given"},
         path=path, shapes=shapes, sizes=sizes, optional=tuple(data.get("optional", ())),
         adjoints=dict(data.get("adjoints", {}) or (
-            default_adjoints(lines, tuple(initial)) if matrix else {})))
+            default_adjoints(lines, tuple(initial)) if matrix else {})),
+        defaults=dict(data.get("defaults", {})))
 
 
 def _shapes(places: Places, data: Mapping[str, object], lines: list[Line],
@@ -244,6 +247,22 @@ def _check_values(places: Places, data: Mapping[str, object]) -> None:
                                f"must be one of {', '.join(ROLES)} (the option --activation, "
                                f"--output or --loss that replaces it) or {ABSTRACT!r} (a "
                                "function of any number of arguments that no option replaces)")
+
+
+def _check_defaults(places: Places, data: Mapping[str, object]) -> None:
+    """defaults = { activation = "tanh" }: for each role the model has, a rule of the table
+    that the CLI takes when its option (--activation, --output, --loss) is not given."""
+    roles = set(data.get("functions", {}).values())
+    for role, name in data.get("defaults", {}).items():
+        if role not in ROLES:
+            raise places.error(("defaults", role), f"defaults.{role}: a default is for one of "
+                               f"the roles {', '.join(ROLES)}", key=True)
+        if role not in roles:
+            raise places.error(("defaults", role), f"defaults.{role}: the model has no "
+                               f"function with the role {role} (see functions)", key=True)
+        if name not in rule_names(role):
+            raise places.error(("defaults", role), f"defaults.{role} = {name!r}: not a rule "
+                               f"of that role; choose one of {', '.join(rule_names(role))}")
 
 
 def _check_name(places: Places, path: Path, name: str, key: bool = False) -> None:

@@ -32,7 +32,8 @@ class ModelSpec:
     letters such as ``("H", "1")``), default ``sizes`` per letter, ``optional`` parameters
     (biases: they and their terms are left out unless ``--bias``) and ``adjoints`` (a node
     whose adjoint is kept as a named vector, and that name: ``{"z": "delta"}`` for δ_t =
-    ∂E/∂z_t).
+    ∂E/∂z_t).  ``defaults`` names, per role, the rule the command line takes when its option
+    is not given (``{"activation": "tanh"}``); without one a role's function stays abstract.
     """
 
     name: str
@@ -56,6 +57,7 @@ class ModelSpec:
     sizes: dict[str, int] = field(default_factory=dict)
     optional: tuple[str, ...] = ()
     adjoints: dict[str, str] = field(default_factory=dict)
+    defaults: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_matrix(self) -> bool:

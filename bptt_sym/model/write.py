@@ -40,6 +40,8 @@ def model_toml(spec: ModelSpec) -> str:
         out += [f"optional = {_list(spec.optional)}  # in the model only with --bias"]
     if spec.adjoints:
         out += [f"adjoints = {_table(spec.adjoints)}  # adjoints kept as named vectors"]
+    if spec.defaults:
+        out += [f"defaults = {_table(spec.defaults)}  # the rules taken when no option says"]
     if spec.is_matrix:
         out += ["", "[sizes]  # the default size of each letter (--size sets them)"]
         out += [f"{_key(k)} = {n}" for k, n in spec.sizes.items()]
