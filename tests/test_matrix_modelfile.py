@@ -215,6 +215,8 @@ def test_a_bad_matrix_file_on_the_command_line_is_one_line_and_2(
     (["--size", "Q=5"], "model elman has no size Q; its sizes are H, D, K"),
     (["--model", str(MODELS / "rnn-rows.toml"), "--bias"],
      "--bias does not apply: model rnn-rows has no optional parameters"),
+    (["--model", str(MODELS / "elman-last.toml"), "--form", "closed"],
+     "elman-last has the form delta (delta: the matrix δ recursion)"),
     (["--model", str(MODELS / "elman-last.toml"), "--form", "paths"],
      "the per-output form (paths, V5) needs one state and a loss that adds one loss per step"),
     (["--model", str(MODELS / "rnn-rows.toml"), "--loss", "bce"],

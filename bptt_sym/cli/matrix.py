@@ -11,7 +11,13 @@ from collections.abc import Callable
 
 from bptt_sym.cli.parser import SIZE_LETTERS
 from bptt_sym.derivation.forms import FORMS
-from bptt_sym.derivation.matrix_forms import MATRIX_FORMS, MatrixStep, matrix_form, served_forms
+from bptt_sym.derivation.matrix_forms import (
+    MATRIX_FORMS,
+    MatrixStep,
+    forms_text,
+    matrix_form,
+    served_forms,
+)
 from bptt_sym.errors import UsageError
 from bptt_sym.files import emit, emit_json, json_text, warn
 from bptt_sym.graph.build import Graph
@@ -81,8 +87,7 @@ def vector_request(args: argparse.Namespace, split: Callable[..., list[str]]
     asked = split(args.form, "--form", FORMS)
     forms = [f for f in asked if f in MATRIX_FORMS]
     if not forms or (args.form.strip() != ",".join(FORMS) and len(forms) < len(asked)):
-        raise UsageError(f"{g.spec.name} has the forms {', '.join(MATRIX_FORMS)} (delta: the "
-                         "matrix δ recursion; paths: the per-output form V5)")
+        raise UsageError(forms_text(g))
     left_out = [f for f in forms if f not in served_forms(g)]
     if left_out and args.form.strip() == ",".join(FORMS):  # the default: what the model serves
         forms = [f for f in forms if f not in left_out]

@@ -31,7 +31,7 @@ from bptt_sym.graph.matrix import Xent
 from bptt_sym.notation import Partial
 from bptt_sym.printing.leibniz import leibniz
 
-__all__ = ["MATRIX_FORMS", "MatrixStep", "matrix_form", "served_forms"]
+__all__ = ["MATRIX_FORMS", "MatrixStep", "matrix_form", "served_forms", "forms_text"]
 
 MATRIX_FORMS = ("paths", "delta")
 
@@ -121,11 +121,18 @@ def served_forms(g: Graph) -> tuple[str, ...]:
     return MATRIX_FORMS if paths else ("delta",)
 
 
+def forms_text(g: Graph) -> str:
+    """The one message of a form the matrix graph ``g`` does not serve."""
+    served = served_forms(g)
+    what = {"delta": "delta: the matrix δ recursion", "paths": "paths: the per-output form V5"}
+    return (f"{g.spec.name} has the form{'s' * (len(served) > 1)} {', '.join(served)} "
+            f"({'; '.join(what[f] for f in ('delta', 'paths') if f in served)})")
+
+
 def matrix_form(g: Graph, *, wrt: str, form: str) -> list[MatrixStep]:
     """The equations of ``form`` (paths: per output, V5; delta: the matrix δ recursion)."""
     if form not in MATRIX_FORMS:
-        raise UsageError(f"elman has the forms {', '.join(MATRIX_FORMS)} (delta: the matrix "
-                         "δ recursion; paths: the per-output form V5)")
+        raise UsageError(forms_text(g))
     if wrt not in g.copies:
         raise UsageError(f"unknown --wrt {wrt!r} for {g.spec.name}; choose from "
                          f"{', '.join(g.copies)}")
