@@ -226,3 +226,11 @@ def test_a_subscript_that_reads_as_a_step_is_refused(name: str, fragment: str) -
     with pytest.raises(ModelFileError) as info:
         parse_model(text, path="m.toml")
     assert fragment in str(info.value) and "\n" not in str(info.value), str(info.value)
+
+
+def test_a_second_subscript_is_an_error_at_the_name() -> None:
+    from bptt_sym.syntax.nodes import ParseError
+
+    with pytest.raises(ParseError) as info:
+        parse("a = 1 + W_{h,hh}")
+    assert info.value.column == 9 and "a name has one subscript, then a step" in str(info.value)

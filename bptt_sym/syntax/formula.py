@@ -20,6 +20,7 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, Vi
 from bptt_sym.errors import BpttError
 from bptt_sym.syntax.literals import MAX_NUMBER_EXPONENT, decimal
 from bptt_sym.syntax.nodes import (
+    PRODUCTS,
     Call,
     Chain,
     Condition,
@@ -31,6 +32,7 @@ from bptt_sym.syntax.nodes import (
     Prod,
     Ref,
     Sum,
+    deriv_call,
     named,
 )
 
@@ -43,10 +45,6 @@ MAX_LENGTH = 20_000
 # Names read as functions before a bracket; any other name times a bracket is a product.
 FUNCTIONS = frozenset({"f", "g", "L", "tanh", "sigmoid", "σ", "sigma", "relu", "step", "exp",
                        "log", "softmax", "diag", "outer", "sum"})
-# The products an Op can name: ``*`` as typed, ``⊙`` (\odot, ∘), ``@``, ``·`` (\cdot, ×) and
-# ``juxt`` (two factors side by side).  For scalars all multiply; for matrices ``*`` and ``⊙``
-# are elementwise, the others the matrix product.
-PRODUCTS = frozenset({"*", "⊙", "@", "·", "juxt"})
 _PRODUCT_OF = {"*": "*", "⊙": "⊙", "\\odot": "⊙", "∘": "⊙", "\\circ": "⊙", "@": "@"}
 
 _IDX = (r"(?:_\{[^{}]{1,20}\}|_[A-Za-z]{1,8}_(?:\{[^{}]{1,12}\}|-?\d+|[A-Za-z](?![A-Za-z]))"
@@ -141,7 +139,7 @@ def _index(text: str) -> tuple | None:
         return None
     m = re.fullmatch(r"_([A-Za-z]{1,8})([₋₀-₉ₜₖⱼᵢ₊]+)", text)
     if m:  # w_h₀: a subscripted name at a step, in Unicode
-        return ("name", m[1], _index(m[2]))
+        return ("name", m[1], _step_index(m[2]))
     text = text.translate(_SUBSCRIPT).lstrip("_").strip("{}").replace(" ", "")
     if re.fullmatch(r"-?\d+", text):
         return ("abs", int(text))
@@ -149,12 +147,20 @@ def _index(text: str) -> tuple | None:
         return ("name", text)  # W_hh, b_{ih}: part of the name
     m = re.fullmatch(r"([A-Za-z]{1,8})[_,](.+)", text)
     if m:  # w_h_0, W_{hh,t-1}: a subscripted name at a step
-        return ("name", m[1], _index(m[2]))
+        return ("name", m[1], _step_index(m[2]))
     m = _VAR_INDEX.match(text)
     if m is None:
         raise BpttError(f"cannot read the index {text!r}")
     off = int(m[3] or 0) * (-1 if m[2] == "-" else 1)
     return ("var", m[1], off)
+
+
+def _step_index(text: str) -> tuple:
+    """The step of a subscripted name (w_h_0, W_{hh,t-1}): a number or a step variable."""
+    if (index := _index(text)) is None or index[0] not in ("abs", "var"):
+        raise BpttError(f"cannot read the index {text!r}: a name has one subscript, then a "
+                        "step (w_h_0, W_{hh,t-1})")
+    return index
 
 
 def _plain(text: str) -> str:
@@ -171,7 +177,11 @@ def _ref(tok: Token) -> Ref:
     base, idx = (m[1], m[2]) if m else (str(tok), None)
     if base.endswith(("_",)):
         base = base[:-1]
-    index = _index(idx or "")
+    try:
+        index = _index(idx or "")
+    except BpttError as exc:  # the parse error points at the name
+        exc.column = tok.column
+        raise
     if index is not None and index[0] == "name":
         step = index[2] if len(index) > 2 else None
         return Ref(f"{base}_{index[1]}", step, tok.column, str(tok))
@@ -264,7 +274,7 @@ class _Build(Transformer):
         return self._bracket(a, lambda x: Op("T", (x,)))
 
     def div(self, a, _op, b):  # noqa: ANN001, ANN201
-        return _dcall(a, b) or Op("/", (a, b))
+        return deriv_call(a, b) or Op("/", (a, b))
 
     def neg(self, _op, a):  # noqa: ANN001, ANN201
         return Op("neg", (a,))
@@ -307,26 +317,6 @@ class _Build(Transformer):
         op = {"≤": "<=", "\\le": "<=", "\\leq": "<=", "≥": ">=", "\\ge": ">=",
               "\\geq": ">="}.get(str(rel), str(rel))
         return Condition(left, op, right)
-
-
-def _dcall(a: object, b: object) -> object | None:
-    """ASCII ``df(a1, …, an)/dx`` (in a product, the last factor before the /): the partial
-    of f by the argument that x names, or None."""
-    if not (isinstance(b, Ref) and b.base.startswith("d") and len(b.base) > 1):
-        return None
-    den = Ref(b.base[1:], b.index, b.column + 1)
-    if isinstance(a, Call) and not a.prime and not a.slot and len(a.name) > 1 \
-            and a.name.startswith("d"):
-        return DerivCall(Call(a.name[1:], False, a.args, a.column + 1), den)
-    if isinstance(a, Op) and a.op == "juxt" and isinstance(a.args[0], Ref) and \
-            a.args[0].index is None and a.args[0].base.startswith("d") and \
-            len(a.args[0].base) > 1 and not isinstance(a.args[1], Op):
-        return DerivCall(Call(a.args[0].base[1:], False, (a.args[1],), a.args[0].column + 1),
-                         den)
-    if isinstance(a, Op) and a.op in PRODUCTS and len(a.args) == 2:
-        inner = _dcall(a.args[1], b)
-        return None if inner is None else Op(a.op, (a.args[0], inner))
-    return None
 
 
 def _depth_check(text: str) -> None:

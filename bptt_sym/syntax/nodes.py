@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from bptt_sym.errors import BpttError
 
 __all__ = ["ParseError", "Num", "Ref", "Deriv", "Call", "DerivCall", "Op", "Sum", "Prod",
-           "Condition", "Chain", "named"]
+           "Condition", "Chain", "named", "deriv_call", "PRODUCTS"]
+
+
+# The products an Op can name: ``*`` as typed, ``⊙`` (\odot, ∘), ``@``, ``·`` (\cdot, ×) and
+# ``juxt`` (two factors side by side).  For scalars all multiply; for matrices ``*`` and ``⊙``
+# are elementwise, the others the matrix product.
+PRODUCTS = frozenset({"*", "⊙", "@", "·", "juxt"})
 
 
 class ParseError(BpttError):
@@ -148,3 +154,23 @@ def named(tree: object, names: Collection[str]) -> object:
                    for f in dataclasses.fields(tree) if f.name not in ("column", "written")}
         return dataclasses.replace(tree, **changes)
     return tree
+
+
+def deriv_call(a: object, b: object) -> object | None:
+    """ASCII ``df(a1, …, an)/dx`` (in a product, the last factor before the /): the partial
+    of f by the argument that x names, or None."""
+    if not (isinstance(b, Ref) and b.base.startswith("d") and len(b.base) > 1):
+        return None
+    den = Ref(b.base[1:], b.index, b.column + 1)
+    if isinstance(a, Call) and not a.prime and not a.slot and len(a.name) > 1 \
+            and a.name.startswith("d"):
+        return DerivCall(Call(a.name[1:], False, a.args, a.column + 1), den)
+    if isinstance(a, Op) and a.op == "juxt" and isinstance(a.args[0], Ref) and \
+            a.args[0].index is None and a.args[0].base.startswith("d") and \
+            len(a.args[0].base) > 1 and not isinstance(a.args[1], Op):
+        return DerivCall(Call(a.args[0].base[1:], False, (a.args[1],), a.args[0].column + 1),
+                         den)
+    if isinstance(a, Op) and a.op in PRODUCTS and len(a.args) == 2:
+        inner = deriv_call(a.args[1], b)
+        return None if inner is None else Op(a.op, (a.args[0], inner))
+    return None
