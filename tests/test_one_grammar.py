@@ -20,7 +20,7 @@ from bptt_sym.cli import main as cli
 from bptt_sym.graph.build import unroll
 from bptt_sym.graph.matrix import unroll_vector
 from bptt_sym.graph.resolve import to_sympy
-from bptt_sym.model.load import ModelFileError, load_model, parse_model
+from bptt_sym.model.load import ModelFileError, builtin_text, load_model, parse_model
 from bptt_sym.numeric.matrix import matrix_gradients
 from bptt_sym.printing.leibniz import leibniz
 from bptt_sym.syntax.equations import parse_equation
@@ -234,3 +234,13 @@ def test_a_second_subscript_is_an_error_at_the_name() -> None:
     with pytest.raises(ParseError) as info:
         parse("a = 1 + W_{h,hh}")
     assert info.value.column == 9 and "a name has one subscript, then a step" in str(info.value)
+
+
+@pytest.mark.parametrize("spelling", ["σ(x_t)", "sigma(x_t)", "\\\\sigma(x_t)"])
+def test_sigma_is_sigmoid_in_a_model_line_as_in_a_formula(spelling: str) -> None:
+    """One meaning: σ(z), sigma(z) and \\sigma(z) call sigmoid in a model line too."""
+    text = builtin_text("doc")
+    plain = parse_model(text.replace('"a_t = x_t*u"', '"a_t = sigmoid(x_t)*u"'), path="m.toml")
+    other = parse_model(text.replace('"a_t = x_t*u"', f'"a_t = {spelling}*u"'), path="m.toml")
+    assert [n.expr for n in unroll(other, steps=2).nodes.values()] == \
+        [n.expr for n in unroll(plain, steps=2).nodes.values()]

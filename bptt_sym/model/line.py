@@ -21,7 +21,7 @@ import sympy as sp
 from bptt_sym.errors import BpttError
 from bptt_sym.model.places import Path, Places
 from bptt_sym.rules.functions import ABSTRACT, ROLES, RULES
-from bptt_sym.syntax.equations import Ref, Template, parse_equation, read_equation
+from bptt_sym.syntax.equations import ALIASES, Ref, Template, parse_equation, read_equation
 from bptt_sym.syntax.nodes import ParseError
 
 __all__ = ["Line", "function_arities", "parse_line", "spot", "index_text", "written",
@@ -143,7 +143,7 @@ def _names_and_calls(places: Places, path: Path, part: str, source: str,
         raise places.error(path, "sum_t adds up all the steps: it belongs in the head or the "
                                  "loss, not in the cell", where)
     for m in _CALL.finditer(source):
-        if m.group(1) not in arities:
+        if m.group(1) not in arities and ALIASES.get(m.group(1)) not in arities:
             known = ", ".join(sorted(arities, key=str.lower))
             raise places.error(path, f"unknown function {m.group(1)}; known functions: {known}"
                                " (a role letter is declared in functions, e.g. "

@@ -23,7 +23,7 @@ from bptt_sym.errors import BpttError
 from bptt_sym.syntax import formula as _formula
 from bptt_sym.syntax.nodes import Call, Chain, Num, Op, ParseError, Sum
 
-__all__ = ["Ref", "Template", "parse_equation", "read_equation", "fold", "model_ref"]
+__all__ = ["Ref", "Template", "parse_equation", "read_equation", "fold", "model_ref", "ALIASES"]
 
 MAX_EXPONENT = 1000  # 2^(999^9) would make SymPy build a number of 10^26 digits
 
@@ -73,6 +73,8 @@ class Template:
 _METHOD = {"+": "add", "-": "sub", "*": "mul", "⊙": "mul", "juxt": "juxt", "@": "juxt",
            "·": "juxt", "/": "div", "^": "pow", "neg": "neg", "T": "transpose"}
 _SUBSCRIPTS = re.compile(r"[_{₀-₉₋]")
+# Other spellings of a function, as hand formulas read them: σ(z) and \sigma(z) are sigmoid.
+ALIASES = {"σ": "sigmoid", "sigma": "sigmoid"}
 # A bare name touching "(": a call in a model line (v (1 - z) with a space multiplies)
 _CALL = re.compile(r"(?<![A-Za-z0-9_\\])([A-Za-z][A-Za-z0-9]*)(?=\()")
 
@@ -103,11 +105,12 @@ def read_equation(source: str, functions: Collection[str]) -> tuple[_formula.Ref
     bracket multiplies it.  Raises :class:`~bptt_sym.syntax.nodes.ParseError` (with its
     column) for text the grammar does not read, :class:`BpttError` for a formula that is
     not a model line (a chain, a condition, a left side that is no name)."""
+    names = set(functions) | {a for a, name in ALIASES.items() if name in functions}
     for m in _CALL.finditer(source):
-        if m[1] not in functions and m[1] not in ("sum", "Σ"):
+        if m[1] not in names and m[1] not in ("sum", "Σ"):
             known = ", ".join(sorted(functions)) or "none"
             raise BpttError(f"unknown function {m[1]}; known functions: {known}")
-    chain: Chain = _formula.parse(source, functions=frozenset(functions))
+    chain: Chain = _formula.parse(source, functions=frozenset(names))
     if len(chain.sides) != 2 or chain.condition is not None:
         raise BpttError("a model line is one equation, name = expression")
     lhs = chain.sides[0]
@@ -127,7 +130,8 @@ def fold(node: object, visitor: object) -> object:
     if isinstance(node, _formula.Ref):
         return visitor.ref(model_ref(node))
     if isinstance(node, Call) and not node.prime and not node.slot:
-        return visitor.call(node.name, *(fold(a, visitor) for a in node.args))
+        name = ALIASES.get(node.name, node.name)
+        return visitor.call(name, *(fold(a, visitor) for a in node.args))
     if isinstance(node, Sum) and node.lo is None and node.hi is None and node.var == "t":
         return visitor.stepsum(fold(node.body, visitor))
     if isinstance(node, Op) and node.op in _METHOD:
