@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 from bptt_sym.check.checker import check_graph, summary
 from bptt_sym.cli.matrix import (
-    VECTOR_MODELS,
     check_vector,
     derive_vector,
     unroll_vector_cmd,
@@ -70,9 +69,8 @@ def _split(text: str, option: str, allowed: Sequence[str] | None = None) -> list
 def _vector(args: argparse.Namespace) -> bool:
     """True for a matrix model (a built-in one or a file with [shapes])."""
     model = getattr(args, "model", "doc")
-    if isinstance(model, ModelSpec):
-        return model.is_matrix
-    return isinstance(model, str) and model in VECTOR_MODELS
+    spec = model if isinstance(model, ModelSpec) else MODELS.get(model)
+    return spec is not None and spec.is_matrix
 
 
 def model_argument(text: str) -> str | ModelSpec:

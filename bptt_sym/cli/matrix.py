@@ -27,15 +27,14 @@ from bptt_sym.model.spec import ModelSpec
 from bptt_sym.printing.leibniz import leibniz
 
 __all__ = ["vector_graph", "vector_spec", "check_vector", "derive_vector", "unroll_vector_cmd",
-           "verify_vector", "VECTOR_MODELS"]
+           "verify_vector"]
 
-VECTOR_MODELS = {name: spec for name, spec in MODELS.items() if spec.is_matrix}
 _WORDS = {"H": "hidden", "D": "inputs", "K": "classes"}
 
 
 def vector_spec(args: argparse.Namespace) -> ModelSpec:
     """The matrix model of ``--model``: a built-in one by name, or the file's."""
-    return args.model if isinstance(args.model, ModelSpec) else VECTOR_MODELS[args.model]
+    return args.model if isinstance(args.model, ModelSpec) else MODELS[args.model]
 
 
 def _sizes(args: argparse.Namespace) -> dict[str, int]:
