@@ -274,7 +274,8 @@ class MatrixProgram:
 
     def __call__(self, values: Mapping[str, object],
                  xp: SimpleNamespace | None = None) -> dict[str, object]:
-        xp = backend(self.graph) if xp is None else xp
+        if xp is None:  # chosen once per program, not at every call
+            xp = self._compiled.setdefault("backend", backend(self.graph))
         nodes, deltas, grads = self._program(xp)
         env = _columns(values) if xp is NUMPY else dict(values)
         for p, copies in self.graph.copies.items():
