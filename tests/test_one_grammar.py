@@ -8,6 +8,7 @@ equations, and the checker's own truth (the model's forward pass), never the par
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from bptt_sym.graph.build import unroll
 from bptt_sym.graph.matrix import unroll_vector
 from bptt_sym.graph.resolve import to_sympy
 from bptt_sym.model.load import ModelFileError, builtin_text, load_model, parse_model
+from bptt_sym.model.registry import DOC
 from bptt_sym.numeric.matrix import matrix_gradients
 from bptt_sym.printing.leibniz import leibniz
 from bptt_sym.syntax.equations import parse_equation
@@ -244,3 +246,12 @@ def test_sigma_is_sigmoid_in_a_model_line_as_in_a_formula(spelling: str) -> None
     other = parse_model(text.replace('"a_t = x_t*u"', f'"a_t = {spelling}*u"'), path="m.toml")
     assert [n.expr for n in unroll(other, steps=2).nodes.values()] == \
         [n.expr for n in unroll(plain, steps=2).nodes.values()]
+
+
+def test_a_node_with_a_one_letter_subscript_is_read_as_its_name() -> None:
+    """q_h, a head node: `dE/dq_h` means ∂E/∂q_h (the model has the name), not q at a step h."""
+    spec = dataclasses.replace(DOC, head=("q_h = s_{T-1}*v", "o = g(q_h)", "E = L(o, y)"),
+                               refs={})
+    assert "q_h" in spec.names and "q" not in spec.names
+    verdicts = check("dE/dq_h = dE/do * do/dq_h\ndE/dq_h = dE/do", model=spec, steps=2)
+    assert [v.verdict for v in verdicts] == ["holds", "fails"]

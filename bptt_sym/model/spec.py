@@ -8,9 +8,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from bptt_sym.notation import STEP_LETTERS
+
 __all__ = ["ModelSpec"]
 
-_DEFINED = re.compile(r"^\s*([A-Za-z][A-Za-z0-9]*(?:_[A-Za-z]{2,8})?)")  # a line's left name
+# a line's left name: a_t, q, W_hh_t, n_x_t (a one-letter subscript other than a step's)
+_DEFINED = re.compile(r"^\s*([A-Za-z][A-Za-z0-9]*)(?:_([A-Za-z]{1,8})(?![A-Za-z0-9]))?")
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,8 @@ class ModelSpec:
     @property
     def names(self) -> frozenset[str]:
         """Every name of the model: parameters, inputs, targets and the defined nodes."""
-        defined = {m[1] for line in (*self.cell, *self.head, f"{self.loss} =")
+        defined = {m[1] if m[2] is None or m[2] in STEP_LETTERS else f"{m[1]}_{m[2]}"
+                   for line in (*self.cell, *self.head, f"{self.loss} =")
                    if (m := _DEFINED.match(line))}
         return frozenset({*self.parameters, *self.inputs, *self.targets, *self.states,
                           *defined})
