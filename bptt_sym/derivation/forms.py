@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from bptt_sym.derivation.sweep import local_factor, plus, relevant, tangent, times
+from bptt_sym.derivation.sweep import backward, fold, local_factor, plus, relevant, tangent
 from bptt_sym.errors import UsageError
 from bptt_sym.graph.build import Graph
 from bptt_sym.notation import Partial
@@ -242,31 +242,27 @@ def _kept(graph: Graph, n: Sym, x: Sym) -> bool:
 
 
 def _delta_form(graph: Graph, x: Sym, targets: tuple[Sym, ...], name: Sym) -> list[Equation]:
+    """The delta recursion: the one reverse sweep with each edge's local partial.
+
+    A node's adjoint is its list of chains (the factors from a kept node, or from ``x``,
+    down to it): a node that is not kept passes each chain on, so the kept ones read
+    ∂x/∂n = Σ ∂x/∂c · (local partials from c down to n), as the article writes B7-B8."""
     rel = relevant(graph, x, targets)
     factor = local_factor(graph, symbolic=True)
-    is_target = set(targets)
-
-    def expand(n: Sym) -> sp.Expr:
-        """∂x/∂n from the adjoints of the kept nodes just above n."""
-        terms: list[sp.Expr] = []
-        stack: list[tuple[Sym, sp.Expr]] = [(c, factor(c, n)) for c in graph.children[n]
-                                            if c in rel]
-        while stack:
-            c, below = stack.pop(0)
-            if _kept(graph, c, x):
-                terms.append(below if c == x else times(Partial(x, c), below))
-                continue
-            stack[:0] = [(d, times(factor(d, c), below)) for d in graph.children[c] if d in rel]
-        return plus(terms)
-
-    eqs: list[Equation] = []
-    for n in reversed(list(graph.nodes)):  # the BPTT sweep, from x down to the targets
-        if n in rel and n != x and n not in is_target and _kept(graph, n, x):
-            rhs = expand(n)
-            if rhs != Partial(x, n):
-                eqs.append(Equation(Partial(x, n), rhs, "delta"))
+    position = {n: {c: i for i, c in enumerate(graph.children[n])} for n in rel}
+    sweep = backward(
+        graph, x, [()],
+        send=lambda n, chains: [(p, [c + (factor(n, p),) for c in chains])
+                                for p in graph.nodes[n].parents if p in rel],
+        join=lambda n, parts: [c for part in parts for c in part],
+        keep=lambda n: [(Partial(x, n),)] if _kept(graph, n, x) else None,
+        order=lambda child, n: position[n][child],
+        ends=targets)
+    eqs = [Equation(Partial(x, n), rhs, "delta") for n, _, chains in sweep.kept
+           if (rhs := plus([fold(c) for c in chains])) != Partial(x, n)]
     ordered = sorted(targets, key=lambda s: -_step_of(graph, s))
-    rhs = plus([expand(t) for t in ordered if t in rel])
+    rhs = plus([plus([fold(c) for c in sweep.adjoint[t]]) for t in ordered
+                if t in sweep.adjoint])
     note = ("the gradient from the adjoints, summed over step copies" if len(targets) > 1
             else "the gradient from the adjoints")
     eqs.append(Equation(Partial(x, name), rhs, "gradient", note))

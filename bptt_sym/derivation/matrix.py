@@ -2,7 +2,8 @@
 
 The rules live in one table (:data:`bptt_sym.rules.matrix.VJP`), one line each, in the
 style of autograd's ``defvjp``: given the adjoint ``g`` of a node, the adjoint it sends to
-one argument.  The sweep is a plain loop in reverse topological order; the model's kept
+one argument.  The sweep is the one reverse loop of the scalar derivations too
+(:func:`bptt_sym.derivation.sweep.backward`); the model's kept
 adjoints (δ_t = ∂E/∂z_t for elman, ``adjoints`` in a model file) are symbols, every other
 adjoint is written out in place.
 
@@ -23,6 +24,7 @@ import sympy as sp
 from sympy.matrices.expressions import MatrixExpr
 
 from bptt_sym.derivation.forms import Equation
+from bptt_sym.derivation.sweep import backward
 from bptt_sym.errors import UsageError
 from bptt_sym.graph.build import Graph
 from bptt_sym.graph.matrix import Apply, EntrySum, Softmax, Xent
@@ -257,27 +259,24 @@ class MatrixDerivation:
 
 
 def _sweep(graph: Graph, keep: bool = True) -> tuple[dict, list[Equation]]:
-    """The reverse sweep: adjoint expressions of every node, δ equations as they are made
-    (``keep``: the kept adjoints become their named symbols, δ_t)."""
-    adj: dict[sp.Basic, list[tuple[int, sp.Basic]]] = {graph.loss: [(0, sp.S.One)]}
-    value: dict[sp.Basic, sp.Basic] = {}
-    deltas: list[Equation] = []
+    """The one reverse sweep (:func:`bptt_sym.derivation.sweep.backward`) with the VJP
+    table: adjoint expressions of every node, δ equations as they are made (``keep``: the
+    kept adjoints become their named symbols, δ_t)."""
     kept = kept_adjoints(graph) if keep else {}
-    for n in reversed(list(graph.nodes)):  # the BPTT sweep, last step first
-        node = graph.nodes[n]
-        if n not in adj or node.expr is None:
-            continue
-        g = _total([g for _, g in sorted(adj[n], key=lambda item: item[0])], n)
-        if node.base in kept:
-            d = adjoint_symbol(n, kept[node.base], node.base)
-            deltas.append(Equation(d, g, "delta"))
-            g = d
-        value[n] = g
-        for parent, contribution in _contributions(graph, n, g):
-            adj.setdefault(parent, []).append((node.step or 0, contribution))
+
+    def name(n: sp.Basic) -> sp.Basic | None:
+        base = graph.nodes[n].base
+        return adjoint_symbol(n, kept[base], base) if base in kept else None
+
+    sweep = backward(graph, graph.loss, sp.S.One,
+                     send=lambda n, g: _contributions(graph, n, g),
+                     join=lambda n, parts: _total(parts, n), keep=name,
+                     order=lambda child, n: graph.nodes[child].step or 0,
+                     ends=[c for copies in graph.copies.values() for c in copies])
+    value = sweep.adjoint
     for c in (c for copies in graph.copies.values() for c in copies):
-        value[c] = _total([g for _, g in adj.get(c, [])], c)
-    return value, deltas
+        value.setdefault(c, _total([], c))
+    return value, [Equation(d, g, "delta") for _, d, g in sweep.kept]
 
 
 def _total(parts: list[sp.Basic], like: sp.Basic) -> sp.Basic:

@@ -5,7 +5,10 @@
   already factored, common prefixes pulled out, as the article's B4-B6 (size linear in T).
 * ``relevant``: the nodes between two ends, which both sweeps and the paths visit.
 
-The backward sweep (the BPTT delta recursion) is the loop in ``derivation.forms._delta_form``.
+* ``backward``: the one reverse sweep (the BPTT delta recursion), from a node down, in
+  reverse topological order.  What an edge sends back and how a node adds up what it
+  receives are the caller's rules: a scalar graph's local partials (``chains``), a matrix
+  graph's vector-Jacobian products (``derivation.matrix``).
 
     >>> from bptt_sym.graph.build import unroll
     >>> from bptt_sym.printing.leibniz import leibniz
@@ -17,13 +20,15 @@ The backward sweep (the BPTT delta recursion) is the loop in ``derivation.forms.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import sympy as sp
 
 from bptt_sym.graph.build import Graph
 from bptt_sym.notation import Partial
 
-__all__ = ["relevant", "tangent", "total", "times", "plus", "local_factor", "evaluate_partials"]
+__all__ = ["relevant", "tangent", "total", "times", "plus", "local_factor", "evaluate_partials",
+           "backward", "Sweep", "fold"]
 
 Sym = sp.Symbol
 Factor = Callable[[Sym, Sym], sp.Expr]
@@ -116,3 +121,56 @@ def evaluate_partials(graph: Graph, expr: sp.Expr) -> sp.Expr:
     found = expr.atoms(Partial)
     return expr.xreplace({p: total(graph, p.num, graph.copies.get(str(p.den), (p.den,)))
                           for p in found})
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """What :func:`backward` found: every node's adjoint (the ends' too), and the kept
+    adjoints in the order they were made, as (node, its symbol, the adjoint it names)."""
+
+    adjoint: dict
+    kept: list[tuple]
+
+
+def backward(graph: Graph, of: Sym, start: object, *,
+             send: Callable[[Sym, object], Iterable[tuple[Sym, object]]],
+             join: Callable[[Sym, list], object],
+             keep: Callable[[Sym], object | None],
+             order: Callable[[Sym, Sym], object],
+             ends: Iterable[Sym] = ()) -> Sweep:
+    """The reverse sweep from ``of`` (adjoint ``start``), last node first.
+
+    A node adds up (``join``) what its children sent, in ``order`` (a stable sort of the
+    keys ``order(child, node)``), keeps that adjoint under a name when ``keep`` gives one
+    (δ_t), and sends its adjoint to its parents (``send``: the local rule of each edge).
+    The ``ends`` (a parameter's step copies) are joined, not passed on; other leaves are
+    dropped.
+    """
+    ends = set(ends)
+    received: dict = {of: [(None, start)]}
+    adjoint: dict = {}
+    kept: list[tuple] = []
+    for n in reversed(list(graph.nodes)):
+        if n not in received or (graph.nodes[n].expr is None and n not in ends):
+            continue
+        parts = received.pop(n)
+        if len(parts) > 1:
+            parts = sorted(parts, key=lambda part: part[0])
+        g = join(n, [c for _, c in parts])
+        if n not in ends:
+            name = keep(n) if n != of else None
+            if name is not None:
+                kept.append((n, name, g))
+                g = name
+            for parent, contribution in send(n, g):
+                received.setdefault(parent, []).append((order(n, parent), contribution))
+        adjoint[n] = g
+    return Sweep(adjoint, kept)
+
+
+def fold(chain: tuple[sp.Expr, ...]) -> sp.Expr:
+    """A chain of factors, top (the node nearest ``of``) first, as one product."""
+    out = chain[-1]
+    for f in reversed(chain[:-1]):
+        out = times(f, out)
+    return out
