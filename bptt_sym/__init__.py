@@ -6,7 +6,8 @@
     dE/du = dE/do * do/dq * v_1 * ds_1/dz_1 * (x_1 + w_1 * ds_0/dz_0 * x_0)
 """
 
-from bptt_sym.derivation.forms import FORMS, Derivation, Equation, derive
+from bptt_sym.derivation.forms import FORMS, Derivation, Equation
+from bptt_sym.derivation.registry import derive
 from bptt_sym.derivation.sweep import evaluate_partials, total
 from bptt_sym.errors import BpttError, UsageError
 from bptt_sym.graph.build import Graph, Node, unroll

@@ -10,14 +10,13 @@ import argparse
 from collections.abc import Callable
 
 from bptt_sym.cli.parser import SIZE_LETTERS
-from bptt_sym.derivation.forms import FORMS
+from bptt_sym.derivation.forms import FORMS, Equation
 from bptt_sym.derivation.matrix_forms import (
     MATRIX_FORMS,
-    MatrixStep,
     forms_text,
-    matrix_form,
     served_forms,
 )
+from bptt_sym.derivation.registry import derive
 from bptt_sym.errors import UsageError
 from bptt_sym.files import emit, emit_json, json_text, warn
 from bptt_sym.graph.build import Graph
@@ -28,9 +27,6 @@ from bptt_sym.printing.leibniz import leibniz
 
 __all__ = ["vector_graph", "vector_spec", "check_vector", "derive_vector", "unroll_vector_cmd",
            "verify_vector"]
-
-_WORDS = {"H": "hidden", "D": "inputs", "K": "classes"}
-
 
 def vector_spec(args: argparse.Namespace) -> ModelSpec:
     """The matrix model of ``--model``: a built-in one by name, or the file's."""
@@ -58,24 +54,7 @@ def vector_graph(args: argparse.Namespace) -> Graph:
                          activation=args.activation)
 
 
-def _sizes_text(g: Graph) -> str:
-    """``hidden 4, inputs 3, classes 3``: the sizes a header names."""
-    return ", ".join(f"{_WORDS[k]} {n}" if k in _WORDS else f"{k} = {n}"
-                     for k, n in g.dims.items())
-
-
-def _lines(steps: list[MatrixStep], fmt: str) -> list[str]:
-    comment = "%" if fmt == "latex" else "#"
-    out = []
-    for step in steps:
-        if step.note:
-            out.append(f"{comment} {_note(step)}")
-        out.append(f"{leibniz(step.equation.lhs, fmt)} = {leibniz(step.equation.rhs, fmt)}"
-                   f"{step.condition(fmt)}")
-    return out
-
-
-def _note(step: MatrixStep) -> str:
+def _note(step: Equation) -> str:
     return f"({step.ref}) {step.note}" if step.ref else step.note
 
 
@@ -112,19 +91,15 @@ def derive_vector(args: argparse.Namespace, split: Callable[..., list[str]]) -> 
     blocks, docs = [], []
     for w in wrts:
         for form in forms:
-            steps = matrix_form(g, wrt=w, form=form)
+            d = derive(g, wrt=w, form=form)
             docs.append({"wrt": w, "form": form, "equations": [
                 {"note": _note(st),
-                 "lhs": {f: leibniz(st.equation.lhs, f) for f in ("ascii", "unicode", "latex")},
-                 "rhs": {f: leibniz(st.equation.rhs, f) for f in ("ascii", "unicode", "latex")},
+                 "lhs": {f: leibniz(st.lhs, f) for f in ("ascii", "unicode", "latex")},
+                 "rhs": {f: leibniz(st.rhs, f) for f in ("ascii", "unicode", "latex")},
                  **({"holds_for": f"t < {st.last}"} if st.last is not None else {})}
-                for st in steps]})
+                for st in d.equations]})
             if args.format != "json":
-                comment = "%" if args.format == "latex" else "#"
-                head = (f"{comment} d{g.spec.loss}/d{w}, "
-                        f"{'matrix form' if form == 'delta' else 'per output'}"
-                        f" ({g.spec.name}: {_sizes_text(g)}, T = {g.steps})")
-                blocks.append("\n".join([head] + _lines(steps, args.format)))
+                blocks.append(d.text(args.format))
     if args.format == "json":
         emit_json({"model": g.spec.name, "steps": g.steps, "dims": dict(g.dims),
                    "derivations": docs}, ensure_ascii=False, indent=1)

@@ -38,6 +38,14 @@ class Equation:
     kind: str = ""
     note: str = ""
     ref: str = ""
+    math_note: str = ""  # the note with $…$ LaTeX math, where it differs from ``note``
+    last: int | None = None  # the equation holds for t < last only
+
+    def condition(self, fmt: str) -> str:
+        """``, t < 2`` after an equation that holds before the last step only."""
+        if self.last is None:
+            return ""
+        return f",\\quad t < {self.last}" if fmt == "latex" else f", t < {self.last}"
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,7 @@ class Derivation:
     form: str
     equations: tuple[Equation, ...]
     graph: Graph = field(repr=False, compare=False)
+    title: str = ""  # the header, where it is not "∂of/∂wrt, form"
 
     def text(self, fmt: str = "unicode") -> str:
         """The derivation as text: a ``#`` header, then one equation a line."""

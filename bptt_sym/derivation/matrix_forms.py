@@ -12,7 +12,7 @@ math for documents.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
 
 import sympy as sp
 
@@ -31,36 +31,25 @@ from bptt_sym.graph.matrix import Xent
 from bptt_sym.notation import Partial
 from bptt_sym.printing.leibniz import leibniz
 
-__all__ = ["MATRIX_FORMS", "MatrixStep", "matrix_form", "served_forms", "forms_text"]
+__all__ = ["MATRIX_FORMS", "matrix_form", "served_forms", "forms_text"]
 
 MATRIX_FORMS = ("paths", "delta")
 
 
-@dataclass(frozen=True)
-class MatrixStep:
-    """One equation of a matrix form, the note before it (text and LaTeX) and its number."""
-
-    equation: Equation
-    note: str = ""
-    math_note: str = ""
-    ref: str = ""
-    last: int | None = None  # the equation holds for t < last only
-
-    def condition(self, fmt: str) -> str:
-        """``, t < 2`` after an equation that holds before the last step only."""
-        if self.last is None:
-            return ""
-        return f",\\quad t < {self.last}" if fmt == "latex" else f", t < {self.last}"
+def _step(e: Equation, note: str = "", math_note: str = "", ref: str = "",
+          last: int | None = None) -> Equation:
+    """``e`` with the note before it (text and LaTeX), its number and its range of t."""
+    return dataclasses.replace(e, note=note, math_note=math_note, ref=ref, last=last)
 
 
-def _per_output(g: Graph, wrt: str) -> list[MatrixStep]:
+def _per_output(g: Graph, wrt: str) -> list[Equation]:
     """V5: ∂E/∂W = Σ_t ∂E_t/∂W, the chain that carries each E_t back to W, and its pieces."""
     w = sp.MatrixSymbol(wrt, *g.copies[wrt][0].shape)
     e_t = sp.MatrixSymbol("E_t", 1, 1)
-    out = [MatrixStep(Equation(Partial(g.loss, w), StepSum(Partial(e_t, w)), "sum"),
-                      "the whole sequence is one sample: a sum of the losses of every step",
-                      "the whole sequence is one sample: a sum of the losses of every step",
-                      "V5")]
+    out = [_step(Equation(Partial(g.loss, w), StepSum(Partial(e_t, w)), "sum"),
+                 "the whole sequence is one sample: a sum of the losses of every step",
+                 "the whole sequence is one sample: a sum of the losses of every step",
+                 "V5")]
     s, xent = g.spec.states[0], any(isinstance(n.expr, Xent) for n in g.nodes.values())
     w_tex = leibniz(w, "latex")  # W, or W_{x} for a name with its own subscript
     copy_tex = f"{w_tex}_k" if w_tex == wrt else \
@@ -80,18 +69,18 @@ def _per_output(g: Graph, wrt: str) -> list[MatrixStep]:
                           f"${w_tex}$ acts on the output of step $t$ only")
         notes["local"] = (f"the same, worked out{how}", f"the same, worked out{how}")
     for kind, eq in per_output(g, wrt):
-        out.append(MatrixStep(eq, *notes[kind]))
+        out.append(_step(eq, *notes[kind]))
     return out
 
 
-def _delta(g: Graph, wrt: str) -> list[MatrixStep]:
+def _delta(g: Graph, wrt: str) -> list[Equation]:
     """The δ recursion in t (when T ≥ 2), then the same unrolled over the steps."""
     d = derive_matrix(g, wrt=wrt)
     last = g.steps - 1 if step_losses(g) is None else None  # δ_{T-1} has its own form
-    out = [MatrixStep(e, *_note(g, e), last=last if e.kind == "delta" else None)
+    out = [_step(e, *_note(g, e), last=last if e.kind == "delta" else None)
            for e in d.template]
     first = ("unrolled over the steps", "unrolled over the steps")
-    out += [MatrixStep(e, *(first if i == 0 else ("", ""))) for i, e in enumerate(d.unrolled)]
+    out += [_step(e, *(first if i == 0 else ("", ""))) for i, e in enumerate(d.unrolled)]
     return out
 
 
@@ -129,7 +118,7 @@ def forms_text(g: Graph) -> str:
             f"({'; '.join(what[f] for f in ('delta', 'paths') if f in served)})")
 
 
-def matrix_form(g: Graph, *, wrt: str, form: str) -> list[MatrixStep]:
+def matrix_form(g: Graph, *, wrt: str, form: str) -> list[Equation]:
     """The equations of ``form`` (paths: per output, V5; delta: the matrix δ recursion)."""
     if form not in MATRIX_FORMS:
         raise UsageError(forms_text(g))

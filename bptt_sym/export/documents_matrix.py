@@ -119,8 +119,8 @@ def vector_parts(graph: Graph, *, wrt: Sequence[str], forms: Sequence[str]) -> l
     for w in wrt:
         parts.append(Part(f"The gradient $\\partial E/\\partial {w}$", 1))
         for form in forms:
-            shown = tuple(Display(leibniz(s.equation.lhs, "latex"),
-                                  leibniz(s.equation.rhs, "latex"), s.math_note, s.ref)
+            shown = tuple(Display(leibniz(s.lhs, "latex"),
+                                  leibniz(s.rhs, "latex"), s.math_note, s.ref)
                           for s in matrix_form(graph, wrt=w, form=form))
             parts.append(Part(_TITLES[form], 2, "", shown))
     return parts

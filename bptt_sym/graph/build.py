@@ -329,18 +329,32 @@ class _Builder:
             self.local[(sym, p)] = d.xreplace(mapping)
 
 
-def unroll(model: str | ModelSpec = "doc", *, steps: int = 2, activation: str = "f",
-           output: str = "g", loss: str = "L") -> Graph:
+def unroll(model: str | ModelSpec = "doc", *, steps: int = 2, activation: str | None = None,
+           output: str = "g", loss: str = "L", sizes: Mapping[str, int] | None = None,
+           bias: bool = False) -> Graph:
     """Unroll ``model`` over ``steps`` steps (t = 0 … steps-1) with the chosen functions.
+
+    A matrix model (one with ``[shapes]``, such as elman) takes its ``sizes`` (letter:
+    size) and ``bias`` (its optional parameters); its activation is tanh unless given.
 
     >>> unroll("doc", steps=3, activation="tanh").copies["u"]
     (u_0, u_1, u_2)
+    >>> unroll("elman", steps=2, sizes={"H": 4}).dims
+    {'H': 4, 'D': 3, 'K': 3}
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
         raise UsageError(f"--steps must be a whole number from 1 to {MAX_STEPS}, got {steps!r}")
+    spec = model_spec(model) if isinstance(model, str) else model
+    if spec.is_matrix:
+        from bptt_sym.graph.matrix import unroll_vector  # the same stage, built on this one
+
+        return unroll_vector(spec, steps=steps, sizes=sizes, bias=bias,
+                             activation=activation or "tanh")
+    if sizes or bias:
+        raise UsageError(f"sizes and bias apply to matrix models; {spec.name} is scalar")
     if isinstance(model, str):  # the same graph again (verify unrolls once per form)
-        return _unroll_named(model, steps, activation, output, loss)
-    return _unroll(model, steps, activation, output, loss)
+        return _unroll_named(model, steps, activation or "f", output, loss)
+    return _unroll(model, steps, activation or "f", output, loss)
 
 
 @functools.lru_cache(maxsize=4)

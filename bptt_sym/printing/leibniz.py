@@ -320,12 +320,13 @@ def render_derivation(d: Derivation, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(derivation_json(d), ensure_ascii=False, indent=1)
     comment = "%" if fmt == "latex" else "#"
-    lines = [f"{comment} {_header(d, fmt)}"]
+    lines = [f"{comment} {d.title or _header(d, fmt)}"]
     for e in d.equations:
         if e.note or e.ref:
             ref = f"({e.ref}) " if e.ref else ""
             lines.append(f"{comment} {ref}{e.note}".rstrip())
-        lines.append(f"{leibniz(e.lhs, fmt, depth=depth)} = {leibniz(e.rhs, fmt, depth=depth)}")
+        lines.append(f"{leibniz(e.lhs, fmt, depth=depth)} = {leibniz(e.rhs, fmt, depth=depth)}"
+                     f"{e.condition(fmt)}")
     return "\n".join(lines)
 
 

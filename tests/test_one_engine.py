@@ -1,0 +1,130 @@
+"""One machinery for scalar and matrix models, seen from the Python API: one ``unroll``,
+one ``derive`` (a forms registry that says which forms a graph serves), one reverse sweep.
+
+The values are checked elsewhere against independent references (autograd, finite
+differences, torch); here the API must agree with the command line, and the forms a graph
+does not serve must be refused with one message."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import bptt_sym
+from bptt_sym.derivation.registry import served
+from bptt_sym.errors import UsageError
+from bptt_sym.model.load import load_model
+from tests.tools import bptt
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "docs" / "examples" / "models"
+
+
+def test_unroll_gives_a_matrix_graph_for_a_matrix_model() -> None:
+    g = bptt_sym.unroll("elman", steps=3, sizes={"H": 5})
+    assert g.spec.is_matrix and g.dims["H"] == 5 and g.steps == 3
+    assert g.copies["W"][0].shape == (5, 5)
+    assert bptt_sym.unroll("elman", steps=2, bias=True).copies.keys() >= {"b", "c"}
+
+
+def test_sizes_of_a_scalar_model_are_refused() -> None:
+    with pytest.raises(UsageError, match="sizes and bias apply to matrix models; doc is scalar"):
+        bptt_sym.unroll("doc", steps=2, sizes={"H": 3})
+
+
+@pytest.mark.parametrize("model, forms", [
+    ("doc", ("paths", "factored", "delta", "closed")),
+    ("elman", ("paths", "delta")),
+    (str(EXAMPLES / "elman-last.toml"), ("delta",)),
+    (str(EXAMPLES / "rnn-rows.toml"), ("paths", "delta")),
+])
+def test_the_registry_says_which_forms_a_graph_serves(model: str, forms: tuple) -> None:
+    spec = load_model(model) if model.endswith(".toml") else model
+    assert served(bptt_sym.unroll(spec, steps=2)) == forms
+
+
+def test_a_form_a_matrix_graph_does_not_serve_is_one_message() -> None:
+    g = bptt_sym.unroll("elman", steps=2)
+    for form in ("factored", "closed"):
+        with pytest.raises(UsageError, match=r"^elman has the forms paths, delta \(delta: the "
+                           r"matrix δ recursion; paths: the per-output form V5\)$"):
+            bptt_sym.derive(g, wrt="W", form=form)
+    with pytest.raises(UsageError, match="unknown form 'sideways'; choose one of paths, "
+                       "factored, delta, closed"):
+        bptt_sym.derive(g, wrt="W", form="sideways")
+    with pytest.raises(UsageError, match="--of for elman is the loss E only"):
+        bptt_sym.derive(g, wrt="W", of="s_0")
+
+
+@pytest.mark.parametrize("fmt", ["unicode", "ascii", "latex"])
+@pytest.mark.parametrize("form", ["delta", "paths"])
+def test_the_api_prints_what_the_command_line_prints(fmt: str, form: str) -> None:
+    g = bptt_sym.unroll("elman", steps=3, sizes={"H": 2})
+    text = "\n\n".join(bptt_sym.derive(g, wrt=w, form=form).text(fmt) for w in ("U", "W"))
+    r = bptt("derive", "--model", "elman", "--steps", "3", "--hidden", "2", "--wrt", "U,W",
+             "--form", form, "--format", fmt)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.rstrip("\n") == text
+
+
+def test_the_default_form_is_what_the_graph_serves() -> None:
+    assert bptt_sym.derive(bptt_sym.unroll("doc", steps=2), wrt="u").form == "factored"
+    assert bptt_sym.derive(bptt_sym.unroll("elman", steps=2), wrt="U").form == "delta"
+
+
+def test_a_matrix_derivation_is_a_derivation() -> None:
+    """The same class, with the conditions (t < T-1) and the LaTeX notes of each step."""
+    spec = load_model(EXAMPLES / "elman-last.toml")
+    d = bptt_sym.derive(bptt_sym.unroll(spec, steps=3), wrt="W")
+    assert isinstance(d, bptt_sym.Derivation)
+    assert any(e.last == 2 for e in d.equations)
+    assert ", t < 2" in d.text("unicode") and r",\quad t < 2" in d.text("latex")
+    assert "$$\\begin{aligned}" in d._repr_latex_()
+
+
+def test_the_scalar_delta_form_holds_by_sympy_diff() -> None:
+    """The delta form of the one sweep, written out, equals SymPy's own diff of the loss
+    written in the inputs and parameters (doc, T = 3, concrete functions)."""
+    g = bptt_sym.unroll("doc", steps=3, activation="tanh", output="identity", loss="mse")
+    d = bptt_sym.derive(g, wrt="w", form="delta")
+    values: dict = {}
+    for eq in d.equations[:-1]:
+        values[eq.lhs] = eq.rhs
+    grad = d.equations[-1].rhs
+    for _ in range(len(values) + 1):  # each δ in the ones after it
+        grad = grad.xreplace(values)
+    grad = bptt_sym.evaluate_partials(g, grad)
+    defs: dict = {}
+    for n, node in g.nodes.items():
+        if node.kind == "parameter":
+            defs[n] = sp.Symbol(node.parameter)
+        elif node.expr is not None:
+            defs[n] = node.expr.xreplace(defs)
+    explicit = grad.xreplace(defs)
+    for _ in range(3):
+        explicit = explicit.xreplace(defs)
+    want = sp.diff(defs[g.loss], sp.Symbol("w"))
+    rng = np.random.default_rng(3)
+    free = sorted(want.free_symbols | explicit.free_symbols, key=str)
+    for _ in range(5):
+        point = {s: sp.Rational(int(rng.integers(-90, 90)), 100) for s in free}
+        assert abs(sp.N(explicit.xreplace(point) - want.xreplace(point), 40)) < 1e-30
+
+
+def test_there_is_one_reverse_loop() -> None:
+    """The derivation stage walks the graph backwards in one place: sweep.backward."""
+    loops = []
+    for path in (ROOT / "bptt_sym" / "derivation").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.For) and isinstance(node.iter, ast.Call) and \
+                    getattr(node.iter.func, "id", "") == "reversed" and \
+                    "nodes" in ast.unparse(node.iter):
+                fn = next(f.name for f in ast.walk(ast.parse(path.read_text()))
+                          if isinstance(f, ast.FunctionDef) and f.lineno <= node.lineno
+                          <= f.end_lineno)
+                loops.append((path.name, fn))
+    assert sorted(loops) == [("sweep.py", "backward"), ("sweep.py", "relevant")]
