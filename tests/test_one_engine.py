@@ -128,3 +128,34 @@ def test_there_is_one_reverse_loop() -> None:
                           <= f.end_lineno)
                 loops.append((path.name, fn))
     assert sorted(loops) == [("sweep.py", "backward"), ("sweep.py", "relevant")]
+
+
+def _activations() -> list:
+    from bptt_sym.rules.functions import RULES
+
+    return [r for (role, _), r in RULES.items() if role == "activation" and r.explicit]
+
+
+def test_every_backend_has_every_activation_of_the_rule_table() -> None:
+    """The NumPy and SymPy evaluator and the Arb truth take their activations from the rule
+    table; each agrees with SymPy's own value of the function, and the truth's derivative
+    (a dual number) with SymPy's diff of it."""
+    from flint import fmpq
+
+    from bptt_sym.check.truth_matrix import SCALAR_FUNCS, Dual
+    from bptt_sym.numeric.matrix import NUMPY, SYMPY
+
+    z = sp.Symbol("z")
+    for r in _activations():
+        for x in (sp.Rational(-7, 5), sp.Rational(3, 10), sp.Rational(9, 4)):
+            want = r.explicit(z)
+            value = float(sp.N(want.subs(z, x), 30))
+            slope = float(sp.N(sp.diff(want, z).subs(z, x), 30))
+            assert NUMPY.funcs[r.name](np.array([[float(x)]]))[0, 0] == pytest.approx(value,
+                                                                                   rel=1e-15)
+            assert sp.simplify(SYMPY.funcs[r.name](x) - want.subs(z, x)) == 0
+            got = SCALAR_FUNCS[r.name](Dual(fmpq(int(x.p), int(x.q)), fmpq(1)))
+            got_v = got.v if isinstance(got, Dual) else got
+            got_d = got.d if isinstance(got, Dual) else 1
+            assert float(got_v) == pytest.approx(value, rel=1e-15)
+            assert float(got_d) == pytest.approx(slope, rel=1e-15)

@@ -33,12 +33,13 @@ import sympy as sp
 from flint import arb, ctx, fmpq
 
 from bptt_sym.check.decide import Undefined, sign, to_ball
-from bptt_sym.check.rigorous import StandIn, draw_rational
+from bptt_sym.check.rigorous import BallEvaluator, StandIn, draw_rational
 from bptt_sym.graph.build import Graph
 from bptt_sym.graph.matrix import Xent, matrix_symbol, unroll_vector
 from bptt_sym.model.spec import ModelSpec
 from bptt_sym.notation import split_name
 from bptt_sym.numeric.matrix import compile_expr
+from bptt_sym.rules.functions import RULES, Rule
 
 __all__ = ["Dual", "MPoint", "MP", "FUNCS", "elementwise", "tangent_of", "DPS"]
 
@@ -96,30 +97,33 @@ def _lift(fn: Callable, deriv: Callable) -> Callable:
     return apply
 
 
-def _sigmoid(x: object) -> arb:
-    return 1 / (1 + (-to_ball(x)).exp())
-
-
 def _log(x: object) -> arb:
     if sign(x) <= 0:
         raise Undefined("a log of a number that is not positive at a random point")
     return to_ball(x).log()
 
 
-def _relu(x: object) -> object:
-    return x if sign(x) > 0 else fmpq(0)
-
-
 def _step(x: object) -> object:
     return fmpq(1) if sign(x) > 0 else fmpq(0)
 
 
+_Z, _OUT = sp.Dummy("z"), sp.Dummy("out")
+
+
+def _from_rule(r: Rule) -> Callable:
+    """An activation of the rule table (rules/functions.py) on balls and duals: its value
+    in elementary functions, its derivative in the argument and the value, both evaluated
+    by the scalar checker's ball evaluator."""
+    value, derivative = r.explicit(_Z), r.derivative(_Z, out=_OUT)
+    return _lift(lambda x: BallEvaluator({_Z: x}, {})(value),
+                 lambda x, fx: BallEvaluator({_Z: x, _OUT: fx}, {})(derivative))
+
+
 SCALAR_FUNCS: dict[str, Callable] = {
-    "tanh": _lift(lambda x: to_ball(x).tanh(), lambda x, t: 1 - t * t),
-    "sigmoid": _lift(_sigmoid, lambda x, s: s * (1 - s)),
+    **{r.name: _from_rule(r) for (role, _), r in RULES.items()
+       if role == "activation" and r.explicit is not None and r.name != "identity"},
     "exp": _lift(lambda x: to_ball(x).exp(), lambda x, e: e),
     "log": _lift(_log, lambda x, lx: 1 / x),
-    "relu": _lift(_relu, lambda x, r: _step(x)),
     "step": _lift(_step, lambda x, s: fmpq(0)),
     "identity": lambda x: x,
 }

@@ -25,6 +25,7 @@ from bptt_sym.model.shapes import MAX_SIZE, fitting, matrix_functions
 from bptt_sym.model.spec import ModelSpec
 from bptt_sym.notation import step_symbol
 from bptt_sym.rules.expressions import MATRIX_FUNCTIONS, Apply, EntrySum, Softmax, Xent
+from bptt_sym.rules.functions import rule_names
 from bptt_sym.rules.matrix import edge_jacobians
 from bptt_sym.syntax.equations import Ref, Template, parse_equation
 
@@ -38,7 +39,7 @@ ELMAN = MODELS["elman"]  # the built-in file, read once (models.py)
 
 
 
-ACTIVATIONS = ("tanh", "sigmoid", "relu", "identity", "f")
+ACTIVATIONS = tuple(n for n in rule_names("activation") if n != "f") + ("f",)  # f: abstract
 _OPTION = {"H": "--hidden", "D": "--inputs", "K": "--classes"}
 
 
@@ -142,7 +143,7 @@ def unroll_vector(spec: ModelSpec = ELMAN, *, steps: int = 2,
     dims = model_sizes(spec, sizes, hidden=hidden, inputs=inputs, classes=classes)
     if activation not in ACTIVATIONS:
         raise UsageError(f"unknown activation {activation!r} for {spec.name}; choose one of "
-                         "tanh, sigmoid, relu, identity, or f (abstract)")
+                         f"{', '.join(ACTIVATIONS[:-1])}, or f (abstract)")
     params = spec.parameters_for(bias)
     functions = matrix_functions(function_arities(spec.functions) | MATRIX_FUNCTIONS)
     for letter, role in spec.functions.items():

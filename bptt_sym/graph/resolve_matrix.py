@@ -34,6 +34,8 @@ from flint import fmpq
 from bptt_sym.errors import BpttError
 from bptt_sym.graph.names import SCALAR, Item, MatrixNames, OutOfRange, Shape
 from bptt_sym.graph.resolve import MAX_EXPONENT, MAX_SUM_TERMS, InvalidFormula
+from bptt_sym.rules.functions import RULES
+from bptt_sym.syntax.equations import ALIASES
 from bptt_sym.syntax.formula import PRODUCTS, Call, Deriv, Num, Op, Prod, Ref, Sum
 from bptt_sym.syntax.text import show
 
@@ -42,8 +44,10 @@ __all__ = ["MatrixNames", "Item", "ShapeError", "OutOfRange", "shape_of", "side"
 
 ELEMENTWISE = frozenset({"*", "⊙"})
 MATMUL = PRODUCTS - ELEMENTWISE
-_ACTIVATIONS = {"tanh": "tanh", "sigmoid": "sigmoid", "sigma": "sigmoid", "σ": "sigmoid",
-                "relu": "relu"}
+# the activations of the rule table (identity is no call in a formula), and their aliases
+_ACTIVATIONS = {**{r.name: r.name for (role, _), r in RULES.items()
+                   if role == "activation" and r.explicit is not None and r.name != "identity"},
+                **ALIASES}
 _UNARY = frozenset({"exp", "log", "step"})
 KINK_FUNCS = frozenset({"relu", "step"})  # the kinks a point must see on both sides
 

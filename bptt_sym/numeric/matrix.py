@@ -26,6 +26,7 @@ from bptt_sym.errors import UsageError
 from bptt_sym.graph.build import Graph
 from bptt_sym.graph.matrix import ELMAN, Apply, EntrySum, Softmax, Xent, matrix_symbol
 from bptt_sym.model.calls import xent_targets
+from bptt_sym.rules.functions import RULES
 
 __all__ = ["evaluate", "compile_expr", "NUMPY", "BATCHED", "STAND_IN", "SYMPY", "backend",
            "forward_values", "matrix_gradients", "matrix_program", "MatrixProgram",
@@ -46,6 +47,16 @@ def _sp_softmax(a: sp.Matrix) -> sp.Matrix:
     return e / sum(e)
 
 
+_Z = sp.Dummy("z")
+
+
+def _from_rules(compile_: Callable[[sp.Expr], Callable]) -> dict[str, Callable]:
+    """Every concrete activation of the rule table (rules/functions.py), compiled from its
+    value in elementary functions: a new activation there is one here too."""
+    return {r.name: compile_(r.explicit(_Z)) for (role, _), r in RULES.items()
+            if role == "activation" and r.explicit is not None}
+
+
 # NumPy works on a batch of column vectors side by side: a vector is (n, B), so U x is one
 # matrix product and δ sᵀ = (H, B) @ (B, H) is already summed over the batch.
 NUMPY = SimpleNamespace(
@@ -53,8 +64,7 @@ NUMPY = SimpleNamespace(
     hadamard=lambda a, b: a * b, ones=lambda shape: np.ones(shape), softmax=_np_softmax,
     xent=lambda yhat, y: -(y * np.log(yhat)).sum(axis=0),
     diag=lambda v: np.diag(v[:, 0]),
-    funcs={"tanh": np.tanh, "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
-           "relu": lambda z: np.maximum(z, 0), "identity": lambda z: z,
+    funcs={**_from_rules(lambda e: sp.lambdify(_Z, e, "numpy")),
            "step": lambda z: (z > 0).astype(float),
            # the abstract f runs with its stand-in tanh (STAND_IN), and f' with tanh'
            "f": np.tanh, "f'": lambda z: 1 - np.tanh(z) ** 2})
@@ -92,9 +102,7 @@ SYMPY = SimpleNamespace(
     softmax=_sp_softmax, xent=lambda yhat, y: -sum(y[i] * sp.log(yhat[i])
                                                    for i in range(y.shape[0])),
     diag=lambda v: sp.diag(*v),
-    funcs={"tanh": sp.tanh, "sigmoid": lambda z: 1 / (1 + sp.exp(-z)),
-           "relu": lambda z: sp.Max(z, 0), "identity": lambda z: z,
-           "step": lambda z: sp.Heaviside(z, 0)})
+    funcs={**_from_rules(lambda e: sp.Lambda(_Z, e)), "step": lambda z: sp.Heaviside(z, 0)})
 
 
 def evaluate(expr: sp.Basic, env: Mapping[str, object], xp: SimpleNamespace) -> object:
