@@ -34,7 +34,7 @@ from flint import fmpq
 from bptt_sym.errors import BpttError
 from bptt_sym.graph.names import SCALAR, Item, MatrixNames, OutOfRange, Shape
 from bptt_sym.graph.resolve import MAX_EXPONENT, MAX_SUM_TERMS, InvalidFormula
-from bptt_sym.rules.functions import RULES
+from bptt_sym.rules.functions import rule_names
 from bptt_sym.syntax.equations import ALIASES
 from bptt_sym.syntax.formula import PRODUCTS, Call, Deriv, Num, Op, Prod, Ref, Sum
 from bptt_sym.syntax.text import show
@@ -44,10 +44,8 @@ __all__ = ["MatrixNames", "Item", "ShapeError", "OutOfRange", "shape_of", "side"
 
 ELEMENTWISE = frozenset({"*", "⊙"})
 MATMUL = PRODUCTS - ELEMENTWISE
-# the activations of the rule table (identity is no call in a formula), and their aliases
-_ACTIVATIONS = {**{r.name: r.name for (role, _), r in RULES.items()
-                   if role == "activation" and r.explicit is not None and r.name != "identity"},
-                **ALIASES}
+_ACTIVATIONS = {**{n: n for n in rule_names("activation") if n not in ("f", "identity")},
+                **ALIASES}  # the rule table's (identity is no call in a formula), aliases
 _UNARY = frozenset({"exp", "log", "step"})
 KINK_FUNCS = frozenset({"relu", "step"})  # the kinks a point must see on both sides
 
