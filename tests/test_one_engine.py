@@ -159,3 +159,97 @@ def test_every_backend_has_every_activation_of_the_rule_table() -> None:
             got_d = got.d if isinstance(got, Dual) else 1
             assert float(got_v) == pytest.approx(value, rel=1e-15)
             assert float(got_d) == pytest.approx(slope, rel=1e-15)
+
+
+MATRIX_FILES = sorted([*EXAMPLES.glob("*.toml"), *(ROOT / "tests/corpus/models").glob("*.toml")])
+
+
+def _at_step(expr: sp.Basic, k: int) -> sp.Basic:
+    """A template in t read at step k: x_t -> x_k, δ_{t+1} -> δ_{k+1}."""
+    import re
+
+    from bptt_sym.notation import step_symbol
+
+    subs = {}
+    for s in expr.atoms(sp.MatrixSymbol):
+        m = re.fullmatch(r"(.+?)_(?:t|\{t([+-]\d+)\})", s.name)
+        if m:
+            subs[s] = sp.MatrixSymbol(str(step_symbol(m[1], k + int(m[2] or 0))), *s.shape)
+    return expr.xreplace(subs)
+
+
+@pytest.mark.parametrize("path", ["elman", *(str(p) for p in MATRIX_FILES)],
+                         ids=lambda p: Path(p).stem)
+def test_the_delta_recursion_in_t_is_every_unrolled_step(path: str) -> None:
+    """The general δ_t line of a matrix derivation, read at each step k < T - 1, has the
+    value of the unrolled δ_k (at random matrices): a template read off one step must hold
+    at all of them (a model without a kept adjoint once printed step T-2's expansion)."""
+    from bptt_sym.numeric.matrix import NUMPY, compile_expr
+
+    spec = path if path == "elman" else load_model(path)
+    try:
+        g = bptt_sym.unroll(spec, steps=4)
+    except UsageError:
+        pytest.skip("not a matrix model")
+    if not g.spec.is_matrix:
+        pytest.skip("a scalar model")
+    rng = np.random.default_rng(0)
+    for w in g.copies:
+        d = bptt_sym.derive(g, wrt=w, form="delta")
+        general = [e for e in d.equations if e.kind == "delta" and e.last is None and
+                   any(s.name.endswith("_t") for s in e.lhs.atoms(sp.MatrixSymbol))]
+        unrolled = {e.lhs.name: e.rhs for e in d.equations[len(general):] if e.kind == "delta"}
+        for eq in general:
+            for k in range(g.steps - 1):
+                lhs, rhs = _at_step(eq.lhs, k), _at_step(eq.rhs, k)
+                if lhs.name not in unrolled:
+                    continue
+                env = {s.name: rng.normal(size=s.shape) for e in (rhs, unrolled[lhs.name])
+                       for s in e.atoms(sp.MatrixSymbol)}
+                env |= {s.name: float(rng.normal()) for e in (rhs, unrolled[lhs.name])
+                        for s in e.atoms(sp.Symbol)}
+                a = compile_expr(rhs, NUMPY)(env)
+                b = compile_expr(unrolled[lhs.name], NUMPY)(env)
+                assert np.allclose(a, b, rtol=1e-12, atol=1e-12), (w, str(eq.lhs), k)
+        _gradient_is_the_sum_of_its_terms(g, d, rng)
+
+
+def _gradient_is_the_sum_of_its_terms(g, d, rng) -> None:  # noqa: ANN001
+    """∂E/∂W = Σ_t term_t: the term read at every step k and added up is the unrolled
+    gradient (δ past the last step and a zero initial state are 0)."""
+    import re
+
+    from bptt_sym.derivation.matrix import StepSum
+    from bptt_sym.numeric.matrix import NUMPY, compile_expr
+
+    template = [e for e in d.equations if e.kind == "gradient" and isinstance(e.rhs, StepSum)]
+    if not template:
+        return
+    term = template[0].rhs.args[0]
+    whole = [e for e in d.equations if e.kind == "gradient"][-1].rhs
+    parts = [_at_step(term, k) for k in range(g.steps)]
+    kept = set(g.spec.adjoints.values())
+    zero = {s for s, v in g.spec.initial.items() if v == "zero"}
+    env: dict = {}
+    for e in (*parts, whole):
+        for s in e.atoms(sp.MatrixSymbol):
+            m = re.fullmatch(r"(.+?)_\{?(-?\d+)\}?", s.name)
+            late = m is not None and int(m[2]) >= g.steps and m[1] in kept
+            early = m is not None and int(m[2]) < 0 and m[1] in zero
+            env.setdefault(s.name, np.zeros(s.shape) if late or early else
+                           rng.normal(size=s.shape))
+    total = sum(compile_expr(p, NUMPY)(env) for p in parts)
+    assert np.allclose(total, compile_expr(whole, NUMPY)(env), rtol=1e-12, atol=1e-12), \
+        (d.wrt, str(term))
+
+
+def test_softmax_of_an_expression_is_one_line_at_its_column(tmp_path: Path) -> None:
+    """softmax of a product has no Jacobian rule of its own: the model file says where."""
+    text = (EXAMPLES / "rnn-rows.toml").read_text(encoding="utf-8")
+    model = tmp_path / "m.toml"
+    model.write_text(text.replace('"h_t = f(a_t)"', '"h_t = softmax(a_t W_h)"'),
+                     encoding="utf-8")
+    r = bptt("derive", "--model", str(model), "--steps", "2", "--form", "delta")
+    assert r.returncode == 2 and len(r.stderr.splitlines()) == 1, r.stderr
+    assert "softmax takes a name, not a_t W_h: define it on a line of its own" in r.stderr
+    assert f"{model}:" in r.stderr

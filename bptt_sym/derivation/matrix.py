@@ -324,14 +324,16 @@ def derive_matrix(graph: Graph, *, wrt: str) -> MatrixDerivation:
     total = _total(live, copies[0])
     unrolled.append(Equation(lhs, total.xreplace(to_shared), "gradient"))
     template: list[Equation] = []
-    if graph.steps >= 2:
+    kept = kept_adjoints(graph)
+    if graph.steps >= 2 and kept:  # a template in t holds only where a kept δ cuts it
         t0 = graph.steps - 2  # a step with a next one: δ_t depends on δ_{t+1}
-        for node in graph.nodes.values():  # the output error at a softmax
-            if node.step == t0 and isinstance(node.expr, Softmax) and node.expr.arg in value:
-                template.append(Equation(Partial(graph.loss, node.expr.arg),
-                                         value[node.expr.arg], "output"))
+        for node in graph.nodes.values():  # the output error at a softmax (not a kept δ)
+            arg = node.expr.arg if isinstance(node.expr, Softmax) else None
+            if node.step == t0 and arg in value and graph.nodes[arg].base not in kept:
+                template.append(Equation(Partial(graph.loss, arg),
+                                         value[arg].xreplace(to_shared), "output"))
         names = {adjoint_symbol(n, name, graph.nodes[n].base).name
-                 for n in graph.nodes for base, name in kept_adjoints(graph).items()
+                 for n in graph.nodes for base, name in kept.items()
                  if graph.nodes[n].base == base and graph.nodes[n].step == t0}
         template += [Equation(d.lhs, d.rhs.xreplace(to_shared), "delta") for d in deltas
                      if d.lhs.name in names][::-1]

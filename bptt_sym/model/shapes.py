@@ -153,6 +153,9 @@ class _Shapes:
         if isinstance(e, Apply):
             return self.of(e.arg)
         if isinstance(e, Softmax):
+            if not isinstance(e.arg, (sp.MatrixSymbol, sp.Symbol)):
+                raise BpttError(f"softmax takes a name, not {_named(e.arg)}: define it on a "
+                                "line of its own (l_t = V s_t), then softmax(l_t)")
             s = self.of(e.arg)
             if s is None or s[1] != 1:
                 raise BpttError(f"softmax takes a column vector; {_named(e.arg)} is "
@@ -241,19 +244,22 @@ def check_shapes(places: Places, lines: list, sizes: Mapping[str, int],
 
 def default_adjoints(lines: list, states: tuple[str, ...]) -> dict[str, str]:
     """The adjoints a matrix model keeps by default: the argument of each state's
-    elementwise function (s_t = f(z_t) keeps ∂E/∂z_t), named delta when there is one."""
+    elementwise function (s_t = f(z_t) keeps ∂E/∂z_t), else the state itself (a state such
+    as Pascanu's x_t = W f(x_{t-1}) + …), named delta when there is one.  Each step then has
+    a kept adjoint on the recurrence, so the δ recursion in t holds at every step."""
     bases = []
     for line in lines:
         tpl = line.template
         if line.part != "cell" or tpl.lhs.base not in states:
             continue
-        call = tpl.rhs
+        call, kept = tpl.rhs, tpl.lhs.base
         if isinstance(call, sp.Function) and len(call.args) == 1 and \
                 isinstance(call.args[0], sp.Symbol):
             ref = tpl.refs.get(call.args[0])
             cell = {ln.name for ln in lines if ln.part == "cell"}
             if ref is not None and ref.var == "t" and ref.offset == 0 and ref.base in cell:
-                bases.append(ref.base)
+                kept = ref.base
+        bases.append(kept)
     bases = list(dict.fromkeys(bases))
     return {bases[0]: "delta"} if len(bases) == 1 else {b: f"delta{b}" for b in bases}
 
