@@ -44,8 +44,7 @@ __all__ = ["MatrixNames", "Item", "ShapeError", "OutOfRange", "shape_of", "side"
 
 ELEMENTWISE = frozenset({"*", "⊙"})
 MATMUL = PRODUCTS - ELEMENTWISE
-_ACTIVATIONS = {**{n: n for n in rule_names("activation") if n not in ("f", "identity")},
-                **ALIASES}  # the rule table's (identity is no call in a formula), aliases
+_ACTIVATIONS = {**{n: n for n in rule_names("activation") if n not in ("f", "identity")}, **ALIASES}
 _UNARY = frozenset({"exp", "log", "step"})
 KINK_FUNCS = frozenset({"relu", "step"})  # the kinks a point must see on both sides
 
@@ -182,6 +181,8 @@ class Walk:
         _no_tensor(node.args[0], sa)
         if SCALAR in (sa, sb):
             return (sa if sb == SCALAR else sb), (va * vb if va is not None else None)
+        if node.op == "juxt" and sa == sb and sa[1] == "1" and sa[0] != "1":  # y_t log ŷ_t
+            return ("1", "1"), (va.T.dot(vb) if va is not None and vb is not None else None)
         if sa[1] != sb[0]:
             raise ShapeError(f"{show(node.args[0])} ({_dims(sa)}) times {show(node.args[1])} "
                              f"({_dims(sb)}): the inner sizes {sa[1]} and {sb[0]} differ")
@@ -378,14 +379,14 @@ class _Integers:
 
     def identity(self, shape: tuple[str, str]) -> object:
         raise InvalidFormula("a bound must be a whole number, not a matrix")
-
     zeros = identity
 
 
 def side(node: object, names: MatrixNames, env: Mapping[str, int | None],
          point: object | None = None) -> tuple[Shape, object]:
-    """Shape and value of one side of an equation.  A chain that began with a gradient read
-    as a row (∂E_t/∂ŷ_t ∂ŷ_t/∂c_t) is a gradient again: its 1×n result stands as a column."""
+    """Shape and value of one side.  A chain begun by a gradient read as a row (∂E_t/∂ŷ_t
+    ∂ŷ_t/∂c_t) is a gradient again: its 1×n result stands as a column.  Two equal columns
+    side by side (y_t log ŷ_t) are their inner product, the one product that fits."""
     walk = Walk(names, point)
     shape, value = walk(node, env)
     if walk.rowed and len(shape) == 2 and shape[0] == "1" and shape[1] != "1":

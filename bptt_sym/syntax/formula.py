@@ -18,6 +18,7 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, VisitError
 
 from bptt_sym.errors import BpttError
+from bptt_sym.syntax.latex import rewrite
 from bptt_sym.syntax.literals import MAX_NUMBER_EXPONENT, decimal
 from bptt_sym.syntax.nodes import (
     PRODUCTS,
@@ -71,6 +72,7 @@ condition: _COMMA? FOR? sum REL sum
      | NAME PRIME? _LP args _RP -> call
      | FUNC PRIME? _LP args _RP -> call
      | FUNC PRIME? _LB args _RB -> call
+     | FUNC PRIME? NAME -> call_name
      | DERIV -> deriv_ascii
      | PARTIAL NAME DIV PARTIAL NAME -> deriv
      | PARTIAL NAME _LP args _RP DIV PARTIAL NAME -> deriv_call
@@ -130,7 +132,7 @@ _BASES = (("\\widehat{y}", "yhat"), ("\\hat{y}", "yhat"), ("\\hat y", "yhat"), (
 _BOLD = re.compile(r"^\\(?:mathbf|boldsymbol|bm|vec)\{(.*?)\}")
 _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
 _NAME = re.compile(r"^([A-Za-zσ]+?)(" + _IDX + r")?$")
-_VAR_INDEX = re.compile(r"^([A-Za-z])\s*(?:([+-])\s*(\d+))?$")
+_VAR_INDEX = re.compile(r"^([A-Za-zτ])\s*(?:([+-])\s*(\d+))?$")
 
 
 def _index(text: str) -> tuple | None:
@@ -190,10 +192,17 @@ def _ref(tok: Token) -> Ref:
 
 @v_args(inline=True)
 class _Build(Transformer):
-    def __init__(self, functions: frozenset[str] = FUNCTIONS) -> None:
+    def __init__(self, functions: frozenset[str] = FUNCTIONS,
+                 columns: list[int] | None = None) -> None:
         super().__init__()
         self.functions = functions
+        self.columns = columns  # the typed column of each character of the rewritten text
         self.split: set[int] = set()  # ids of the products written name(…): s1 (1 - s1)
+
+    def __default_token__(self, token: Token) -> Token:
+        if self.columns and token.column is not None and 0 < token.column <= len(self.columns):
+            token.column = self.columns[token.column - 1]
+        return token
 
     def _bracket(self, a: object, make: Callable[[object], object]) -> object:
         """An exponent or ᵀ after ``name(…)`` binds to the bracket, as in print:
@@ -218,6 +227,9 @@ class _Build(Transformer):
         product = ref.index is not None or ref.base not in self.functions
         if product and not prime and len(args) > 1 and ref.index is None:
             return Call(ref.base, False, tuple(args), name.column)  # l(o, y): no product
+        if product and not prime and ref.index is not None and len(args) > 1 and \
+                all(isinstance(a, Ref) for a in args):
+            return ref  # E_t(y_t, ŷ_t): the node E_t, its arguments named as books do
         if product and not prime:  # v1 (x1 + ...) and o(1 - o) are products, not calls
             if len(args) != 1:
                 raise BpttError(f"{name} is not a function")
@@ -225,6 +237,10 @@ class _Build(Transformer):
             self.split.add(id(node))
             return node
         return Call(ref.base, prime, tuple(args), name.column)
+
+    def call_name(self, name, *rest):  # noqa: ANN001, ANN201
+        """``\\log \\hat y_t``: a function of a name, without brackets, as books print it."""
+        return self.call(name, *rest[:-1], [_ref(rest[-1])])
 
     def args(self, *items):  # noqa: ANN001, ANN201
         return list(items)
@@ -351,13 +367,18 @@ def parse(text: str, *, functions: frozenset[str] | None = None) -> Chain:
     if len(source) > MAX_LENGTH:
         raise ParseError(f"formula longer than {MAX_LENGTH} characters", column=MAX_LENGTH + 1,
                          source=source)
+    text, columns = rewrite(source)  # book LaTeX in our spellings, each column kept
+
+    def typed(column: int) -> int:  # a column of ``text`` in the formula as typed
+        return columns[column - 1] if 0 < column <= len(columns) else len(source) + 1
+
     try:
-        return _Build(FUNCTIONS if functions is None else functions).transform(
-            _PARSER.parse(source))
+        return _Build(FUNCTIONS if functions is None else functions, columns).transform(
+            _PARSER.parse(text))
     except UnexpectedCharacters as exc:
-        char = source[exc.pos_in_stream] if exc.pos_in_stream < len(source) else "end"
-        raise ParseError(f"unexpected {char!r}", column=exc.column, source=source, found=char,
-                         expected=frozenset(exc.allowed or ())) from None
+        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "end"
+        raise ParseError(f"unexpected {char!r}", column=typed(exc.column), source=source,
+                         found=char, expected=frozenset(exc.allowed or ())) from None
     except UnexpectedInput as exc:
         col = getattr(exc, "column", -1)
         tok = getattr(exc, "token", None)
@@ -366,6 +387,8 @@ def parse(text: str, *, functions: frozenset[str] | None = None) -> Chain:
         expected = frozenset(getattr(exc, "expected", None) or ())
         if col in (-1, None) or what == "end of formula":
             col = len(source) + 1
+        else:
+            col = typed(col)
         if what == "end of formula" and "=" not in source:
             raise ParseError("no '=' in this formula: write an equation such as dE/du = …",
                              column=len(source) + 1, source=source, found=found,

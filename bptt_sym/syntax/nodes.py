@@ -146,7 +146,7 @@ def named(tree: object, names: Collection[str]) -> object:
         if tree.index is not None and tree.index[0] == "var" and tree.index[2] == 0 and \
                 f"{tree.base}_{tree.index[1]}" in names:
             return Ref(f"{tree.base}_{tree.index[1]}", None, tree.column, tree.written)
-        return tree
+        return _letters(tree, names)
     if isinstance(tree, tuple):
         return tuple(named(t, names) for t in tree)
     if dataclasses.is_dataclass(tree) and not isinstance(tree, type):
@@ -154,6 +154,38 @@ def named(tree: object, names: Collection[str]) -> object:
                    for f in dataclasses.fields(tree) if f.name not in ("column", "written")}
         return dataclasses.replace(tree, **changes)
     return tree
+
+
+_WORDS = frozenset({"delta", "yhat", "sum", "prod", "diag", "outer", "softmax", "tanh", "sigmoid",
+                    "sigma", "relu", "step", "exp", "log", "cosh", "sech", "T", "I"})
+
+
+def _letters(ref: Ref, names: Collection[str]) -> object:
+    """``Ux_t`` read as U x_t when the model has U and x and no name Ux: in print (and in
+    LaTeX) letters side by side are a product.  Only a split into the model's names that is
+    the one possible split; the step index stays on the last name."""
+    base = ref.base
+    if base in names or base in _WORDS or len(base) < 2 or not base.isalpha():
+        return ref
+    splits: list[list[str]] = []
+    stack: list[tuple[int, list[str]]] = [(0, [])]
+    while stack and len(splits) < 2:
+        at, parts = stack.pop()
+        if at == len(base):
+            splits.append(parts)
+            continue
+        stack += [(at + n, [*parts, base[at:at + n]]) for n in range(1, len(base) - at + 1)
+                  if base[at:at + n] in names]
+    if len(splits) != 1 or len(splits[0]) < 2:
+        return ref
+    out: object = None
+    at = ref.column
+    for i, part in enumerate(splits[0]):
+        last = i == len(splits[0]) - 1
+        piece = Ref(part, ref.index if last else None, at, part)
+        out = piece if out is None else Op("juxt", (out, piece))
+        at += len(part)
+    return out
 
 
 def deriv_call(a: object, b: object) -> object | None:

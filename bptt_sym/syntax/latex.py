@@ -1,0 +1,167 @@
+"""LaTeX as books print it, rewritten into the spellings the grammar reads, column by column.
+
+Textbooks and papers write the same formula in many ways: ``\\frac{\\mathrm{d}E}{\\mathrm{d}W}``,
+``\\nabla_{\\boldsymbol{W}} L``, ``\\boldsymbol{h}^{(t)}``, ``\\tanh^2(z)``, ``\\sum\\limits_t``,
+``\\left. … \\right|``, ``\\partial{E}``, ``w_\\textrm{h}``.  :func:`rewrite` turns each into the
+one spelling of :mod:`bptt_sym.syntax.formula` (∂E/∂W, h_t, \\tanh(z)^2, …) and keeps, for
+every character it writes, the column of the character it came from, so that a parse error
+still points into the text the person typed.  Nothing is evaluated.
+
+    >>> source = r"\\nabla_{\\boldsymbol{W}} L = \\sum\\limits_t \\tanh^2(h^{(t)})"
+    >>> text, columns = rewrite(source)
+    >>> text
+    '\\\\frac{\\\\partial L}{\\\\partial W} = \\\\sum_t \\\\tanh(h_{t})^{2}'
+    >>> columns[text.index("h_")] == source.index("h^{") + 1
+    True
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+__all__ = ["rewrite", "Text"]
+
+Piece = str | tuple[int, int]  # new text (at the column of the match), or a span kept as is
+
+
+class Text:
+    """A string with the original column (1-based) of each of its characters."""
+
+    def __init__(self, text: str, columns: list[int] | None = None) -> None:
+        self.text = text
+        self.columns = columns if columns is not None else list(range(1, len(text) + 1))
+
+    def splice(self, start: int, end: int, pieces: list[Piece]) -> None:
+        """Replace text[start:end] by ``pieces``: new strings take the column of ``start``,
+        a (i, j) span keeps the characters text[i:j] with their columns."""
+        at = self.columns[start] if start < len(self.columns) else \
+            (self.columns[-1] + 1 if self.columns else 1)
+        text, cols = [], []
+        for piece in pieces:
+            if isinstance(piece, str):
+                text.append(piece)
+                cols += [at] * len(piece)
+            else:
+                i, j = piece
+                text.append(self.text[i:j])
+                cols += self.columns[i:j]
+        self.text = self.text[:start] + "".join(text) + self.text[end:]
+        self.columns = self.columns[:start] + cols + self.columns[end:]
+
+    def sub(self, pattern: re.Pattern[str], make: Callable[[re.Match[str]], list[Piece]]
+            ) -> None:
+        """Every match of ``pattern`` replaced by ``make(match)``, from the right."""
+        for m in reversed(list(pattern.finditer(self.text))):
+            self.splice(m.start(), m.end(), make(m))
+
+
+def _group_end(text: str, start: int) -> int | None:
+    """The index after the balanced ``{…}`` group that opens at ``start``."""
+    if start >= len(text) or text[start] != "{":
+        return None
+    depth = 0
+    for i in range(start, len(text)):
+        if text[i] == "{" and (i == 0 or text[i - 1] != "\\"):
+            depth += 1
+        elif text[i] == "}" and text[i - 1] != "\\":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return None
+
+
+def _paren_end(text: str, start: int) -> int | None:
+    """The index after the balanced ``(…)`` that opens at ``start``."""
+    depth = 0
+    for i in range(start, len(text)):
+        if text[i] == "(":
+            depth += 1
+        elif text[i] == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return None
+
+
+def _unwrap(t: Text, commands: str, keep: Callable[[str], bool] = lambda inner: False) -> None:
+    """``\\cmd{inner}`` → ``inner`` for the commands named (balanced braces inside)."""
+    pattern = re.compile(r"\\(?:" + commands + r")\s*(?=\{)")
+    while True:
+        for m in reversed(list(pattern.finditer(t.text))):
+            end = _group_end(t.text, m.end())
+            if end is None or keep(t.text[m.end() + 1:end - 1]):
+                continue
+            t.splice(m.start(), end, [(m.end() + 1, end - 1)])
+            break
+        else:
+            return
+
+
+_DELIMITER = re.compile(r"\\(?:left|right|bigg|Bigg|big|Big)[lrm]?\s*(\\\{|\\\}|\\\||[()\[\]|.])")
+_DROPPED = re.compile(r"\\(?:limits|nolimits|displaystyle|textstyle)(?![A-Za-z])")
+_BAR = re.compile(r"\\(?:right|bigg|Bigg|big|Big)[r]?\s*\|\s*(?:_\{[^{}]*\}|_[A-Za-z0-9])?")
+_LEFT_DOT = re.compile(r"\\left\s*\.")
+_D = re.compile(r"\\(?:mathrm|text|operatorname|mathit|rm)\s*\{\s*d\s*\}\s*")
+_WORDS = "mathrm|textrm|text|mathit|mathsf|textit|operatorname|rm|mbox"
+_BOLD = "mathbf|boldsymbol|bm|vec|pmb|mathbfit|symbf"
+_TIME = re.compile(r"\^\s*\{\s*\(\s*([^(){}]+?)\s*\)\s*\}")
+_PARTIAL = re.compile(r"\\partial\s*(?=\{)")
+_NABLA = re.compile(r"\\nabla\s*_\s*")
+_NAME = re.compile(r"\s*((?:\\hat\s*\{?y\}?|\\delta|[A-Za-z]+)(?:_\{[^{}]*\}|_[A-Za-z0-9]"
+                   r"|_\\?[A-Za-z]+)?)")
+_POWER = re.compile(r"(\\(?:tanh|sigma|cosh|sinh|sech|exp|log|cos|sin)|(?<![A-Za-z\\])"
+                    r"(?:tanh|sigmoid|sigma|σ|cosh|sech))\s*\^\s*(\{\s*\d+\s*\}|\d)\s*(?=\()")
+_TAU = re.compile(r"\\tau(?![A-Za-z])")
+
+
+def _nabla(t: Text) -> None:
+    """``\\nabla_{X} Y`` and ``\\nabla_X Y`` → ``\\frac{\\partial Y}{\\partial X}``."""
+    while True:
+        m = next(reversed(list(_NABLA.finditer(t.text))), None)
+        if m is None:
+            return
+        start = m.end()
+        end = _group_end(t.text, start)
+        wrt = (start + 1, end - 1) if end is not None else (start, start + 1)
+        after = end if end is not None else start + 1
+        name = _NAME.match(t.text, after)
+        if name is None:  # no name after it: left for the parser to report
+            t.splice(m.start(), m.end(), ["∇_"])
+            continue
+        t.splice(m.start(), name.end(), ["\\frac{\\partial ", name.span(1), "}{\\partial ",
+                                         wrt, "}"])
+
+
+def _powers(t: Text) -> None:
+    """``\\tanh^2(z)`` → ``\\tanh(z)^{2}``: a power written on the function's name is the
+    power of its value, as books print it."""
+    for m in reversed(list(_POWER.finditer(t.text))):
+        close = _paren_end(t.text, m.end())
+        if close is None:
+            continue
+        exponent = m[2].strip("{} ")
+        t.splice(m.start(), close, [m.span(1), (m.end(), close), "^{" + exponent + "}"])
+
+
+def rewrite(source: str) -> tuple[str, list[int]]:
+    """``source`` in the grammar's spellings, and the original column of each character."""
+    t = Text(source)
+    if "\\" not in source and "^" not in source:
+        return t.text, t.columns
+    t.sub(_LEFT_DOT, lambda m: [])
+    t.sub(_BAR, lambda m: [])
+    t.sub(_DELIMITER, lambda m: [{"\\{": "(", "\\}": ")", ".": "", "\\|": "|"}.get(m[1], m[1])])
+    t.sub(_DROPPED, lambda m: [])
+    t.sub(_D, lambda m: ["d"])
+    _unwrap(t, _WORDS, keep=lambda inner: not re.fullmatch(r"[A-Za-z]+", inner.strip()))
+    _unwrap(t, _BOLD, keep=lambda inner: inner.strip() == "1")
+    t.sub(_TAU, lambda m: ["τ"])
+    t.sub(_TIME, lambda m: ["_{", m.span(1), "}"])
+    for m in reversed(list(_PARTIAL.finditer(t.text))):
+        end = _group_end(t.text, m.end())
+        if end is not None:
+            t.splice(m.start(), end, ["\\partial ", (m.end() + 1, end - 1)])
+    _nabla(t)
+    _powers(t)
+    return t.text, t.columns

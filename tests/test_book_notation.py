@@ -1,0 +1,83 @@
+"""Formulas as textbooks and papers print them (issue 12, class 5 and the model's own
+equations): each notation read, a right formula holding and a wrong one failing.
+
+The truth of each pair is the article's (S1-S12, V1-V4) or a one-line fact of calculus
+(tanh' = 1 - tanh², ∂E/∂W = Σ_t ∂E/∂W_t); the wrong formula differs from it by a sign, a
+factor or a name."""
+
+from __future__ import annotations
+
+import pytest
+
+from bptt_sym.check.checker import check
+from bptt_sym.syntax.formula import ParseError, parse
+from bptt_sym.syntax.latex import rewrite
+
+DOC = {"model": "doc", "steps": 2, "activation": "tanh", "output": "sigmoid", "loss": "bce"}
+ELMAN = {"model": "elman", "steps": 3}
+
+PAIRS = [
+    # \tanh^2(z) is tanh(z)², as books print it (and tanh^2(z1) in ASCII)
+    (DOC, r"$\frac{\partial s_1}{\partial z_1} = 1 - \tanh^2(z_1)$",
+     r"$\frac{\partial s_1}{\partial z_1} = 1 + \tanh^2(z_1)$"),
+    (DOC, "ds1/dz1 = 1 - tanh^2(z1)", "ds1/dz1 = 1 - tanh^2(z0)"),
+    # \mathrm{d}, \dfrac, \tfrac
+    (DOC, r"$\dfrac{\mathrm{d} E}{\mathrm{d} o} = \tfrac{o - y}{o (1 - o)}$",
+     r"$\dfrac{\mathrm{d} E}{\mathrm{d} o} = \tfrac{y - o}{o (1 - o)}$"),
+    # \partial{E} with braces, \cdot, \times between scalars
+    (DOC, r"$\frac{\partial{q}}{\partial{s_1}} = v \cdot 1$",
+     r"$\frac{\partial{q}}{\partial{s_1}} = v \times 2$"),
+    # \nabla_{W} E is ∂E/∂W; \sum\limits; a bold name
+    (ELMAN, r"$\nabla_{\boldsymbol{W}} E = \sum\limits_{t} \nabla_{W_t} E$",
+     r"$\nabla_{\boldsymbol{W}} E = \sum\limits_{t} \nabla_{U_t} E$"),
+    # time as a superscript, h^{(t)}
+    (ELMAN, r"$\mathbf{s}^{(t)} = \tanh(\mathbf{z}^{(t)})$",
+     r"$\mathbf{s}^{(t)} = \tanh(\mathbf{z}^{(t-1)})$"),
+    # \left. … \right|_{…}: the evaluation bar says where the derivative is taken
+    (DOC, r"$\left. \frac{\partial E}{\partial o} \right|_{o} = \frac{o - y}{o(1 - o)}$",
+     r"$\left. \frac{\partial E}{\partial o} \right|_{o} = \frac{o + y}{o(1 - o)}$"),
+    # letters side by side are a product in print: Ux_t is U x_t (the model has no Ux)
+    (ELMAN, r"$s_t = \tanh(Ux_t + Ws_{t-1})$", r"$s_t = \tanh(Ux_t - Ws_{t-1})$"),
+    (ELMAN, r"$\hat{y}_t = \mathrm{softmax}(Vs_t)$", r"$\hat{y}_t = \text{softmax}(Ws_t)$"),
+    # E_t(y_t, ŷ_t): the node E_t, its arguments named; \log without brackets; y_t log ŷ_t
+    # of two columns is their inner product, the one product that fits
+    (ELMAN, r"$E_t(y_t, \hat{y}_t) = - y_{t} \log \hat{y}_{t}$",
+     r"$E_t(y_t, \hat{y}_t) = - \hat{y}_{t} \log \hat{y}_{t}$"),
+    # \operatorname{diag}, \text{diag}, \top, a prime on \tanh
+    (ELMAN, r"$\frac{\partial s_t}{\partial s_{t-1}} = \operatorname{diag}(\tanh'(z_t)) W$",
+     r"$\frac{\partial s_t}{\partial s_{t-1}} = \text{diag}(\tanh'(z_t)) W^\top$"),
+]
+
+
+@pytest.mark.parametrize("options, right, wrong", PAIRS,
+                         ids=[f"{i}" for i in range(len(PAIRS))])
+def test_a_book_notation_is_read(options: dict, right: str, wrong: str) -> None:
+    (ok,) = check(right, **options)
+    assert ok.verdict == "holds", ok.message
+    (bad,) = check(wrong, **options)
+    assert bad.verdict == "fails", bad.message
+
+
+def test_a_restated_model_equation_holds() -> None:
+    """S1-S3 and V1-V2 as the article prints them hold against the model."""
+    for text, options in [(r"$z_1 = a_1 + b_1 + k_1$", DOC), (r"$s_0 = f(z_0)$", {"model": "doc"}),
+                          (r"$z_t = U x_t + W s_{t-1}$", ELMAN)]:
+        (v,) = check(text, **options)
+        assert v.verdict == "holds", (text, v.message)
+
+
+@pytest.mark.parametrize("typed", [
+    r"\nabla_{\boldsymbol{W}} E = \sum\limits_t \nabla_{W_t} E + @",
+    r"\frac{\partial E}{\partial w_\textrm{h}} = ?",
+    r"\left. \tanh^2(\boldsymbol{h}^{(t)}) \right|_{t} = \tanh^2(?)",
+])
+def test_a_parse_error_points_into_the_text_as_typed(typed: str) -> None:
+    """The rewriting keeps every column: an error is reported where the person typed it."""
+    with pytest.raises(ParseError) as exc:
+        parse(typed)
+    assert exc.value.column == len(typed.rstrip(")")), (exc.value, typed)
+
+
+def test_rewrite_keeps_plain_text_as_it_is() -> None:
+    text = "dE/du = dE/du_1 + dE/du_0"
+    assert rewrite(text) == (text, list(range(1, len(text) + 1)))
