@@ -79,7 +79,7 @@ def test_chain_reports_the_failing_pair() -> None:
     ("dE/du = s_5", "out of range"),
     ("dE/du = v_0", "not a step copy of v"),
     ("dx_1/du = 1", "not a node"),
-    ("dE/du = x_t", "index t of x_t is not bound"),
+    ("dE/du = x_t + x_k", "the indices k and t are not bound"),
     ("dE/du = foo(x1)", "unknown symbol foo"),
     ("dE/du = 2^(10^10)", "exponent"),
     ("1/0 = 1", "undefined"),

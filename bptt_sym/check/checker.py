@@ -22,6 +22,7 @@ from bptt_sym.model.registry import model_spec
 from bptt_sym.model.spec import ModelSpec
 from bptt_sym.syntax.document import Broken, Skipped, read_document
 from bptt_sym.syntax.formula import Chain, ParseError, named, parse
+from bptt_sym.syntax.nodes import free_steps, free_tau, renumber
 
 __all__ = ["Verdict", "Judge", "check", "check_graph", "judge_lines", "summary", "POINTS",
            "OutOfTime"]
@@ -85,13 +86,14 @@ def _invalid(line: int, source: str, message: str, column: int | None = None) ->
 def judge_lines(text: str, decide: Callable[[Chain], tuple], *, seconds: float,
                 total_seconds: float = TOTAL_SECONDS,
                 on_verdict: Callable[[Verdict], None] | None = None,
-                names: Collection[str] = ()) -> list[Verdict]:
+                names: Collection[str] = (), first: int = 0) -> list[Verdict]:
     """Parse each equation of ``text`` and ``decide`` it within ``seconds``; every failure
     to read an equation is its ``invalid`` verdict, never an exception.  What the document
     holds besides equations is ``skipped`` (a delimiter never closed is ``invalid``).  An
     equation not decided within ``seconds``, and every equation once the whole check has
     spent ``total_seconds`` (wall-clock), is ``undecided``: reported, never dropped.
-    ``names``: the model's names, so that ``W_x`` is the name W_x (:func:`named`)."""
+    ``names``: the model's names, so that ``W_x`` is the name W_x (:func:`named`);
+    ``first``: the number the document gives the first step (:func:`renumber`)."""
     verdicts = []
     started = time.monotonic()
     for found in read_document(text):
@@ -107,7 +109,7 @@ def judge_lines(text: str, decide: Callable[[Chain], tuple], *, seconds: float,
         try:
             if left <= 0:
                 raise OutOfTime
-            chain = named(parse(found.text), names)
+            chain = renumber(free_tau(named(parse(found.text), names)), first)
             with budget(left_for_this, OutOfTime):
                 verdict = Verdict(found.line, found.text, *decide(chain))
         except ParseError as exc:
@@ -138,7 +140,8 @@ def judge_lines(text: str, decide: Callable[[Chain], tuple], *, seconds: float,
 
 
 def check_graph(text: str, graph: Graph, *, seed: int = 0,
-                on_verdict: Callable[[Verdict], None] | None = None) -> list[Verdict]:
+                on_verdict: Callable[[Verdict], None] | None = None,
+                first: int = 0) -> list[Verdict]:
     """Check every equation of ``text`` against ``graph``; see :func:`check`."""
     judge = Judge(graph, seed)
 
@@ -146,25 +149,61 @@ def check_graph(text: str, graph: Graph, *, seed: int = 0,
         if chain.condition is not None:
             raise InvalidFormula("a condition such as k ≤ t is for formulas with free step "
                                  "indices (--model elman); write the steps out here")
-        return judge_sides(judge, [to_sympy(s, graph) for s in chain.sides])
+        free = sorted(free_steps(chain.sides))
+        if not free:
+            return judge_sides(judge, [to_sympy(s, graph) for s in chain.sides])
+        if len(free) > 1:
+            raise InvalidFormula(f"the indices {' and '.join(free)} are not bound; a formula "
+                                 "may have one free step index (it is checked at every step)")
+        return _every_step(judge, chain, graph, free[0], first)
 
     return judge_lines(text, decide, seconds=DECIDE_SECONDS, on_verdict=on_verdict,
-                       names=graph.spec.names)
+                       names=graph.spec.names, first=first)
+
+
+def _every_step(judge: Judge, chain: Chain, graph: Graph, var: str, first: int) -> tuple:
+    """A formula in a free step index (h_t = f(x_t, h_{t-1}, w)) judged at every step where
+    all its names exist: fails at the first step where it fails, holds when it holds at all.
+    The steps are named as the document counts them (from ``first``)."""
+    steps, result = [], None
+    for k in range(graph.steps):
+        try:
+            sides = [to_sympy(side, graph, {var: k}) for side in chain.sides]
+        except InvalidFormula as exc:
+            if any(why in str(exc) for why in ("out of range", "not a step copy",
+                                                "is an initial, not a node")):
+                continue  # x_{t+1} at the last step, ∂h_{t-1}/∂w at the first
+            raise
+        result = judge_sides(judge, sides)
+        if result[0] != "holds":
+            verdict, message, *rest = result
+            return (verdict, f"{message} ({var} = {k + first})", *rest)
+        steps.append(k)
+    if not steps:
+        raise InvalidFormula(f"no step {var} = 0..{graph.steps - 1} has every name of this "
+                             "formula; use more --steps")
+    verdict, message, *rest = result
+    lo, hi = steps[0] + first, steps[-1] + first
+    where = f"{var} = {lo}" if lo == hi else f"{var} = {lo}..{hi}"
+    return (verdict, f"{message[:-1]}, {where})" if message.endswith(")") else
+            f"{message} ({where})", *rest)
 
 
 def check(text: str, *, model: str | ModelSpec = "doc", steps: int = 2, activation: str = "f",
-          output: str = "g", loss: str = "L", seed: int = 0, bias: bool = False) -> list[Verdict]:
+          output: str = "g", loss: str = "L", seed: int = 0, bias: bool = False,
+          first: int = 0) -> list[Verdict]:
     """Check each equation of a document (plain text, Markdown or LaTeX) for ``model`` (a
     built-in name or a spec); a matrix model reads matrix formulas
-    (:mod:`bptt_sym.check.matrix`)."""
+    (:mod:`bptt_sym.check.matrix`).  ``first``: the number the document gives the first
+    step (1 for d2l's h_1 … h_T); the model's steps are 0 … T-1."""
     spec = model_spec(model) if isinstance(model, str) else model
     if spec.is_matrix:
         from bptt_sym.check.matrix import check_matrix
 
-        return check_matrix(text, spec=spec, steps=steps, bias=bias, seed=seed,
+        return check_matrix(text, spec=spec, steps=steps, bias=bias, seed=seed, first=first,
                             activation="tanh" if activation == "f" else activation)
     graph = unroll(model, steps=steps, activation=activation, output=output, loss=loss)
-    return check_graph(text, graph, seed=seed)
+    return check_graph(text, graph, seed=seed, first=first)
 
 
 def summary(verdicts: list[Verdict]) -> dict[str, int]:

@@ -328,7 +328,8 @@ def _dims(shape: tuple[str, str]) -> str:
 def check_matrix(text: str, *, spec: ModelSpec = ELMAN, steps: int = 2, bias: bool = False,
                  activation: str = "tanh", seed: int = 0,
                  shapes: Sequence[Mapping[str, int]] | None = None,
-                 on_verdict: Callable[[Verdict], None] | None = None) -> list[Verdict]:
+                 on_verdict: Callable[[Verdict], None] | None = None,
+                 first: int = 0) -> list[Verdict]:
     """Check each equation of a document against the matrix model ``spec``, at the sizes
     ``shapes`` (each a dict letter: size; default :func:`default_shapes`)."""
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 50:
@@ -346,4 +347,4 @@ def check_matrix(text: str, *, spec: ModelSpec = ELMAN, steps: int = 2, bias: bo
         return _decide(judges[0], chain)
 
     return judge_lines(text, decide, seconds=DECIDE_SECONDS, on_verdict=on_verdict,
-                       names=spec.names)
+                       names=spec.names, first=first)

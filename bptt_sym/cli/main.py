@@ -228,7 +228,7 @@ def _check(args: argparse.Namespace) -> int:
     else:
         g = _graph(args)
         text = _read_text(args.file)
-        verdicts = check_graph(text, g, seed=args.seed, on_verdict=show)
+        verdicts = check_graph(text, g, seed=args.seed, on_verdict=show, first=args.first)
     counts = summary(verdicts)
     if args.json:
         emit(json_text({"equations": [v.to_json() for v in verdicts], "summary": counts},

@@ -200,6 +200,9 @@ def parser() -> _Parser:
                    f"{MAX_INPUT_BYTES // 1_000_000} MB; - reads stdin (a pipe or FIFO works)")
     _model_options(c)
     c.add_argument("--seed", type=int, default=0, help="seed of the random points (default 0)")
+    c.add_argument("--first", type=_first, default=0, metavar="N",
+                   help="the number your document gives the first step (default 0; 1 when "
+                        "it writes h_1 … h_T, as d2l does): h_1 is then the model's step 0")
     c.add_argument("--json", action="store_true", help="print one JSON object")
 
     e = sub.add_parser("export", help="write a whole derivation as a LaTeX or Markdown document",
@@ -234,3 +237,10 @@ def parser() -> _Parser:
     m.add_argument("--show", metavar="NAME", default=None,
                    help="print the model file of the built-in model NAME")
     return top
+
+
+def _first(text: str) -> int:
+    """--first: 0 or 1 (the step numbers documents count from)."""
+    if text.strip() not in ("0", "1"):
+        raise argparse.ArgumentTypeError(f"must be 0 or 1, got {text!r}")
+    return int(text)

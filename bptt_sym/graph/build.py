@@ -352,9 +352,9 @@ def unroll(model: str | ModelSpec = "doc", *, steps: int = 2, activation: str | 
                              activation=activation or "tanh")
     if sizes or bias:
         raise UsageError(f"sizes and bias apply to matrix models; {spec.name} is scalar")
-    if isinstance(model, str):  # the same graph again (verify unrolls once per form)
-        return _unroll_named(model, steps, activation or "f", output, loss)
-    return _unroll(model, steps, activation or "f", output, loss)
+    if isinstance(model, str) and not model.endswith(".toml"):  # a built-in: the same graph
+        return _unroll_named(model, steps, activation or "f", output, loss)  # again (verify)
+    return _unroll(spec, steps, activation or "f", output, loss)
 
 
 @functools.lru_cache(maxsize=4)

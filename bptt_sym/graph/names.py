@@ -178,8 +178,10 @@ class MatrixNames:
         if not low <= step <= high:
             raise OutOfRange(f"{base}_{step} is out of range: with --steps {self.steps} the "
                              f"steps are 0..{self.steps - 1}"
-                             + (" (and -1 for the initial state)" if low < 0 else ""),
-                             ref.column)
+                             + (" (and -1 for the initial state)" if low < 0 else "")
+                             + ("; the last step is T-1 (steps counted from 1, h_1 … h_T, "
+                                "need --first 1)"
+                                if step == self.steps else ""), ref.column)
         name = f"{base}_{step}" if step >= 0 else f"{base}_{{{step}}}"
         if delta:
             return Item("delta", base, step, name)

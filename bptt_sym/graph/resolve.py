@@ -85,8 +85,10 @@ def _symbol(ref: Ref, graph: Graph, env: Mapping[str, int]) -> sp.Symbol:
     if step is not None and any(n.base == base and n.step is not None
                                 for n in graph.nodes.values()):
         raise InvalidFormula(f"{sym} is out of range: with --steps {graph.steps} the steps "
-                             f"are 0..{graph.steps - 1} (and -1 for the initial state)",
-                             ref.column)
+                             f"are 0..{graph.steps - 1} (and -1 for the initial state)"
+                             + ("; the last step is T-1 (steps counted from 1, h_1 … h_T, "
+                                "need --first 1)"
+                                if step == graph.steps else ""), ref.column)
     raise InvalidFormula(f"unknown symbol {sym}; {_known(graph)}", ref.column)
 
 
@@ -250,11 +252,20 @@ def _bound(node: object, graph: Graph, env: Mapping[str, int], default: int) -> 
         return default
     if isinstance(node, Ref) and node.base == "T" and node.index is None:
         return graph.steps
+    node = _replace_vars(node, env)  # Π_{j=i+1}^{t}: the bound in the outer sums' variables
     value = to_sympy(node, graph, env) if not (isinstance(node, Op) and _has_T(node)) \
         else to_sympy(_replace_T(node, graph.steps), graph, env)
     if not value.is_Integer:
         raise InvalidFormula(f"a sum's bound must be a whole number, got {value}")
     return int(value)
+
+
+def _replace_vars(node: object, env: Mapping[str, int]) -> object:
+    if isinstance(node, Ref) and node.index is None and isinstance(env.get(node.base), int):
+        return Num(str(env[node.base]))
+    if isinstance(node, Op):
+        return Op(node.op, tuple(_replace_vars(a, env) for a in node.args))
+    return node
 
 
 def _has_T(node: object) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 from bptt_sym.errors import UsageError
-from bptt_sym.model.load import BUILTIN, builtin
+from bptt_sym.model.load import BUILTIN, builtin, load_model
 from bptt_sym.model.spec import ModelSpec
 
 __all__ = ["ModelSpec", "MODELS", "DOC", "model_spec"]
@@ -25,8 +25,11 @@ DOC = MODELS["doc"]
 
 
 def model_spec(name: str) -> ModelSpec:
-    """The model called ``name``; an unknown name is a ``UsageError`` listing the models."""
-    try:
+    """The model called ``name``, or the model file at the path ``name`` (one ending in
+    .toml); an unknown name is a ``UsageError`` listing the models."""
+    if name in MODELS:
         return MODELS[name]
-    except KeyError:
-        raise UsageError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}") from None
+    if name.endswith(".toml"):
+        return load_model(name)
+    raise UsageError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}, or give a "
+                     "model file (NAME.toml)")

@@ -63,7 +63,7 @@ condition: _COMMA? FOR? sum REL sum
 ?product: signed | product MUL signed -> mul | product DIV signed -> div | sumop | prodop
         | product MUL sumop -> mul | product MUL prodop -> mul
         | product sumop -> juxt | product prodop -> juxt
-?signed: juxt | SUB signed -> neg | ADD signed -> pos
+?signed: juxt | SUB signed -> neg | ADD signed -> pos | SUB sumop -> neg | SUB prodop -> neg
 ?juxt: power | juxt power -> juxt
 ?power: atom | atom POW exponent -> pow | atom SUP -> sup | atom TRANSPOSE -> transpose
 ?exponent: atom | SUB exponent -> neg | ADD exponent -> pos | atom POW exponent -> pow

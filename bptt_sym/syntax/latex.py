@@ -107,7 +107,8 @@ _WORDS = "mathrm|textrm|text|mathit|mathsf|textit|operatorname|rm|mbox"
 _BOLD = "mathbf|boldsymbol|bm|vec|pmb|mathbfit|symbf"
 _TIME = re.compile(r"\^\s*\{\s*\(\s*([^(){}]+?)\s*\)\s*\}")
 _PARTIAL = re.compile(r"\\partial\s*(?=\{)")
-_NABLA = re.compile(r"\\nabla\s*_\s*")
+_NABLA = re.compile(r"\\nabla\s*_\s*|\\partial\s*_\s*(?!\{\s*\d+\s*\})")
+_SLASH_D = re.compile(r"(\\partial\s*[A-Za-z][^\s/=+*]*)\s*/\s*d(?=[A-Za-z])")
 _NAME = re.compile(r"\s*((?:\\hat\s*\{?y\}?|\\delta|[A-Za-z]+)(?:_\{[^{}]*\}|_[A-Za-z0-9]"
                    r"|_\\?[A-Za-z]+)?)")
 _POWER = re.compile(r"(\\(?:tanh|sigma|cosh|sinh|sech|exp|log|cos|sin)|(?<![A-Za-z\\])"
@@ -116,7 +117,8 @@ _TAU = re.compile(r"\\tau(?![A-Za-z])")
 
 
 def _nabla(t: Text) -> None:
-    """``\\nabla_{X} Y`` and ``\\nabla_X Y`` → ``\\frac{\\partial Y}{\\partial X}``."""
+    """``\\nabla_{X} Y``, ``\\nabla_X Y`` and ``\\partial_{X} Y`` (d2l) →
+    ``\\frac{\\partial Y}{\\partial X}``."""
     while True:
         m = next(reversed(list(_NABLA.finditer(t.text))), None)
         if m is None:
@@ -129,8 +131,11 @@ def _nabla(t: Text) -> None:
         if name is None:  # no name after it: left for the parser to report
             t.splice(m.start(), m.end(), ["∇_"])
             continue
-        t.splice(m.start(), name.end(), ["\\frac{\\partial ", name.span(1), "}{\\partial ",
-                                         wrt, "}"])
+        end = name.end()
+        if end < len(t.text) and t.text[end] == "(":  # ∂_{w} l(y_t, o_t): the call whole
+            end = _paren_end(t.text, end) or end
+        t.splice(m.start(), end, ["\\frac{\\partial ", (name.start(1), end), "}{\\partial ",
+                                  wrt, "}"])
 
 
 def _powers(t: Text) -> None:
@@ -147,7 +152,7 @@ def _powers(t: Text) -> None:
 def rewrite(source: str) -> tuple[str, list[int]]:
     """``source`` in the grammar's spellings, and the original column of each character."""
     t = Text(source)
-    if "\\" not in source and "^" not in source:
+    if "\\" not in source and "^" not in source and "∂" not in source:
         return t.text, t.columns
     t.sub(_LEFT_DOT, lambda m: [])
     t.sub(_BAR, lambda m: [])
@@ -164,4 +169,5 @@ def rewrite(source: str) -> tuple[str, list[int]]:
             t.splice(m.start(), end, ["\\partial ", (m.end() + 1, end - 1)])
     _nabla(t)
     _powers(t)
+    t.sub(_SLASH_D, lambda m: [m.span(1), "/\\partial "])  # ∂E/do, as some pages type it
     return t.text, t.columns

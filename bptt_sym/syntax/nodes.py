@@ -8,7 +8,8 @@ that the checkers resolve against a graph, and the error of a formula that does 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection
+import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from bptt_sym.errors import BpttError
@@ -131,6 +132,21 @@ class Chain:
     condition: Condition | None = None
 
 
+def rebuild(tree: object, visit: Callable[[object], object | None]) -> object:
+    """``tree`` rebuilt bottom up where ``visit`` gives a node its replacement (None: keep
+    the node and look inside it); positions (``column``, ``written``) are kept."""
+    new = visit(tree)
+    if new is not None:
+        return new
+    if isinstance(tree, tuple):
+        return tuple(rebuild(t, visit) for t in tree)
+    if dataclasses.is_dataclass(tree) and not isinstance(tree, type):
+        changes = {f.name: rebuild(getattr(tree, f.name), visit)
+                   for f in dataclasses.fields(tree) if f.name not in ("column", "written")}
+        return dataclasses.replace(tree, **changes)
+    return tree
+
+
 def named(tree: object, names: Collection[str]) -> object:
     """``tree`` with ``W_x`` read as the model's name W_x wherever ``names`` has it: the
     grammar reads a one-letter subscript as a step index (``x_k``), and only the model knows
@@ -140,20 +156,18 @@ def named(tree: object, names: Collection[str]) -> object:
         >>> named(parse("dE/dW_x = 0"), {"W_x"}).sides[0].den
         Ref(base='W_x', index=None, column=5)
     """
-    if not names:
-        return tree
-    if isinstance(tree, Ref):
-        if tree.index is not None and tree.index[0] == "var" and tree.index[2] == 0 and \
-                f"{tree.base}_{tree.index[1]}" in names:
-            return Ref(f"{tree.base}_{tree.index[1]}", None, tree.column, tree.written)
-        return _letters(tree, names)
-    if isinstance(tree, tuple):
-        return tuple(named(t, names) for t in tree)
-    if dataclasses.is_dataclass(tree) and not isinstance(tree, type):
-        changes = {f.name: named(getattr(tree, f.name), names)
-                   for f in dataclasses.fields(tree) if f.name not in ("column", "written")}
-        return dataclasses.replace(tree, **changes)
-    return tree
+    def visit(node: object) -> object | None:
+        if isinstance(node, Ref):
+            if node.index is not None and node.index[0] == "var" and node.index[2] == 0 and \
+                    f"{node.base}_{node.index[1]}" in names:
+                return Ref(f"{node.base}_{node.index[1]}", None, node.column, node.written)
+            return _letters(node, names)
+        if isinstance(node, Call) and node.name in names and not node.prime and \
+                not node.slot and len(node.args) > 1 and all(isinstance(a, Ref) for a in node.args):
+            return Ref(node.name, None, node.column)  # E(y, ŷ): the model's E, arguments named
+        return None
+
+    return rebuild(tree, visit) if names else tree
 
 
 _WORDS = frozenset({"delta", "yhat", "sum", "prod", "diag", "outer", "softmax", "tanh", "sigmoid",
@@ -206,3 +220,101 @@ def deriv_call(a: object, b: object) -> object | None:
         inner = deriv_call(a.args[1], b)
         return None if inner is None else Op(a.op, (a.args[0], inner))
     return None
+
+
+def renumber(tree: object, first: int) -> object:
+    """``tree`` written with steps counted from ``first`` (d2l's h_1 … h_T) read in the
+    model's steps 0 … T-1: every step number, and every index or bound in T (h_T, Σ_{t=1}^T)
+    moves down by ``first``; a step variable (t, k, t-1) is already in the model's steps
+    once its bounds are.
+
+        >>> from bptt_sym.syntax.formula import parse
+        >>> print(renumber(parse("dL/dh_T = sum_{t=1}^{T} h_1"), 1).sides[1].hi)
+        Op(op='-', args=(Ref(base='T', index=None, column=21), Num(value='1')))
+    """
+    def visit(node: object) -> object | None:
+        if isinstance(node, Ref) and node.index is not None:
+            return dataclasses.replace(node, index=_shifted(node.index, first))
+        if isinstance(node, (Sum, Prod)):
+            return dataclasses.replace(node, lo=_bound(node.lo, first), hi=_bound(node.hi, first),
+                                       body=rebuild(node.body, visit))
+        return None
+
+    return rebuild(tree, visit) if first else tree
+
+
+def _shifted(index: tuple, first: int) -> tuple:
+    if index[0] == "abs":
+        return ("abs", index[1] - first)
+    if index[0] == "var" and index[1] == "T":
+        return ("var", "T", index[2] - first)
+    if index[0] == "name" and len(index) > 2:
+        return (*index[:2], _shifted(index[2], first))
+    return index
+
+
+def _bound(bound: object, first: int) -> object:
+    """A sum's bound in the model's steps: a number or an expression in T moves down."""
+    if bound is None:
+        return None
+    if isinstance(bound, Num) and re.fullmatch(r"-?\d+", bound.value):
+        return Num(str(int(bound.value) - first))
+    if _variables(bound) <= {"T"}:
+        return Op("-", (bound, Num(str(first))))
+    return bound
+
+
+def _variables(tree: object) -> set[str]:
+    if isinstance(tree, Ref):
+        return {tree.base} if tree.index is None else {tree.base, "index"}
+    if isinstance(tree, tuple):
+        return set().union(*(_variables(t) for t in tree)) if tree else set()
+    if dataclasses.is_dataclass(tree) and not isinstance(tree, type):
+        return set().union(*(_variables(getattr(tree, f.name)) for f in dataclasses.fields(tree)
+                             if f.name not in ("column", "written")))
+    return set()
+
+
+def free_tau(tree: object) -> object:
+    """τ bound by no sum is the sequence length, as Goodfellow et al. write it
+    (h^{(τ)} is the last state): its index becomes T."""
+    def bound(t: object) -> bool:
+        if isinstance(t, (Sum, Prod)):
+            return t.var == "τ" or bound(t.body)
+        if isinstance(t, tuple):
+            return any(bound(x) for x in t)
+        if dataclasses.is_dataclass(t) and not isinstance(t, type):
+            return any(bound(getattr(t, f.name)) for f in dataclasses.fields(t))
+        return False
+
+    def swap(t: object) -> object | None:
+        if isinstance(t, Ref) and t.index is not None and t.index[:2] == ("var", "τ"):
+            return dataclasses.replace(t, index=("var", "T", t.index[2]))
+        return None
+
+    return tree if bound(tree) else rebuild(tree, swap)
+
+
+def free_steps(tree: object, bound: frozenset[str] = frozenset()) -> set[str]:
+    """The step variables of ``tree`` that no sum or product binds (T is the length).
+
+        >>> from bptt_sym.syntax.formula import parse
+        >>> sorted(free_steps(parse("h_t = f(x_t, h_{t-1}) + sum_k s_k").sides))
+        ['t']
+    """
+    if isinstance(tree, Ref):
+        index = tree.index[2] if tree.index and tree.index[0] == "name" and len(tree.index) > 2 \
+            else tree.index
+        if index and index[0] == "var" and index[1] != "T" and index[1] not in bound:
+            return {index[1]}
+        return set()
+    if isinstance(tree, (Sum, Prod)):
+        inner = free_steps(tree.body, bound | {tree.var})
+        return inner | free_steps((tree.lo, tree.hi), bound)
+    if isinstance(tree, tuple):
+        return set().union(*(free_steps(t, bound) for t in tree)) if tree else set()
+    if dataclasses.is_dataclass(tree) and not isinstance(tree, type):
+        return set().union(*(free_steps(getattr(tree, f.name), bound)
+                             for f in dataclasses.fields(tree)
+                             if f.name not in ("column", "written")))
+    return set()

@@ -814,7 +814,9 @@ CASES: dict[str, Case] = {
     "hbt-jacobian": Case(HANBINGTAO, 4, hbt_jacobian, first=1),
     "hbt-3.1": Case(HANBINGTAO, 4, hbt_3_1, first=1),
     "hbt-dE-dwji": Case(HANBINGTAO, 4, hbt_de_dwji, first=1),
-    "hbt-3.4": Case(HANBINGTAO, 4, hbt_3_4, first=1),
+    # the source's t is its last step (E is the error of step t): given to check as T
+    "hbt-3.4": Case(HANBINGTAO, 4, hbt_3_4, first=1,
+                    text=r"\nabla_WE=\sum_{i=1}^T\nabla_{W_i}E"),
     # interactiveprimer
     "ip-step1": Case(PRIMER, 4, ip_step1, first=1),
     "ip-step2": Case(PRIMER, 4, ip_step2, first=1),
