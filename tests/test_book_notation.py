@@ -43,6 +43,15 @@ PAIRS = [
     # of two columns is their inner product, the one product that fits
     (ELMAN, r"$E_t(y_t, \hat{y}_t) = - y_{t} \log \hat{y}_{t}$",
      r"$E_t(y_t, \hat{y}_t) = - \hat{y}_{t} \log \hat{y}_{t}$"),
+    # sech² is tanh' (and cosh), a power in Unicode superscripts on the name
+    (DOC, "∂s₁/∂s₀ = sech²(z₁) w", "∂s₁/∂s₀ = sech(z₁) w"),
+    # ⊗ is the outer product a bᵀ: the other order does not fit
+    (ELMAN, r"$\frac{\partial E}{\partial V} = \sum_t (\hat{y}_t - y_t) \otimes s_t$",
+     r"$\frac{\partial E}{\partial V} = \sum_t s_t \otimes (\hat{y}_t - y_t)$"),
+    # a free step index: the formula at every step (false at t = 0 for s_{t-1})
+    (DOC, "ds_t/dz_t = 1 - s_t^2", "ds_t/dz_t = 1 - s_{t-1}^2"),
+    # steps counted from 1 (--first 1): Σ_{t=1}^{T} is every step
+    ({**ELMAN, "first": 1}, r"$E = \sum_{t=1}^{T} E_t$", r"$E = \sum_{t=2}^{T} E_t$"),
     # \operatorname{diag}, \text{diag}, \top, a prime on \tanh
     (ELMAN, r"$\frac{\partial s_t}{\partial s_{t-1}} = \operatorname{diag}(\tanh'(z_t)) W$",
      r"$\frac{\partial s_t}{\partial s_{t-1}} = \text{diag}(\tanh'(z_t)) W^\top$"),
@@ -81,3 +90,34 @@ def test_a_parse_error_points_into_the_text_as_typed(typed: str) -> None:
 def test_rewrite_keeps_plain_text_as_it_is() -> None:
     text = "dE/du = dE/du_1 + dE/du_0"
     assert rewrite(text) == (text, list(range(1, len(text) + 1)))
+
+
+def _table_rows() -> list[tuple[str, str, str]]:
+    """(model, format, formula) of every spelling in docs/check.md's "You write — we read"."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "check.md").read_text("utf-8")
+    section = text.split("## You write — we read", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.replace("\\|", "\0").strip("|").split("|")]
+        if len(cells) != 5 or cells[0] not in ("doc", "elman"):
+            continue
+        for fmt, cell in zip(("ascii", "unicode", "latex"), cells[1:4]):
+            rows.append((cells[0], fmt, cell.strip("`").replace("\0", "|")))
+    return rows
+
+
+TABLE = _table_rows()
+
+
+def test_the_table_has_every_row() -> None:
+    assert len(TABLE) == 3 * 17
+
+
+@pytest.mark.parametrize("model, fmt, formula", TABLE,
+                         ids=[f"{m}-{f}-{i // 3}" for i, (m, f, _) in enumerate(TABLE)])
+def test_every_spelling_of_the_table_holds(model: str, fmt: str, formula: str) -> None:
+    options = DOC if model == "doc" else ELMAN
+    (v,) = check(f"${formula}$" if fmt == "latex" else formula, **options)
+    assert v.verdict == "holds", (formula, v.message)

@@ -112,7 +112,10 @@ _SLASH_D = re.compile(r"(\\partial\s*[A-Za-z][^\s/=+*]*)\s*/\s*d(?=[A-Za-z])")
 _NAME = re.compile(r"\s*((?:\\hat\s*\{?y\}?|\\delta|[A-Za-z]+)(?:_\{[^{}]*\}|_[A-Za-z0-9]"
                    r"|_\\?[A-Za-z]+)?)")
 _POWER = re.compile(r"(\\(?:tanh|sigma|cosh|sinh|sech|exp|log|cos|sin)|(?<![A-Za-z\\])"
-                    r"(?:tanh|sigmoid|sigma|σ|cosh|sech))\s*\^\s*(\{\s*\d+\s*\}|\d)\s*(?=\()")
+                    r"(?:tanh|sigmoid|sigma|σ|cosh|sech))\s*(?:\^\s*(\{\s*\d+\s*\}|\d)|([⁰¹²³⁴⁵⁶⁷⁸⁹]+))"
+                    r"\s*(?=\()")
+_SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
+_HYPERBOLIC = re.compile(r"(?:\\|(?<![A-Za-z]))(sech|cosh)\s*(?=\()")
 _TAU = re.compile(r"\\tau(?![A-Za-z])")
 
 
@@ -145,14 +148,27 @@ def _powers(t: Text) -> None:
         close = _paren_end(t.text, m.end())
         if close is None:
             continue
-        exponent = m[2].strip("{} ")
+        exponent = (m[2] or m[3].translate(_SUPERSCRIPT)).strip("{} ")
         t.splice(m.start(), close, [m.span(1), (m.end(), close), "^{" + exponent + "}"])
+
+
+def _hyperbolic(t: Text) -> None:
+    """sech(x) and cosh(x), which books use for tanh' = sech², in exp: the grammar's own."""
+    for m in reversed(list(_HYPERBOLIC.finditer(t.text))):
+        close = _paren_end(t.text, m.end())
+        if close is None:
+            continue
+        arg = (m.end(), close)  # "(x)", brackets included
+        if m[1] == "sech":
+            t.splice(m.start(), close, ["(2/(exp", arg, " + exp(-", arg, ")))"])
+        else:
+            t.splice(m.start(), close, ["((exp", arg, " + exp(-", arg, "))/2)"])
 
 
 def rewrite(source: str) -> tuple[str, list[int]]:
     """``source`` in the grammar's spellings, and the original column of each character."""
     t = Text(source)
-    if "\\" not in source and "^" not in source and "∂" not in source:
+    if not re.search(r"[\\^∂⁰¹²³⁴⁵⁶⁷⁸⁹]|sech|cosh", source):
         return t.text, t.columns
     t.sub(_LEFT_DOT, lambda m: [])
     t.sub(_BAR, lambda m: [])
@@ -169,5 +185,6 @@ def rewrite(source: str) -> tuple[str, list[int]]:
             t.splice(m.start(), end, ["\\partial ", (m.end() + 1, end - 1)])
     _nabla(t)
     _powers(t)
+    _hyperbolic(t)
     t.sub(_SLASH_D, lambda m: [m.span(1), "/\\partial "])  # ∂E/do, as some pages type it
     return t.text, t.columns

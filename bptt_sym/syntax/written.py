@@ -1,0 +1,90 @@
+"""How the grammar reads a written name: its base, and its index (a step number, a step
+variable with an offset, or a subscript that is part of the name), in ASCII, Unicode and
+LaTeX spellings (``s1``, ``s_{t-1}``, ``s₁``, ``W_hh``, ``w_h_0``, ``\\hat{y}_t``, ``δ_t``).
+
+    >>> from lark import Token
+    >>> read_ref(Token("NAME", "s_{t-1}", column=3))
+    Ref(base='s', index=('var', 't', -1), column=3)
+"""
+
+from __future__ import annotations
+
+import re
+
+from lark import Token
+
+from bptt_sym.errors import BpttError
+from bptt_sym.syntax.nodes import Ref
+
+__all__ = ["IDX", "SPECIAL", "SUBSCRIPT", "SUPERSCRIPT", "read_ref"]
+
+IDX = (r"(?:_\{[^{}]{1,20}\}|_[A-Za-z]{1,8}_(?:\{[^{}]{1,12}\}|-?\d+|[A-Za-z](?![A-Za-z]))"
+        r"|_[A-Za-z]{1,8}(?:₋?[₀-₉]+|[ₜₖⱼᵢ](?:[₊₋][₀-₉]+)?)"
+        r"|_-?\d+|_[A-Za-z](?![A-Za-z])|_[A-Za-z]{2,8}(?![A-Za-z0-9])|\d+"
+        r"|₋?[₀-₉]+|[ₜₖⱼᵢ](?:[₊₋][₀-₉]+)?)")
+# Names beyond plain letters: δ and ŷ as typed or in LaTeX, and bold/vector LaTeX letters.
+SPECIAL = (r"δ|ŷ|y\u0302|\\delta|\\hat\{y\}|\\hat y|\\widehat\{y\}"
+            r"|\\(?:mathbf|boldsymbol|bm|vec)\{(?:[A-Za-z]|\\delta|\\hat\{y\})\}")
+
+SUBSCRIPT = str.maketrans("₀₁₂₃₄₅₆₇₈₉₋₊ₜₖⱼᵢ", "0123456789-+tkji")
+_BASES = (("\\widehat{y}", "yhat"), ("\\hat{y}", "yhat"), ("\\hat y", "yhat"), ("ŷ", "yhat"),
+          ("y\u0302", "yhat"), ("\\delta", "delta"), ("δ", "delta"))
+_BOLD = re.compile(r"^\\(?:mathbf|boldsymbol|bm|vec)\{(.*?)\}")
+SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
+_NAME = re.compile(r"^([A-Za-zσ]+?)(" + IDX + r")?$")
+_VAR_INDEX = re.compile(r"^([A-Za-zτ])\s*(?:([+-])\s*(\d+))?$")
+
+
+def _index(text: str) -> tuple | None:
+    """The index part of a name: ``_1``, ``1``, ``_{-1}``, ``₁``, ``_t``, ``_{t-1}``."""
+    if not text:
+        return None
+    m = re.fullmatch(r"_([A-Za-z]{1,8})([₋₀-₉ₜₖⱼᵢ₊]+)", text)
+    if m:  # w_h₀: a subscripted name at a step, in Unicode
+        return ("name", m[1], _step_index(m[2]))
+    text = text.translate(SUBSCRIPT).lstrip("_").strip("{}").replace(" ", "")
+    if re.fullmatch(r"-?\d+", text):
+        return ("abs", int(text))
+    if re.fullmatch(r"[A-Za-z]{2,8}", text):
+        return ("name", text)  # W_hh, b_{ih}: part of the name
+    m = re.fullmatch(r"([A-Za-z]{1,8})[_,](.+)", text)
+    if m:  # w_h_0, W_{hh,t-1}: a subscripted name at a step
+        return ("name", m[1], _step_index(m[2]))
+    m = _VAR_INDEX.match(text)
+    if m is None:
+        raise BpttError(f"cannot read the index {text!r}")
+    off = int(m[3] or 0) * (-1 if m[2] == "-" else 1)
+    return ("var", m[1], off)
+
+
+def _step_index(text: str) -> tuple:
+    """The step of a subscripted name (w_h_0, W_{hh,t-1}): a number or a step variable."""
+    if (index := _index(text)) is None or index[0] not in ("abs", "var"):
+        raise BpttError(f"cannot read the index {text!r}: a name has one subscript, then a "
+                        "step (w_h_0, W_{hh,t-1})")
+    return index
+
+
+def _plain(text: str) -> str:
+    """A name with δ, ŷ and LaTeX spellings (\\hat{y}, \\mathbf{W}) as plain letters."""
+    text = _BOLD.sub(lambda m: m[1], text)
+    for spelling, base in _BASES:
+        if text.startswith(spelling):
+            return base + text[len(spelling):]
+    return text
+
+
+def read_ref(tok: Token) -> Ref:
+    m = _NAME.match(_plain(str(tok)))
+    base, idx = (m[1], m[2]) if m else (str(tok), None)
+    if base.endswith(("_",)):
+        base = base[:-1]
+    try:
+        index = _index(idx or "")
+    except BpttError as exc:  # the parse error points at the name
+        exc.column = tok.column
+        raise
+    if index is not None and index[0] == "name":
+        step = index[2] if len(index) > 2 else None
+        return Ref(f"{base}_{index[1]}", step, tok.column, str(tok))
+    return Ref(base, index, tok.column, str(tok))
