@@ -52,6 +52,11 @@ PAIRS = [
     (DOC, "ds_t/dz_t = 1 - s_t^2", "ds_t/dz_t = 1 - s_{t-1}^2"),
     # steps counted from 1 (--first 1): Σ_{t=1}^{T} is every step
     ({**ELMAN, "first": 1}, r"$E = \sum_{t=1}^{T} E_t$", r"$E = \sum_{t=2}^{T} E_t$"),
+    # a square matrix's power is the matrix power (class 2), also in a step variable
+    ({**ELMAN, "activation": "identity"}, "ds_2/ds_0 = W^2", "ds_2/ds_0 = W * W"),
+    ({**ELMAN, "activation": "identity"},
+     r"$\frac{\partial s_2}{\partial s_k} = W^{2-k}, \quad k \le 2$",
+     r"$\frac{\partial s_2}{\partial s_k} = W^{k}, \quad k \le 2$"),
     # \operatorname{diag}, \text{diag}, \top, a prime on \tanh
     (ELMAN, r"$\frac{\partial s_t}{\partial s_{t-1}} = \operatorname{diag}(\tanh'(z_t)) W$",
      r"$\frac{\partial s_t}{\partial s_{t-1}} = \text{diag}(\tanh'(z_t)) W^\top$"),

@@ -71,7 +71,6 @@ NOT_READ: dict[str, str] = {
     'pascanu-eq4': "syntax error at column 16: unexpected '\\\\'",
     'pascanu-eq5': "syntax error at column 68: unexpected '\\\\geq'; expected '=' ",
     'wildml-code-model': 'unknown name o; known: the weights U, W, V (and their step c',
-    'wildml-dE3dV': "syntax error at column 239: unexpected '\\\\'",
     'wildml-delta': "syntax error at column 9: unexpected '_'; expected '(' or ')",
     'wildml-y3j': "syntax error at column 1: cannot read the index '3j'",
 }

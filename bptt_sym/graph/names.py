@@ -15,11 +15,14 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+from flint import fmpq
+
 from bptt_sym.errors import UsageError
 from bptt_sym.graph.matrix import model_sizes
 from bptt_sym.graph.resolve import InvalidFormula
 from bptt_sym.model.spec import ModelSpec
-from bptt_sym.syntax.formula import Call, Deriv, Op, Prod, Ref, Sum
+from bptt_sym.syntax.formula import Call, Deriv, Num, Op, Prod, Ref, Sum
 from bptt_sym.syntax.text import show
 
 __all__ = ["MatrixNames", "Item", "OutOfRange", "SCALAR", "Shape", "free_variables",
@@ -270,3 +273,35 @@ def steps_text(free: tuple[str, ...], envs: list[dict[str, int]], steps: int,
         out += f" ({var} = {', '.join(map(str, missing))} left out: a name of the formula " \
                "does not exist there)"
     return out
+
+
+def whole(node: object, env: Mapping[str, int | None], steps: int) -> int | None:
+    """An exponent's value: a whole number, or + and - of numbers, T and bound step
+    variables (None where it is not one, or a variable is unbound in a shape pass: 1)."""
+    if isinstance(node, Num):
+        return int(node.value) if "." not in node.value else None
+    if isinstance(node, Ref) and node.index is None:
+        if node.base == "T":
+            return steps
+        return (env[node.base] if env[node.base] is not None else 1) if node.base in env else None
+    if isinstance(node, Op) and node.op in ("+", "-") and len(node.args) == 2:
+        a, b = (whole(x, env, steps) for x in node.args)
+        return None if a is None or b is None else a + b if node.op == "+" else a - b
+    if isinstance(node, Op) and node.op == "neg":
+        a = whole(node.args[0], env, steps)
+        return None if a is None else -a
+    return None
+
+
+def identity_like(v: np.ndarray) -> np.ndarray:
+    out = np.empty(v.shape, dtype=object)
+    for i in range(v.shape[0]):
+        for j in range(v.shape[1]):
+            out[i, j] = fmpq(1) if i == j else fmpq(0)
+    return out
+
+
+def is_gradient(node: object, names: MatrixNames) -> bool:
+    """∂(scalar)/∂(vector): a gradient that may stand as a row at the head of a chain."""
+    return isinstance(node, Deriv) and names.shape(node.num.base) == SCALAR and \
+        names.shape(node.den.base)[1] == "1"

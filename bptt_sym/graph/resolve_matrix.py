@@ -16,7 +16,7 @@ D inputs, K classes), so a mismatch is named before any number is computed:
     V (K×H) times ŷ_t − y_t (K×1): the inner sizes H and K differ
 
 Conventions (docs/check.md): ``*``, ⊙ and ∘ are elementwise; juxtaposition, ``@``, · and ×
-the matrix product; a number or a 1×1 value scales; ``s^2`` squares entrywise; a named
+the matrix product; a number or a 1×1 value scales; ``W^2`` is W W, ``s^2`` entrywise; a named
 adjoint is the gradient of its node (elman's δ_t is ∂E/∂z_t; δ_T = 0); ∂E/∂X has the shape
 of X, ∂a/∂b of two vectors (columns or rows) is the Jacobian (rows: a).
 A gradient standing first in a matrix product whose sizes only fit as a row is read as the
@@ -32,6 +32,7 @@ import numpy as np
 from flint import fmpq
 
 from bptt_sym.errors import BpttError
+from bptt_sym.graph import names as _names
 from bptt_sym.graph.names import SCALAR, Item, MatrixNames, OutOfRange, Shape
 from bptt_sym.graph.resolve import MAX_EXPONENT, MAX_SUM_TERMS, InvalidFormula
 from bptt_sym.rules.functions import rule_names
@@ -55,15 +56,6 @@ class ShapeError(BpttError):
 
 def _dims(shape: tuple) -> str:
     return "×".join(shape)
-
-
-# ---------------------------------------------------------------- shapes and values
-
-
-def _is_gradient(node: object, names: MatrixNames) -> bool:
-    """∂(scalar)/∂(vector): a gradient that may stand as a row at the head of a chain."""
-    return isinstance(node, Deriv) and names.shape(node.num.base) == SCALAR and \
-        names.shape(node.den.base)[1] == "1"
 
 
 class Walk:
@@ -168,7 +160,7 @@ class Walk:
 
     def _matmul(self, node: Op, sa: Shape, va: object, sb: Shape,
                 vb: object) -> tuple[Shape, object]:
-        if sa[1] != sb[0] and _is_gradient(node.args[0], self.names) and sa[0] == sb[0]:
+        if sa[1] != sb[0] and _names.is_gradient(node.args[0], self.names) and sa[0] == sb[0]:
             sa, va = (sa[1], sa[0]), (va.T if va is not None else None)  # a row, as written
             self.rowed = True
         if len(sb) == 3:  # row · ∂s/∂W: the gradient by the matrix W
@@ -192,13 +184,21 @@ class Walk:
         return shape, va.dot(vb)
 
     def _power(self, node: Op, env: Mapping[str, int | None]) -> tuple[Shape, object]:
-        base, exp = node.args
-        if not isinstance(exp, Num) or "." in exp.value:
-            raise InvalidFormula("an exponent must be a whole number such as 2")
-        n = int(exp.value)
-        if n > MAX_EXPONENT:
-            raise InvalidFormula(f"the exponent {n} is larger than {MAX_EXPONENT}")
-        shape, v = self(base, env)
+        """A square matrix's power is the matrix power (W² = W W, (Wᵀ)^{t-k} in the step
+        variables); a vector's (s_t²) and a scalar's are entry by entry."""
+        n = _names.whole(node.args[1], env, self.names.steps)
+        if n is None or n > MAX_EXPONENT:
+            raise InvalidFormula(f"the exponent {n} is larger than {MAX_EXPONENT}" if n else
+                                 "an exponent must be a whole number such as 2, or one in the "
+                                 "step variables and T such as T-1-k")
+        shape, v = self(node.args[0], env)
+        if len(shape) == 2 and shape[0] == shape[1] and shape[0] != "1":
+            if n < 0:
+                raise InvalidFormula("a negative power of a matrix is its inverse: not read")
+            out = _names.identity_like(v) if v is not None else None
+            for _ in range(n if v is not None else 0):
+                out = out.dot(v)
+            return shape, out
         return shape, (v ** n if v is not None else None)
 
     def _call(self, node: Call, env: Mapping[str, int | None]) -> tuple[Shape, object]:
