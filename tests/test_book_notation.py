@@ -126,3 +126,27 @@ def test_every_spelling_of_the_table_holds(model: str, fmt: str, formula: str) -
     options = DOC if model == "doc" else ELMAN
     (v,) = check(f"${formula}$" if fmt == "latex" else formula, **options)
     assert v.verdict == "holds", (formula, v.message)
+
+
+@pytest.mark.parametrize("options, right, wrong, why", [
+    (DOC, "dE/du = sum_t dE/du_t", "dE/du = 1/T sum_t dE/du_t",
+     "a constant factor 1/T (mean instead of sum)"),
+    (ELMAN, "dE/dW = sum_t dE/dW_t", "dE/dW = 1/T sum_t dE/dW_t",
+     "a constant factor 1/T (mean instead of sum)"),
+    ({**DOC, "model": "docs/examples/models/rnn-mean.toml", "activation": "tanh",
+      "output": "g", "loss": "L"},
+     "dE/dwx = 1/T sum_t dE_t/dwx", "dE/dwx = sum_t dE_t/dwx",
+     "a constant factor T (sum instead of mean)"),
+])
+def test_a_mean_for_a_sum_is_named(options: dict, right: str, wrong: str, why: str) -> None:
+    """Class 7: a loss averaged over T where the model sums it (or back) is a factor 1/T
+    (or T), said so, not a wrong local derivative.  T in a formula is the number of steps."""
+    from pathlib import Path
+
+    options = {**options}
+    if options["model"].endswith(".toml"):
+        options["model"] = str(Path(__file__).resolve().parent.parent / options["model"])
+    (ok,) = check(right, **options)
+    assert ok.verdict == "holds", ok.message
+    (bad,) = check(wrong, **options)
+    assert bad.verdict == "fails" and why in bad.diagnosis[0].text, bad.text()

@@ -134,7 +134,8 @@ def _sympy_number(x: Number) -> sp.Expr:
     return sp.Float(describe(x, 40), 40)
 
 
-def _sign_and_factor(left: list[Number], right: list[Number]) -> list[Diagnosis]:
+def _sign_and_factor(left: list[Number], right: list[Number], steps: int = 0
+                     ) -> list[Diagnosis]:
     nonzero = [classify(a) == "differs" for a in left]
     if all(_same(a, -b) for a, b in zip(left, right)) and any(nonzero):
         return [Diagnosis("sign", "the sign is flipped: the right side is the negative of "
@@ -145,6 +146,10 @@ def _sign_and_factor(left: list[Number], right: list[Number]) -> list[Diagnosis]
         c = _sympy_number(ratios[0])
         near = sp.nsimplify(c, tolerance=sp.Float(10) ** -30, rational=True)
         shown = c if c.is_Rational else (near if near.q < 10**6 else sp.Float(c, 15))
+        if steps > 1 and shown in (sp.Rational(1, steps), sp.Integer(steps)):
+            what = "1/T (mean instead of sum)" if shown < 1 else "T (sum instead of mean)"
+            return [Diagnosis("factor", f"a constant factor {what}: the right side is "
+                                        f"{shown} times the left (T = {steps})")]
         return [Diagnosis("factor", f"off by a constant factor: the right side is {shown} "
                                     "times the left")]
     return []
@@ -286,7 +291,7 @@ def explain(graph: Graph, lhs: sp.Expr, rhs: sp.Expr, values: Values,
     decides an equation at the same points.
     """
     left, right = values(lhs), values(rhs)
-    found = _sign_and_factor(left, right)
+    found = _sign_and_factor(left, right, graph.steps)
     if found:
         return found
 

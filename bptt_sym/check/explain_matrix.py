@@ -28,9 +28,9 @@ from bptt_sym.syntax.formula import Call, Deriv, Num, Op, Prod, Ref, Sum
 
 __all__ = ["explain_matrix", "MATRIX_KINDS"]
 
-MATRIX_KINDS = ("shape", "sign", "whole-transpose", "transpose", "step-index", "softmax",
-                "missing-factor", "local-derivative", "missing-term", "copy", "bounds",
-                "missing-steps", "missing-sum", "step-range")
+MATRIX_KINDS = ("shape", "sign", "factor", "whole-transpose", "transpose", "step-index",
+                "softmax", "missing-factor", "local-derivative", "missing-term", "copy",
+                "bounds", "missing-steps", "missing-sum", "step-range")
 Holds = Callable[[object, object, tuple], bool]
 MAX_TRIES = 400
 
@@ -138,6 +138,11 @@ def _candidates(lhs: object, rhs: object, names: MatrixNames, free: tuple[str, .
     yield "sign", Op("neg", (rhs,)), f"the sign: the right side is −({show(lhs)})"
     yield "whole-transpose", Op("T", (rhs,)), \
         f"the right side is the transpose of {show(lhs)}: transpose it (or swap the factors)"
+    length = Ref("T", None, 0)  # a loss averaged where it is summed, or summed where averaged
+    yield "factor", Op("juxt", (length, rhs)), \
+        "a constant factor 1/T (mean instead of sum): the right side times T holds"
+    yield "factor", Op("/", (rhs, length)), \
+        "a constant factor T (sum instead of mean): the right side divided by T holds"
     for path, node in positions:
         if isinstance(node, (Sum, Prod)):
             yield "whole-transpose", _replace(rhs, path, dataclasses.replace(

@@ -70,7 +70,9 @@ def _step(ref: Ref, env: Mapping[str, int]) -> int | None:
     return env[var] + off
 
 
-def _symbol(ref: Ref, graph: Graph, env: Mapping[str, int]) -> sp.Symbol:
+def _symbol(ref: Ref, graph: Graph, env: Mapping[str, int]) -> sp.Expr:
+    if ref.base == "T" and ref.index is None and sp.Symbol("T") not in graph.nodes:
+        return sp.Integer(graph.steps)  # the number of steps (1/T Σ_t …)
     step = _step(ref, env)
     base = graph.spec.loss if ref.base == "L" and step is None else ref.base
     if base in graph.copies and step is None:
@@ -147,7 +149,8 @@ def _juxt(node: Op, graph: Graph, env: Mapping[str, int]) -> sp.Expr | None:
 
 def _deriv_call(node: object, graph: Graph, env: Mapping[str, int]) -> sp.Expr:
     """``∂f(a1, …, an)/∂x`` (a ``DerivCall``): the partial of abstract f by the argument
-    that is x (a shared parameter matches its step copies), which no other one holds."""
+    that is x (a shared parameter matches its step copies), which no other one holds; when x
+    is no argument and f(a1, …, an) is a node's definition, that node's total ∂n/∂x."""
     call, den_ref = node.call, node.den
     if call.name not in _abstract(graph):
         raise InvalidFormula(f"∂{call.name}(…)/∂{den_ref.base}: {call.name} is not an abstract "
@@ -161,6 +164,11 @@ def _deriv_call(node: object, graph: Graph, env: Mapping[str, int]) -> sp.Expr:
         return a == den or (a.is_Symbol and base.get(a, a) == base.get(den, den) and
                             (str(a) in graph.copies or str(den) in graph.copies))
     slots = [i for i, a in enumerate(args, 1) if same(a)]
+    if not slots:  # ∂l(y_t, o_t)/∂w_h: x is no argument; the total derivative of that node
+        value = _call(call, graph, args)
+        nodes = [n for n, nd in graph.nodes.items() if nd.expr is not None and nd.expr == value]
+        if len(nodes) == 1:
+            return Partial(nodes[0], den)
     if len(slots) != 1 or any(den in a.free_symbols for i, a in enumerate(args, 1)
                               if i != slots[0]):
         why = "is not one of its arguments" if not slots else "is in more than one argument"
