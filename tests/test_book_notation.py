@@ -129,11 +129,13 @@ def test_every_spelling_of_the_table_holds(model: str, fmt: str, formula: str) -
 
 
 @pytest.mark.parametrize("options, right, wrong, why", [
-    (DOC, "dE/du = sum_t dE/du_t", "dE/du = 1/T sum_t dE/du_t",
+    ({**DOC, "steps": 3}, "dE/du = sum_t dE/du_t", "dE/du = 1/T sum_t dE/du_t",
      "a constant factor 1/T (mean instead of sum)"),
+    (DOC, "dE/du = sum_t dE/du_t", "dE/du = 1/T sum_t dE/du_t",
+     "with T = 2 also the factor of a mean instead of a sum; --steps 3 tells them apart"),
     (ELMAN, "dE/dW = sum_t dE/dW_t", "dE/dW = 1/T sum_t dE/dW_t",
      "a constant factor 1/T (mean instead of sum)"),
-    ({**DOC, "model": "docs/examples/models/rnn-mean.toml", "activation": "tanh",
+    ({**DOC, "steps": 3, "model": "docs/examples/models/rnn-mean.toml", "activation": "tanh",
       "output": "g", "loss": "L"},
      "dE/dwx = 1/T sum_t dE_t/dwx", "dE/dwx = sum_t dE_t/dwx",
      "a constant factor T (sum instead of mean)"),
@@ -150,3 +152,20 @@ def test_a_mean_for_a_sum_is_named(options: dict, right: str, wrong: str, why: s
     assert ok.verdict == "holds", ok.message
     (bad,) = check(wrong, **options)
     assert bad.verdict == "fails" and why in bad.diagnosis[0].text, bad.text()
+
+
+def test_a_latex_file_that_restates_the_model(tmp_path) -> None:  # noqa: ANN001
+    """Class 6: the model's own lines in a LaTeX file are its equations, said so; the run
+    exits 0 when they hold, 1 when one is restated wrong."""
+    from tests.tools import bptt
+
+    right = tmp_path / "right.tex"
+    right.write_text("\\begin{equation} s_t = \\tanh(z_t) \\end{equation}\n"
+                     "where $z_t = U x_t + W s_{t-1}$.\n", encoding="utf-8")
+    r = bptt("check", str(right), "--model", "elman", "--steps", "3")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.count("the model's own equation: holds") == 2
+    wrong = tmp_path / "wrong.tex"
+    wrong.write_text("\\begin{equation} s_t = \\sigma(z_t) \\end{equation}\n", encoding="utf-8")
+    r = bptt("check", str(wrong), "--model", "elman", "--steps", "3")
+    assert r.returncode == 1 and "fails" in r.stdout, r.stdout

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from bptt_sym.graph.resolve import InvalidFormula, to_sympy
 from bptt_sym.model.registry import model_spec
 from bptt_sym.model.spec import ModelSpec
 from bptt_sym.syntax.document import Broken, Skipped, read_document
-from bptt_sym.syntax.formula import Chain, ParseError, named, parse
+from bptt_sym.syntax.formula import Chain, ParseError, Ref, named, parse
 from bptt_sym.syntax.nodes import free_steps, free_tau, renumber
 
 __all__ = ["Verdict", "Judge", "check", "check_graph", "judge_lines", "summary", "POINTS",
@@ -112,6 +113,10 @@ def judge_lines(text: str, decide: Callable[[Chain], tuple], *, seconds: float,
             chain = renumber(free_tau(named(parse(found.text), names)), first)
             with budget(left_for_this, OutOfTime):
                 verdict = Verdict(found.line, found.text, *decide(chain))
+            if verdict.verdict == "holds" and isinstance(chain.sides[0], Ref) and \
+                    chain.sides[0].base in names:  # s_t = tanh(z_t) in a document
+                verdict = dataclasses.replace(verdict, message="the model's own equation: "
+                                              + verdict.message)
         except ParseError as exc:
             verdict = _invalid(found.line, found.text, f"syntax error at {exc}", exc.column)
         except Undefined as exc:

@@ -146,10 +146,15 @@ def _sign_and_factor(left: list[Number], right: list[Number], steps: int = 0
         c = _sympy_number(ratios[0])
         near = sp.nsimplify(c, tolerance=sp.Float(10) ** -30, rational=True)
         shown = c if c.is_Rational else (near if near.q < 10**6 else sp.Float(c, 15))
-        if steps > 1 and shown in (sp.Rational(1, steps), sp.Integer(steps)):
+        if steps > 2 and shown in (sp.Rational(1, steps), sp.Integer(steps)):
             what = "1/T (mean instead of sum)" if shown < 1 else "T (sum instead of mean)"
             return [Diagnosis("factor", f"a constant factor {what}: the right side is "
                                         f"{shown} times the left (T = {steps})")]
+        if steps == 2 and shown in (sp.Rational(1, 2), sp.Integer(2)):  # 2 = T: either
+            what = "mean instead of a sum" if shown < 1 else "sum instead of a mean"
+            return [Diagnosis("factor", f"off by a constant factor: the right side is {shown} "
+                                        f"times the left (with T = 2 also the factor of a "
+                                        f"{what}; --steps 3 tells them apart)")]
         return [Diagnosis("factor", f"off by a constant factor: the right side is {shown} "
                                     "times the left")]
     return []
