@@ -169,3 +169,10 @@ def test_a_latex_file_that_restates_the_model(tmp_path) -> None:  # noqa: ANN001
     wrong.write_text("\\begin{equation} s_t = \\sigma(z_t) \\end{equation}\n", encoding="utf-8")
     r = bptt("check", str(wrong), "--model", "elman", "--steps", "3")
     assert r.returncode == 1 and "fails" in r.stdout, r.stdout
+
+
+def test_a_derivative_of_letters_side_by_side_is_no_product() -> None:
+    """∂EE/∂V names one node (there is none): invalid with the name, never a crash (a fuzz
+    finding: the split of EE into E E reached a derivative)."""
+    (v,) = check("∂EE/∂V = 1", **ELMAN)
+    assert v.verdict == "invalid" and "unknown name EE" in v.message

@@ -156,12 +156,17 @@ def named(tree: object, names: Collection[str]) -> object:
         >>> named(parse("dE/dW_x = 0"), {"W_x"}).sides[0].den
         Ref(base='W_x', index=None, column=5)
     """
+    def name(node: Ref) -> Ref:
+        if node.index is not None and node.index[0] == "var" and node.index[2] == 0 and \
+                f"{node.base}_{node.index[1]}" in names:
+            return Ref(f"{node.base}_{node.index[1]}", None, node.column, node.written)
+        return node
+
     def visit(node: object) -> object | None:
         if isinstance(node, Ref):
-            if node.index is not None and node.index[0] == "var" and node.index[2] == 0 and \
-                    f"{node.base}_{node.index[1]}" in names:
-                return Ref(f"{node.base}_{node.index[1]}", None, node.column, node.written)
-            return _letters(node, names)
+            return _letters(name(node), names)
+        if isinstance(node, Deriv):  # ∂X/∂Y names one node by one: no product to split
+            return dataclasses.replace(node, num=name(node.num), den=name(node.den))
         if isinstance(node, Call) and node.name in names and not node.prime and \
                 not node.slot and len(node.args) > 1 and all(isinstance(a, Ref) for a in node.args):
             return Ref(node.name, None, node.column)  # E(y, ŷ): the model's E, arguments named
