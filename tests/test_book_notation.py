@@ -176,3 +176,25 @@ def test_a_derivative_of_letters_side_by_side_is_no_product() -> None:
     finding: the split of EE into E E reached a derivative)."""
     (v,) = check("∂EE/∂V = 1", **ELMAN)
     assert v.verdict == "invalid" and "unknown name EE" in v.message
+
+
+def test_two_equations_in_one_row_are_two() -> None:
+    """d2l's "h_t = … \\text{ and } o_t = …" and "… = W, \\qquad z_t = …" are two equations;
+    a condition after \\quad stays with its equation."""
+    from bptt_sym.syntax.document import find_equations
+
+    texts = [e.text for e in find_equations(
+        r"$h_t = f(x_t, h_{t-1}, w) \text{ and } o_t = g(h_t, w)$ and "
+        r"$$\frac{\partial s_t}{\partial s_{t-1}} = W, \qquad z_t = U x_t + W s_{t-1}.$$ "
+        r"$\frac{\partial s_2}{\partial s_k} = W^{2-k}, \quad k \le 2$")]
+    assert texts == ["h_t = f(x_t, h_{t-1}, w)", "o_t = g(h_t, w)",
+                     r"\frac{\partial s_t}{\partial s_{t-1}} = W", "z_t = U x_t + W s_{t-1}",
+                     r"\frac{\partial s_2}{\partial s_k} = W^{2-k}, \quad k \le 2"]
+
+
+def test_steps_are_shown_as_the_document_counts_them() -> None:
+    """With --first 1 the steps a message names are the document's (1..T)."""
+    (v,) = check(r"$s_t = \tanh(U x_t + W s_{t-1})$", first=1, **ELMAN)
+    assert v.verdict == "holds" and "t = 1..3" in v.message, v.message
+    (v,) = check("ds_t/dz_t = 1 - s_t^2", first=1, **DOC)
+    assert v.verdict == "holds" and "t = 1..2" in v.message, v.message

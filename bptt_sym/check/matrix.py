@@ -89,6 +89,7 @@ class MatrixJudge:
     shapes: Sequence[Mapping[str, int]] = ()  # () for the model's default_shapes
     per_shape: int = POINTS_PER_SHAPE
     pool: int = POOL
+    first: int = 0  # the number the document gives the first step (messages only)
     points: list[Values] = field(init=False)
     deadline: float | None = field(init=False, default=None)
     condition: Condition | None = field(init=False, default=None)
@@ -299,7 +300,8 @@ def _decide_sides(judge: MatrixJudge, sides: list[object], free: tuple[str, ...]
     steps = ""
     if free:
         envs = judge.places(sides[0], sides[1], free)
-        steps = ", " + steps_text(free, envs, names.steps, judge.condition is not None)
+        steps = ", " + steps_text(free, envs, names.steps, judge.condition is not None,
+                                  judge.first)
     if judge.condition is not None:
         c = judge.condition
         op = {"<=": "≤", ">=": "≥"}.get(c.op, c.op)
@@ -343,7 +345,8 @@ def check_matrix(text: str, *, spec: ModelSpec = ELMAN, steps: int = 2, bias: bo
 
     def decide(chain: Chain) -> tuple:
         if not judges:
-            judges.append(MatrixJudge(names, seed, shapes or default_shapes(spec), pool=POOL))
+            judges.append(MatrixJudge(names, seed, shapes or default_shapes(spec), pool=POOL,
+                                      first=first))
         return _decide(judges[0], chain)
 
     return judge_lines(text, decide, seconds=DECIDE_SECONDS, on_verdict=on_verdict,

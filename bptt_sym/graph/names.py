@@ -253,13 +253,13 @@ def _nodes(node: object) -> Iterator[object]:
 
 
 def steps_text(free: tuple[str, ...], envs: list[dict[str, int]], steps: int,
-                conditioned: bool) -> str:
+                conditioned: bool, first: int = 0) -> str:
     """The steps actually compared, e.g. "t = 1..2 (t = 0 left out: a name of the formula
-    does not exist there)"."""
+    does not exist there)", numbered from ``first`` as the document counts them."""
     if len(free) != 1:
         return f"{', '.join(free)} at {len(envs)} step combinations"
     var = free[0]
-    seen = sorted(env[var] for env in envs)
+    seen = sorted(env[var] + first for env in envs)
     runs: list[list[int]] = []
     for t in seen:
         if runs and t == runs[-1][-1] + 1:
@@ -268,7 +268,7 @@ def steps_text(free: tuple[str, ...], envs: list[dict[str, int]], steps: int,
             runs.append([t])
     shown = ", ".join(f"{r[0]}..{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
     out = f"{var} = {shown}"
-    missing = [t for t in range(steps) if t not in seen]
+    missing = [t for t in range(first, steps + first) if t not in seen]
     if missing and not conditioned:
         out += f" ({var} = {', '.join(map(str, missing))} left out: a name of the formula " \
                "does not exist there)"

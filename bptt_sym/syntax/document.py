@@ -40,6 +40,8 @@ _ENV = re.compile(r"\\(?:begin|end)\{(?:"
 _ROW = re.compile(r"\\\\")
 _SPACING = re.compile(r"^\s*\*?\s*\[[^\]]{0,20}\]")  # \\[2pt] and \\*[2pt] after a row break
 _AMP = re.compile(r"(?<!\\)&")
+# two equations in one row: "h_t = … \text{ and } o_t = …", "… = J_t, \qquad z_t = …"
+_AND = re.compile(r"\\(?:text|mbox|textrm|mathrm)\{\s*and\s*\}|,\s*\\qquad(?=[^=]*=)")
 _LABELS = re.compile(r"\\(?:label|tag\*?|nonumber|notag)(?:\{[^}]*\})?")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})\s*([^`\s]*)")
 _BULLET = re.compile(r"\s*(?:[-*+]|\d{1,9}[.)])\s+")
@@ -134,6 +136,7 @@ def _rows(body: str, line: int, env: str, key: int) -> list[tuple]:
             groups = [" ".join(cells)]
         else:
             groups = [" ".join(cells[i:i + 2]) for i in range(0, len(cells), 2)]
+        groups = [part for g in groups for part in _AND.split(g)]  # a = b \text{ and } c = d
         for k, group in enumerate(groups):
             piece = " ".join(group.split()).rstrip(",.;").strip()
             if not piece:
@@ -141,6 +144,9 @@ def _rows(body: str, line: int, env: str, key: int) -> list[tuple]:
             if k in last and (piece.startswith("=") or
                               ("=" not in piece and _OPERATOR.match(piece))):
                 out[last[k]][1].append(piece)
+            elif piece.startswith("=") and out and out[-1][2] == "no '=' in this math":
+                out[-1][1].append(piece)  # L(…) on one row, "= Σ_t L^{(t)}" on the next
+                out[-1][2], last[k] = None, len(out) - 1
             elif "=" in piece:
                 last[k] = len(out)
                 out.append([row_line, [piece], None])

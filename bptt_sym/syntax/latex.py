@@ -103,7 +103,7 @@ _DROPPED = re.compile(r"\\(?:limits|nolimits|displaystyle|textstyle)(?![A-Za-z])
 _BAR = re.compile(r"\\(?:right|bigg|Bigg|big|Big)[r]?\s*\|\s*(?:_\{[^{}]*\}|_[A-Za-z0-9])?")
 _LEFT_DOT = re.compile(r"\\left\s*\.")
 _D = re.compile(r"\\(?:mathrm|text|operatorname|mathit|rm)\s*\{\s*d\s*\}\s*")
-_WORDS = "mathrm|textrm|text|mathit|mathsf|textit|operatorname|rm|mbox"
+_WORDS = "mathrm|textrm|text|mathit|mathsf|textit|operatorname|rm|mbox|mathcal|mathscr"
 _BOLD = "mathbf|boldsymbol|bm|vec|pmb|mathbfit|symbf"
 _TIME = re.compile(r"\^\s*\{\s*\(\s*([^(){}]+?)\s*\)\s*\}")
 _PARTIAL = re.compile(r"\\partial\s*(?=\{)")
