@@ -57,6 +57,9 @@ PAIRS = [
     ({**ELMAN, "activation": "identity"},
      r"$\frac{\partial s_2}{\partial s_k} = W^{2-k}, \quad k \le 2$",
      r"$\frac{\partial s_2}{\partial s_k} = W^{k}, \quad k \le 2$"),
+    # class 4: index variables in the bounds of nested sums and products (scalar model)
+    ({**DOC, "steps": 3}, "ds_t/dw = sum_{i=0}^{t} (prod_{j=i+1}^{t} ds_j/ds_{j-1}) ds_i/dw_i",
+     "ds_t/dw = sum_{i=0}^{t} (prod_{j=i}^{t} ds_j/ds_{j-1}) ds_i/dw_i"),
     # \operatorname{diag}, \text{diag}, \top, a prime on \tanh
     (ELMAN, r"$\frac{\partial s_t}{\partial s_{t-1}} = \operatorname{diag}(\tanh'(z_t)) W$",
      r"$\frac{\partial s_t}{\partial s_{t-1}} = \text{diag}(\tanh'(z_t)) W^\top$"),
@@ -198,3 +201,26 @@ def test_steps_are_shown_as_the_document_counts_them() -> None:
     assert v.verdict == "holds" and "t = 1..3" in v.message, v.message
     (v,) = check("ds_t/dz_t = 1 - s_t^2", first=1, **DOC)
     assert v.verdict == "holds" and "t = 1..2" in v.message, v.message
+
+
+def test_first_on_the_command_line(tmp_path) -> None:  # noqa: ANN001
+    """--first 1 reads d2l's h_1 … h_T; any value but 0 or 1 is one line, exit 2."""
+    from tests.tools import bptt
+
+    doc = tmp_path / "d.md"
+    doc.write_text("$E = \\sum_{t=1}^{T} E_t$\n", encoding="utf-8")
+    r = bptt("check", str(doc), "--model", "elman", "--steps", "3", "--first", "1")
+    assert r.returncode == 0 and "1 hold, 0 fail" in r.stdout, r.stdout + r.stderr
+    r = bptt("check", str(doc), "--model", "elman", "--steps", "3")
+    assert r.returncode == 1 and "need --first 1" in r.stdout, r.stdout
+    r = bptt("check", str(doc), "--model", "elman", "--first", "2")
+    assert r.returncode == 2 and len(r.stderr.splitlines()) == 1
+    assert "--first: must be 0 or 1, got '2'" in r.stderr
+
+
+def test_a_right_side_of_zero_is_said_plainly() -> None:
+    """Not "the right side is 0 times the left": at t = 0 the sum over i < t is empty."""
+    (v,) = check("ds_t/dw = sum_{i=0}^{t-1} (prod_{j=i+1}^{t} ds_j/ds_{j-1}) ds_i/dw_i",
+                 **{**DOC, "steps": 3})
+    assert v.verdict == "fails" and "(t = 0)" in v.message
+    assert "the right side is 0 at every point checked" in v.diagnosis[0].text

@@ -146,6 +146,9 @@ def _sign_and_factor(left: list[Number], right: list[Number], steps: int = 0
         c = _sympy_number(ratios[0])
         near = sp.nsimplify(c, tolerance=sp.Float(10) ** -30, rational=True)
         shown = c if c.is_Rational else (near if near.q < 10**6 else sp.Float(c, 15))
+        if shown == 0:  # "0 times the left" says nothing: an empty sum, a dropped term
+            return [Diagnosis("factor", "the right side is 0 at every point checked, the left "
+                                        "is not (an empty sum, or every term dropped?)")]
         if steps > 2 and shown in (sp.Rational(1, steps), sp.Integer(steps)):
             what = "1/T (mean instead of sum)" if shown < 1 else "T (sum instead of mean)"
             return [Diagnosis("factor", f"a constant factor {what}: the right side is "
