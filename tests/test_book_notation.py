@@ -224,3 +224,16 @@ def test_a_right_side_of_zero_is_said_plainly() -> None:
                  **{**DOC, "steps": 3})
     assert v.verdict == "fails" and "(t = 0)" in v.message
     assert "the right side is 0 at every point checked" in v.diagnosis[0].text
+
+
+@pytest.mark.parametrize("options, text, why", [
+    (ELMAN, r"$\frac{\partial h_{t+1, i}}{\partial s_{t, j}} = 1$",
+     "an index of one entry (h_{t,i}, ŷ_{3j}) is not read"),
+    (ELMAN, r"$\hat{y}_{2j} = 1$", "an index of one entry"),
+    (ELMAN, r"$\frac{\partial E}{\partial V} = \sum_t \textrm{prod}\left(\frac{\partial E}"
+            r"{\partial l_t}, s_t\right)$", "d2l's prod(a, b)"),
+])
+def test_what_is_not_read_says_which(options: dict, text: str, why: str) -> None:
+    """A notation the checker does not read is invalid with a message that names it."""
+    (v,) = check(text, **options)
+    assert v.verdict == "invalid" and why in v.message, v.message

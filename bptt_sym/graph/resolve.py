@@ -198,7 +198,7 @@ def _call(node: Call, graph: Graph, args: list[sp.Expr]) -> sp.Expr:
     if node.name == "L" and len(args) == 2 and args[1] == y:  # L(o, y), as `models` writes it
         args = args[:1]
     if len(args) != 1:
-        raise InvalidFormula(f"{node.name} takes one argument, got {len(args)}", node.column)
+        raise InvalidFormula(one_argument(node.name, len(args)), node.column)
     full = [args[0], y][: r.arity]
     applied = function_class(r)(*full)
     return r.derivative(*full, out=applied) if node.prime else applied
@@ -288,6 +288,13 @@ def _replace_T(node: object, steps: int) -> object:
     if isinstance(node, Op):
         return Op(node.op, tuple(_replace_T(a, steps) for a in node.args))
     return node
+
+
+def one_argument(name: str, count: int) -> str:
+    """The message for a function of one argument given ``count``."""
+    return f"{name} takes one argument, got {count}" + (
+        "; d2l's prod(a, b), a product 'after transposition and swapping as needed', is not "
+        "read: write the product itself (W^T dL/do_t, dL/do_t h_t^T)" if name == "prod" else "")
 
 
 _TERMS = "#terms"  # env key (never a step variable): the terms expanded so far, shared by

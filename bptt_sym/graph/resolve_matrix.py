@@ -34,7 +34,7 @@ from flint import fmpq
 from bptt_sym.errors import BpttError
 from bptt_sym.graph import names as _names
 from bptt_sym.graph.names import SCALAR, Item, MatrixNames, OutOfRange, Shape
-from bptt_sym.graph.resolve import MAX_EXPONENT, MAX_SUM_TERMS, InvalidFormula
+from bptt_sym.graph.resolve import MAX_EXPONENT, MAX_SUM_TERMS, InvalidFormula, one_argument
 from bptt_sym.rules.functions import rule_names
 from bptt_sym.syntax.equations import ALIASES
 from bptt_sym.syntax.formula import PRODUCTS, Call, Deriv, Num, Op, Prod, Ref, Sum
@@ -210,7 +210,7 @@ class Walk:
             (sa, va), (sb, vb) = parts
             return (sa[0], sb[0]), (va.dot(vb.T) if va is not None and vb is not None else None)
         if len(parts) != 1:
-            raise InvalidFormula(f"{name} takes one argument, got {len(parts)}", node.column)
+            raise InvalidFormula(one_argument(name, len(parts)), node.column)
         (shape, v), = parts
         if name == "diag":
             if not _vector(shape):

@@ -51,6 +51,9 @@ def _index(text: str) -> tuple | None:
     if m:  # w_h_0, W_{hh,t-1}: a subscripted name at a step
         return ("name", m[1], _step_index(m[2]))
     m = _VAR_INDEX.match(text)
+    if m is None and re.fullmatch(r"(?:[A-Za-z][+-]?\d*|\d+),?[a-z]{1,2}", text):
+        raise BpttError(f"cannot read the index {text!r}: an index of one entry (h_{{t,i}}, "
+                        "ŷ_{3j}) is not read; write the formula for whole vectors and matrices")
     if m is None:
         raise BpttError(f"cannot read the index {text!r}")
     off = int(m[3] or 0) * (-1 if m[2] == "-" else 1)
