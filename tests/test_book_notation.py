@@ -237,3 +237,13 @@ def test_what_is_not_read_says_which(options: dict, text: str, why: str) -> None
     """A notation the checker does not read is invalid with a message that names it."""
     (v,) = check(text, **options)
     assert v.verdict == "invalid" and why in v.message, v.message
+
+
+def test_a_counterexample_at_long_t_shows_the_few_values_that_matter() -> None:
+    """At T = 40 the text shows each stepped input twice at most and says how many more
+    there are; the JSON keeps every value."""
+    (v,) = check("dE/du = 1/T sum_t dE/du_t", model="doc", steps=40)
+    line = next(ln for ln in v.text().splitlines() if ln.startswith("  counterexample:"))
+    assert "x_0 = " in line and "x_1 = " in line and "x_2 = " not in line
+    assert "(and 38 more inputs; --json lists them all)" in line
+    assert "x_39" in v.to_json()["counterexample"]

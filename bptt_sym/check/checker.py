@@ -66,9 +66,11 @@ class Verdict:
         lines = [head, f"  {self.message}"] if self.message else [head]
         lines += [f"  why: {d.text}" for d in self.diagnosis]
         if self.counterexample:
+            items, left_out = _few(self.counterexample)
             shown = ", ".join(f"{k} = {v:.17g}" if isinstance(v, float) else f"{k} = {v}"
-                              for k, v in self.counterexample.items())
-            lines.append(f"  counterexample: {shown}")
+                              for k, v in items)
+            more = f" (and {left_out} more inputs; --json lists them all)" if left_out else ""
+            lines.append(f"  counterexample: {shown}{more}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -78,6 +80,26 @@ class Verdict:
         body = escape(self.text()).replace("\n", "<br>")
         return f'<div style="font-family:monospace"><b style="color:{colour}">' \
                f"{self.verdict}</b> {body}</div>"
+
+
+def _few(values: Mapping[str, float | str], per_name: int = 2) -> tuple[list, int]:
+    """The values a reader needs at long T: every one without a step, and the first
+    ``per_name`` of each stepped name (x_0, x_1 of x_0 … x_99), with how many are left out;
+    all of them when there are a few (16 or fewer)."""
+    if len(values) <= 16:
+        return list(values.items()), 0
+    seen: dict[str, int] = {}
+    items, left_out = [], 0
+    for key, value in values.items():
+        base, sep, step = key.partition("_")
+        stepped = sep and step.strip("{}").lstrip("-").isdigit()
+        if stepped:
+            seen[base] = seen.get(base, 0) + 1
+            if seen[base] > per_name:
+                left_out += 1
+                continue
+        items.append((key, value))
+    return items, left_out
 
 
 def _invalid(line: int, source: str, message: str, column: int | None = None) -> Verdict:
