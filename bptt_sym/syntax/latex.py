@@ -87,15 +87,10 @@ def _paren_end(text: str, start: int) -> int | None:
 def _unwrap(t: Text, commands: str, keep: Callable[[str], bool] = lambda inner: False) -> None:
     """``\\cmd{inner}`` → ``inner`` for the commands named (balanced braces inside)."""
     pattern = re.compile(r"\\(?:" + commands + r")\s*(?=\{)")
-    while True:
-        for m in reversed(list(pattern.finditer(t.text))):
-            end = _group_end(t.text, m.end())
-            if end is None or keep(t.text[m.end() + 1:end - 1]):
-                continue
+    for m in reversed(list(pattern.finditer(t.text))):  # right to left: a splice leaves the
+        end = _group_end(t.text, m.end())  # matches on its left where they were
+        if end is not None and not keep(t.text[m.end() + 1:end - 1]):
             t.splice(m.start(), end, [(m.end() + 1, end - 1)])
-            break
-        else:
-            return
 
 
 _DELIMITER = re.compile(r"\\(?:left|right|bigg|Bigg|big|Big)[lrm]?\s*(\\\{|\\\}|\\\||[()\[\]|.])")
@@ -122,10 +117,7 @@ _TAU = re.compile(r"\\tau(?![A-Za-z])")
 def _nabla(t: Text) -> None:
     """``\\nabla_{X} Y``, ``\\nabla_X Y`` and ``\\partial_{X} Y`` (d2l) →
     ``\\frac{\\partial Y}{\\partial X}``."""
-    while True:
-        m = next(reversed(list(_NABLA.finditer(t.text))), None)
-        if m is None:
-            return
+    for m in reversed(list(_NABLA.finditer(t.text))):  # right to left, as _unwrap
         start = m.end()
         end = _group_end(t.text, start)
         wrt = (start + 1, end - 1) if end is not None else (start, start + 1)
