@@ -247,3 +247,11 @@ def test_a_counterexample_at_long_t_shows_the_few_values_that_matter() -> None:
     assert "x_0 = " in line and "x_1 = " in line and "x_2 = " not in line
     assert "(and 38 more inputs; --json lists them all)" in line
     assert "x_39" in v.to_json()["counterexample"]
+
+
+def test_a_free_index_says_the_steps_it_left_out() -> None:
+    """x_{t+1} has no last step: the formula is checked at t = 0..T-2, and the message says
+    that t = T-1 was left out (a skipped part is reported, never silent)."""
+    (v,) = check("ds_{t+1}/ds_t = f'(z_{t+1}) w", model="doc", steps=3)
+    assert v.verdict == "holds"
+    assert "t = 0..1; t = 2 left out: a name of the formula does not exist there" in v.message

@@ -190,28 +190,39 @@ def check_graph(text: str, graph: Graph, *, seed: int = 0,
 
 def _every_step(judge: Judge, chain: Chain, graph: Graph, var: str, first: int) -> tuple:
     """A formula in a free step index (h_t = f(x_t, h_{t-1}, w)) judged at every step where
-    all its names exist: fails at the first step where it fails, holds when it holds at all.
-    The steps are named as the document counts them (from ``first``)."""
-    steps, result = [], None
+    all its names exist: fails at a step where it fails, holds when it holds at all of them,
+    else undecided.  The steps are named as the document counts them (from ``first``), and
+    the steps left out are said."""
+    steps, left_out, result, undecided = [], [], None, None
     for k in range(graph.steps):
         try:
             sides = [to_sympy(side, graph, {var: k}) for side in chain.sides]
         except InvalidFormula as exc:
             if any(why in str(exc) for why in ("out of range", "not a step copy",
                                                 "is an initial, not a node")):
-                continue  # x_{t+1} at the last step, ∂h_{t-1}/∂w at the first
+                left_out.append(k + first)  # x_{t+1} at the last step, ∂h_{t-1}/∂w at the first
+                continue
             raise
         result = judge_sides(judge, sides)
-        if result[0] != "holds":
+        if result[0] == "fails":
             verdict, message, *rest = result
             return (verdict, f"{message} ({var} = {k + first})", *rest)
+        if result[0] != "holds":
+            undecided = undecided or (result, k + first)
+            continue
         steps.append(k)
+    if undecided:
+        (verdict, message, *rest), k = undecided
+        return (verdict, f"{message} ({var} = {k})", *rest)
     if not steps:
-        raise InvalidFormula(f"no step {var} = 0..{graph.steps - 1} has every name of this "
-                             "formula; use more --steps")
+        raise InvalidFormula(f"no step {var} = {first}..{graph.steps - 1 + first} has every "
+                             "name of this formula; use more --steps")
     verdict, message, *rest = result
     lo, hi = steps[0] + first, steps[-1] + first
     where = f"{var} = {lo}" if lo == hi else f"{var} = {lo}..{hi}"
+    if left_out:
+        where += f"; {var} = {', '.join(map(str, left_out))} left out: a name of the formula " \
+                 "does not exist there"
     return (verdict, f"{message[:-1]}, {where})" if message.endswith(")") else
             f"{message} ({where})", *rest)
 
