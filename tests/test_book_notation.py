@@ -50,6 +50,8 @@ PAIRS = [
      r"$\frac{\partial E}{\partial V} = \sum_t s_t \otimes (\hat{y}_t - y_t)$"),
     # a free step index: the formula at every step (false at t = 0 for s_{t-1})
     (DOC, "ds_t/dz_t = 1 - s_t^2", "ds_t/dz_t = 1 - s_{t-1}^2"),
+    # an index in T: s_{T-1} is the last step, in scalar models as in matrix ones
+    ({**DOC, "steps": 3}, "ds_{T-1}/dz_{T-1} = 1 - s_{T-1}^2", "ds_{T-1}/dz_{T-1} = 1 - s_{T-2}^2"),
     # steps counted from 1 (--first 1): Σ_{t=1}^{T} is every step
     ({**ELMAN, "first": 1}, r"$E = \sum_{t=1}^{T} E_t$", r"$E = \sum_{t=2}^{T} E_t$"),
     # a square matrix's power is the matrix power (class 2), also in a step variable

@@ -58,12 +58,14 @@ def _known(graph: Graph) -> str:
             "relu, exp, log")
 
 
-def _step(ref: Ref, env: Mapping[str, int]) -> int | None:
+def _step(ref: Ref, env: Mapping[str, int], steps: int | None = None) -> int | None:
     if ref.index is None:
         return None
     if ref.index[0] == "abs":
         return ref.index[1]
     _, var, off = ref.index
+    if var == "T" and var not in env and steps is not None:  # s_{T-1}: the last step
+        return steps + off
     if var not in env:
         raise InvalidFormula(f"the index {var} of {ref.base}_{var} is not bound; write a sum "
                              f"over {var} (Σ_{var} …) or a step number", ref.column)
@@ -73,7 +75,7 @@ def _step(ref: Ref, env: Mapping[str, int]) -> int | None:
 def _symbol(ref: Ref, graph: Graph, env: Mapping[str, int]) -> sp.Expr:
     if ref.base == "T" and ref.index is None and sp.Symbol("T") not in graph.nodes:
         return sp.Integer(graph.steps)  # the number of steps (1/T Σ_t …)
-    step = _step(ref, env)
+    step = _step(ref, env, graph.steps)
     base = graph.spec.loss if ref.base == "L" and step is None else ref.base
     if base in graph.copies and step is None:
         return sp.Symbol(base)
