@@ -7,6 +7,8 @@ factor or a name."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bptt_sym.check.checker import check
@@ -15,6 +17,8 @@ from bptt_sym.syntax.latex import rewrite
 
 DOC = {"model": "doc", "steps": 2, "activation": "tanh", "output": "sigmoid", "loss": "bce"}
 ELMAN = {"model": "elman", "steps": 3}
+PASCANU = {"model": str(Path(__file__).parent / "corpus" / "models" / "pascanu.toml"),
+           "steps": 3, "first": 1, "activation": "sigmoid"}
 
 PAIRS = [
     # \tanh^2(z) is tanh(z)², as books print it (and tanh^2(z1) in ASCII)
@@ -62,6 +66,50 @@ PAIRS = [
     # class 4: index variables in the bounds of nested sums and products (scalar model)
     ({**DOC, "steps": 3}, "ds_t/dw = sum_{i=0}^{t} (prod_{j=i+1}^{t} ds_j/ds_{j-1}) ds_i/dw_i",
      "ds_t/dw = sum_{i=0}^{t} (prod_{j=i}^{t} ds_j/ds_{j-1}) ds_i/dw_i"),
+    # d2l's prod(a, b, …): the chain rule's product, a Jacobian used as the Jacobian, a
+    # plain matrix as it stands or transposed (whichever fits), a column: the outer product
+    (ELMAN, r"$\frac{\partial E}{\partial V} = \sum_t \textrm{prod}\left(\frac{\partial E}"
+            r"{\partial l_t}, s_t\right)$",
+     r"$\frac{\partial E}{\partial V} = \sum_t \textrm{prod}\left(\frac{\partial E}"
+     r"{\partial l_t}, s_{t-1}\right)$"),
+    ({**ELMAN, "steps": 2}, r"$\frac{\partial E}{\partial s_1} = \mathrm{prod}\left("
+     r"\frac{\partial E}{\partial l_1}, V\right)$",
+     r"$\frac{\partial E}{\partial s_1} = \mathrm{prod}\left(\frac{\partial E}"
+     r"{\partial l_0}, V\right)$"),
+    (ELMAN, r"$\frac{\partial E}{\partial s_{t-1}} = \text{prod}(\frac{\partial E}"
+            r"{\partial s_t}, \frac{\partial s_t}{\partial s_{t-1}}) + \text{prod}("
+            r"\frac{\partial E}{\partial l_{t-1}}, V)$",
+     r"$\frac{\partial E}{\partial s_{t-1}} = \text{prod}(\frac{\partial E}"
+     r"{\partial s_t}, \frac{\partial s_t}{\partial s_{t-1}})$"),
+    # l(ŷ_t, y_t), a node of the model called with its arguments, is that step's node;
+    # ∂l(…)/∂ŷ_t its derivative; L(x_1, \ldots, x_T) the whole
+    (ELMAN, r"$E(x_1, \ldots, x_T) = \sum_t E_t(\hat{y}_t, y_t)$",
+     r"$E(x_1, \ldots, x_T) = \sum_{t=1}^{T-1} E_t(\hat{y}_t, y_t)$"),
+    # index arithmetic: T+t-k, t-k+1, read where it is a step
+    ({**ELMAN, "activation": "identity"},
+     r"$\frac{\partial E}{\partial s_t} = \sum_{k=t}^{T-1} (W^\top)^{T-1-k} V^\top "
+     r"(\hat{y}_{T-1+t-k} - y_{T-1+t-k})$",
+     r"$\frac{\partial E}{\partial s_t} = \sum_{k=t}^{T-1} (W^\top)^{k-t} V^\top "
+     r"(\hat{y}_{T-1+t-k} - y_{T-1+t-k})$"),
+    # bounds as relations (Pascanu): \sum_{1 \le t \le T}, \prod_{t \geq i > k}
+    ({**ELMAN, "first": 1}, r"$E = \sum_{1 \le t \le T} E_t$", r"$E = \sum_{1 < t \le T} E_t$"),
+    (ELMAN, r"$\frac{\partial s_t}{\partial s_k} = \prod_{t \geq i > k} \frac{\partial s_i}"
+            r"{\partial s_{i-1}}, \quad k \le t$",
+     r"$\frac{\partial s_t}{\partial s_k} = \prod_{t \geq i \geq k} \frac{\partial s_i}"
+     r"{\partial s_{i-1}}, \quad k \le t$"),
+    # θ, any parameter: checked for each; ∂⁺ the immediate partial (Pascanu)
+    (ELMAN, r"$\frac{\partial E}{\partial \theta} = \sum_{t} \frac{\partial E}"
+            r"{\partial \theta_t}$",
+     r"$\frac{\partial E}{\partial \theta} = \sum_{t} \frac{\partial E_t}"
+     r"{\partial \theta_t}$"),
+    # (Pascanu's model, where every parameter is in the recurrence)
+    (PASCANU, r"$\frac{\partial E_t}{\partial \theta} = \sum_{k=1}^{t} \frac{\partial E_t}"
+              r"{\partial x_k} \frac{\partial^+ x_k}{\partial \theta}$",
+     r"$\frac{\partial E_t}{\partial \theta} = \sum_{k=1}^{t} \frac{\partial E_t}"
+     r"{\partial x_k} \frac{\partial x_k}{\partial \theta}$"),
+    # the Hadamard power s^{⊙2}, and two equations joined by "and thus"
+    (ELMAN, r"$\frac{\partial s_t}{\partial z_t} = \operatorname{diag}(1 - s_t^{\odot 2})$",
+     r"$\frac{\partial s_t}{\partial z_t} = \operatorname{diag}(1 - s_t^{\odot 3})$"),
     # \operatorname{diag}, \text{diag}, \top, a prime on \tanh
     (ELMAN, r"$\frac{\partial s_t}{\partial s_{t-1}} = \operatorname{diag}(\tanh'(z_t)) W$",
      r"$\frac{\partial s_t}{\partial s_{t-1}} = \text{diag}(\tanh'(z_t)) W^\top$"),
@@ -122,7 +170,7 @@ TABLE = _table_rows()
 
 
 def test_the_table_has_every_row() -> None:
-    assert len(TABLE) == 3 * 17
+    assert len(TABLE) == 3 * 24
 
 
 @pytest.mark.parametrize("model, fmt, formula", TABLE,
@@ -232,8 +280,15 @@ def test_a_right_side_of_zero_is_said_plainly() -> None:
     (ELMAN, r"$\frac{\partial h_{t+1, i}}{\partial s_{t, j}} = 1$",
      "an index of one entry (h_{t,i}, ŷ_{3j}) is not read"),
     (ELMAN, r"$\hat{y}_{2j} = 1$", "an index of one entry"),
-    (ELMAN, r"$\frac{\partial E}{\partial V} = \sum_t \textrm{prod}\left(\frac{\partial E}"
-            r"{\partial l_t}, s_t\right)$", "d2l's prod(a, b)"),
+    (ELMAN, r"$\frac{\partial E}{\partial s_1} = \textrm{prod}\left(\frac{\partial E}"
+            r"{\partial s_2}, W\right)$", "W is square, so it fits as it is and transposed"),
+    (ELMAN, r"$\frac{\partial E}{\partial s_1} = \textrm{prod}\left(W, \frac{\partial E}"
+            r"{\partial s_2}\right)$", "its first argument W must be a gradient"),
+    (ELMAN, r"$\frac{\partial s_2}{\partial s_0} = \frac{\partial s_2}{\partial s_1} \cdots"
+            r" \frac{\partial s_1}{\partial s_0}$",
+     "an ellipsis (…, \\ldots, \\cdots) in a product is read after"),
+    (ELMAN, r"$\frac{\partial s_2}{\partial s_0} = s_2^{\odot 9}$",
+     "the elementwise power ^{⊙9} must be from 1 to 8"),
 ])
 def test_what_is_not_read_says_which(options: dict, text: str, why: str) -> None:
     """A notation the checker does not read is invalid with a message that names it."""
@@ -257,3 +312,53 @@ def test_a_free_index_says_the_steps_it_left_out() -> None:
     (v,) = check("ds_{t+1}/ds_t = f'(z_{t+1}) w", model="doc", steps=3)
     assert v.verdict == "holds"
     assert "t = 0..1; t = 2 left out: a name of the formula does not exist there" in v.message
+
+
+def test_a_name_defined_with_eqqcolon_is_used_in_what_follows() -> None:
+    """``… =: J_t`` (and ``J_t := …``) names a side; later lines use J at any step. The
+    reference is V2's Jacobian diag(1 − s_t ⊙ s_t) W and the chain rule of B2."""
+    doc = "\n".join([
+        r"$$\frac{\partial s_t}{\partial s_{t-1}} = \operatorname{diag}(1 - s_t^{\odot 2}) W "
+        r"=: J_t$$",
+        r"$$\frac{\partial s_2}{\partial s_0} = J_2 J_1$$",
+        r"$$\frac{\partial s_2}{\partial s_0} = J_1 J_2$$",
+        r"$$A_t := W^\top$$",
+        r"$$\frac{\partial s_2}{\partial s_0} = J_2\, A_1$$",
+    ])
+    v = check(doc, **ELMAN)
+    assert [x.verdict for x in v] == ["holds", "holds", "fails", "skipped", "fails"], v
+    assert v[0].message.startswith("J_t stands for diag(1 − s_t ⊙ s_t) W (a definition); holds")
+    assert "a definition: A_t stands for Wᵀ in what follows" in v[3].message
+    # := of a name the model has is its equation, checked as such
+    (own,) = check(r"$$z_t := U x_t + W s_{t-1}$$", **ELMAN)
+    assert own.verdict == "holds" and "the model's own equation" in own.message
+
+
+@pytest.mark.parametrize("chain, holds", [
+    (r"J_3 J_2 \cdots J_{k+1}", True),   # every factor from J_3 down to J_{k+1}
+    (r"J_3\, J_2 \ldots J_{k+1}", True),
+    (r"J_3 J_2 \cdots J_{k}", False),    # one factor too many
+    (r"J_2 J_1 \cdots J_{k+1}", False),  # starts one step low
+])
+def test_an_ellipsis_between_factors_is_the_product_it_leaves_out(chain: str,
+                                                                  holds: bool) -> None:
+    doc = "\n".join([
+        r"$$\frac{\partial s_t}{\partial s_{t-1}} = \operatorname{diag}(1 - s_t^{\odot 2}) W "
+        r"=: J_t$$",
+        rf"$$\frac{{\partial s_3}}{{\partial s_k}} = {chain}, \quad k \le 2$$",
+    ])
+    v = check(doc, model="elman", steps=4)
+    assert v[1].verdict == ("holds" if holds else "fails"), v[1].message
+
+
+def test_an_ellipsis_that_shows_no_pattern_is_invalid_with_its_column() -> None:
+    text = r"$$\frac{\partial s_3}{\partial s_0} = J_1 J_2 \cdots J_3$$"
+    (v,) = check(text, model="elman", steps=4)
+    assert v.verdict == "invalid" and "write a Π with bounds instead" in v.message
+    assert v.column == text.index(r"\cdots") - 1
+
+
+def test_a_claim_of_the_set_after_an_equation_is_reported_not_checked() -> None:
+    (v,) = check(r"$$\frac{\partial E}{\partial z_t} = \delta_t \in \mathbb{R}^H.$$", **ELMAN)
+    assert v.verdict == "holds"
+    assert v.message.endswith("the claim \\in \\mathbb{R}^H after it is not checked")

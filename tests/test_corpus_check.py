@@ -18,52 +18,27 @@ from tests.test_corpus_truth import CASES
 FORMULAS = formulas()
 
 # What the checker answers instead of reading the formula, by formula id (not yet read):
-# d2l's two-argument prod(·, ·), component indices (h_{t+1, i}, ŷ_{3j}), index arithmetic
-# beyond a variable and a number (l_{T+t-i}), \\mathcal names, \\ldots, "and" between
-# equations, =: definitions, a time superscript after a subscript (δ_2^{(3)}), partials of a
-# function's arguments in matrix formulas, and names the source uses that its model lacks.
+# component indices (h_{t+1, i}, ŷ_{3j}, o_i^{(t)}, (∇L)_i, net_j^t, |V|), an ellipsis between
+# pairs of factors (hanbingtao's W diag[…] W diag[…] … ), a time superscript after a subscript
+# (δ_2^{(3)}), a conditional probability p(y | x), and names the source uses that its model
+# lacks (CS224n's W for W_hh, WildML's o_t for ŷ_t): each message says which.
 NOT_READ: dict[str, str] = {
     'cs224n-dEdW': 'unknown name W; known: the weights W_hh, W_hx, W_S (and thei',
     'cs224n-dEdW-double': 'unknown name W; known: the weights W_hh, W_hx, W_S (and thei',
     'cs224n-jacobian-product': 'unknown name W; known: the weights W_hh, W_hx, W_S (and thei',
-    'cs224n-loss': "syntax error at column 9: unexpected '\\\\'",
+    'cs224n-loss': "syntax error at column 30: unexpected '|'",
     'cv193352-component': "syntax error at column 1: cannot read the index 't+1,i'",
     'cv193352-element': "syntax error at column 16: cannot read the index 't+1,i'",
     'cv193352-element-rev2': "syntax error at column 16: cannot read the index 't+1,i'",
-    'd2l-en-L': "syntax error at column 8: unexpected '\\\\'",
-    'd2l-en-dL-dWhx-dWhh': 'prod takes one argument, got 2',
-    'd2l-en-dL-dWqh': 'prod takes one argument, got 2',
-    'd2l-en-dL-dhT': 'prod takes one argument, got 2',
-    'd2l-en-dL-dht-closed': "syntax error at column 168: cannot read the index 'T+t-i'",
-    'd2l-en-dL-dht-recur': 'prod takes one argument, got 2',
-    'd2l-en-dL-dot': "syntax error at column 82: unexpected 'T'",
-    'd2l-en-linear-L': 'l needs a step index: l_t, l_0 …',
-    'd2l2019-jacobian': "syntax error at column 65: unexpected '\\\\'",
-    'd2l2019-recur-closed': 'unknown symbol h; known: e_t, h_t, o_t, w_t, x_t, y_t (t = 0',
-    'd2l2020-dL-dWhh-dWhx': '∂(…)/∂… is not read in matrix formulas: partials of a functi',
-    'd2l2020-dL-dWoh': '∂(…)/∂… is not read in matrix formulas: partials of a functi',
-    'd2l2020-jacobian': "syntax error at column 65: unexpected '\\\\'",
-    'd2lzh2017-dL-dWhh': 'prod takes one argument, got 2',
-    'd2lzh2017-dL-dWyh': 'prod takes one argument, got 2',
-    'd2lzh2017-dL-dhT': 'prod takes one argument, got 2',
-    'd2lzh2017-dL-dht': 'prod takes one argument, got 2',
-    'd2lzh2017-dL-dht-closed': "syntax error at column 144: cannot read the index 'T+t-i'",
-    'd2lzh2017-model': "syntax error at column 16: unexpected '\\\\'",
     'gf-10.12-10.14': "syntax error at column 8: unexpected '\\\\'",
-    'gf-10.18': "syntax error at column 34: unexpected '_'; expected '(' or '",
-    'gf-10.24': "syntax error at column 120: unexpected '_'; expected '(' or ",
-    'gf-10.25-10.26': "syntax error at column 126: unexpected '_'; expected '(' or ",
-    'gf-10.27-10.28': "syntax error at column 126: unexpected '_'; expected '(' or ",
-    'hbt-3.1': "syntax error at column 334: unexpected '.'",
+    'gf-10.18': 'an entry of a bracket, (…)_i, is not read',
+    'gf-10.24': 'o_i at a step is one entry of o: an index of one entry is not read',
+    'gf-10.25-10.26': 'h_i at a step is one entry of h: an index of one entry is not read',
+    'gf-10.27-10.28': 'h_i at a step is one entry of h: an index of one entry is not read',
+    'hbt-3.1': 'an ellipsis (…, \\ldots, \\cdots) in a product is read after two factors',
     'hbt-dE-dwji': "syntax error at column 72: unexpected '^'; expected '}'",
-    'hbt-jacobian': 'unknown name Wdiag; known: the weights U, W, V (and their st',
-    'ip-step2': "syntax error at column 91: unexpected ':'",
-    'ip-step3': 'unknown name J; known: the weights W, U, b, V (and their ste',
-    'pascanu-eq3': "syntax error at column 38: unexpected '\\\\'",
-    'pascanu-eq4': "syntax error at column 40: unexpected '\\\\'",
-    'pascanu-eq5': "syntax error at column 68: unexpected '\\\\geq'; expected '=' ",
     'wildml-code-model': 'unknown name o; known: the weights U, W, V (and their step c',
-    'wildml-delta': "syntax error at column 9: unexpected '_'; expected '(' or ')",
+    'wildml-delta': "syntax error at column 9: unexpected '_'",
     'wildml-y3j': "syntax error at column 1: cannot read the index '3j'",
 }
 
@@ -71,7 +46,10 @@ NOT_READ: dict[str, str] = {
 def _document(key: str, case: Case) -> str:
     f = FORMULAS[key]
     text = case.text or f["text"]
-    return f"$${text}$$" if f["format"] == "latex" else text
+    before = FORMULAS[case.context]["text"] if case.context else ""
+    if f["format"] == "latex":
+        return (f"$${before}$$\n" if before else "") + f"$${text}$$"
+    return (f"{before}\n" if before else "") + text
 
 
 def _verdicts(key: str) -> list:

@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from bptt_sym.budget import OutOfTime, budget
 from bptt_sym.check.decide import Undefined
 from bptt_sym.check.explain import Diagnosis
 from bptt_sym.check.judge import POINTS, Judge, judge_sides
-from bptt_sym.errors import BpttError
+from bptt_sym.errors import BpttError, UsageError
 from bptt_sym.graph.build import Graph, unroll
 from bptt_sym.graph.resolve import InvalidFormula, to_sympy
 from bptt_sym.model.registry import model_spec
 from bptt_sym.model.spec import ModelSpec
 from bptt_sym.syntax.document import Broken, Skipped, read_document
 from bptt_sym.syntax.formula import Chain, ParseError, Ref, named, parse
-from bptt_sym.syntax.nodes import free_steps, free_tau, renumber
+from bptt_sym.syntax.nodes import rebuild
+from bptt_sym.syntax.steps import free_steps, free_tau, renumber, substitute
+from bptt_sym.syntax.text import show
 
 __all__ = ["Verdict", "Judge", "check", "check_graph", "judge_lines", "summary", "POINTS",
            "OutOfTime"]
@@ -109,15 +111,18 @@ def _invalid(line: int, source: str, message: str, column: int | None = None) ->
 def judge_lines(text: str, decide: Callable[[Chain], tuple], *, seconds: float,
                 total_seconds: float = TOTAL_SECONDS,
                 on_verdict: Callable[[Verdict], None] | None = None,
-                names: Collection[str] = (), first: int = 0) -> list[Verdict]:
+                names: Collection[str] = (), first: int = 0,
+                parameters: Sequence[str] = ()) -> list[Verdict]:
     """Parse each equation of ``text`` and ``decide`` it within ``seconds``; every failure
     to read an equation is its ``invalid`` verdict, never an exception.  What the document
     holds besides equations is ``skipped`` (a delimiter never closed is ``invalid``).  An
     equation not decided within ``seconds``, and every equation once the whole check has
     spent ``total_seconds`` (wall-clock), is ``undecided``: reported, never dropped.
     ``names``: the model's names, so that ``W_x`` is the name W_x (:func:`named`);
-    ``first``: the number the document gives the first step (:func:`renumber`)."""
+    ``first``: the number the document gives the first step (:func:`renumber`);
+    ``parameters``: what θ stands for, each in turn, where the model has no θ."""
     verdicts = []
+    defined: dict[str, tuple[Ref, object]] = {}  # names that "… =: J_t" gave, for what follows
     started = time.monotonic()
     for found in read_document(text):
         if isinstance(found, (Skipped, Broken)):
@@ -132,9 +137,26 @@ def judge_lines(text: str, decide: Callable[[Chain], tuple], *, seconds: float,
         try:
             if left <= 0:
                 raise OutOfTime
-            chain = renumber(free_tau(named(parse(found.text), names)), first)
+            chain = _defined(named(parse(found.text), names), defined, names)
+            if len(chain.sides) < 2:  # J_t := …, no equation besides
+                name, body = chain.defines[0], chain.sides[chain.defines[1]]
+                verdict = Verdict(found.line, found.text, "skipped", f"a definition: "
+                                  f"{show(name)} stands for {show(body)} in what follows")
+                verdicts.append(verdict)
+                if on_verdict:
+                    on_verdict(verdict)
+                continue
+            chain = renumber(free_tau(chain), first)
             with budget(left_for_this, OutOfTime):
-                verdict = Verdict(found.line, found.text, *decide(chain))
+                verdict = Verdict(found.line, found.text, *(
+                    _each_parameter(chain, decide, parameters) if "θ" not in names else
+                    decide(chain)))
+            if chain.defines is not None:
+                name, body = chain.defines[0], chain.sides[chain.defines[1]]
+                verdict = dataclasses.replace(verdict, message=f"{show(name)} stands for "
+                                              f"{show(body)} (a definition); {verdict.message}")
+            if found.note:
+                verdict = dataclasses.replace(verdict, message=f"{verdict.message}; {found.note}")
             if verdict.verdict == "holds" and isinstance(chain.sides[0], Ref) and \
                     chain.sides[0].base in names:  # s_t = tanh(z_t) in a document
                 verdict = dataclasses.replace(verdict, message="the model's own equation: "
@@ -166,6 +188,48 @@ def judge_lines(text: str, decide: Callable[[Chain], tuple], *, seconds: float,
     return verdicts
 
 
+def _defined(chain: Chain, defined: dict[str, tuple[Ref, object]],
+             names: Collection[str]) -> Chain:
+    """``chain`` with the names earlier lines defined put in, its own definition (``… =:
+    J_t``, ``J_t := …``) added to ``defined``; a name the model has is its equation."""
+    chain = dataclasses.replace(chain, sides=substitute(chain.sides, defined))
+    if chain.defines is None:
+        return chain
+    name, i = chain.defines
+    if name.base in names:  # s_t := tanh(z_t): the model's own name, checked as an equation
+        sides = (name, *chain.sides) if i == 0 else (*chain.sides, name)
+        return dataclasses.replace(chain, sides=sides, defines=None)
+    defined[name.base] = (name, chain.sides[i])
+    return chain
+
+
+def _each_parameter(chain: Chain, decide: Callable[[Chain], tuple],
+                    parameters: Sequence[str]) -> tuple:
+    """``decide`` of ``chain``, where θ (Pascanu's "any parameter") stands for each
+    parameter in turn: it holds when it holds for every one, else the first that does not
+    hold is reported."""
+    thetas: list[Ref] = []
+    rebuild(chain, lambda n: thetas.append(n) if isinstance(n, Ref) and n.base == "θ" else None)
+    if not thetas:
+        return decide(chain)
+    if not parameters:
+        raise InvalidFormula("θ stands for a parameter, and this model has none")
+    results = []
+    for p in parameters:
+        each = rebuild(chain, lambda n, p=p: dataclasses.replace(n, base=p)
+                       if isinstance(n, Ref) and n.base == "θ" else None)
+        try:
+            results.append((p, decide(each)))
+        except InvalidFormula as exc:
+            raise InvalidFormula(f"θ = {p}: {exc}", exc.column) from None
+    for kind in ("fails", "undecided"):
+        for p, (verdict, message, *rest) in results:
+            if verdict == kind:
+                return (verdict, f"θ = {p}: {message}", *rest)
+    verdict, message, *rest = results[0][1]
+    return (verdict, f"for every parameter θ = {', '.join(parameters)}: {message}", *rest)
+
+
 def check_graph(text: str, graph: Graph, *, seed: int = 0,
                 on_verdict: Callable[[Verdict], None] | None = None,
                 first: int = 0) -> list[Verdict]:
@@ -185,7 +249,7 @@ def check_graph(text: str, graph: Graph, *, seed: int = 0,
         return _every_step(judge, chain, graph, free[0], first)
 
     return judge_lines(text, decide, seconds=DECIDE_SECONDS, on_verdict=on_verdict,
-                       names=graph.spec.names, first=first)
+                       names=graph.spec.names, first=first, parameters=graph.spec.parameters)
 
 
 def _every_step(judge: Judge, chain: Chain, graph: Graph, var: str, first: int) -> tuple:
@@ -229,16 +293,23 @@ def _every_step(judge: Judge, chain: Chain, graph: Graph, var: str, first: int) 
 
 def check(text: str, *, model: str | ModelSpec = "doc", steps: int = 2, activation: str = "f",
           output: str = "g", loss: str = "L", seed: int = 0, bias: bool = False,
-          first: int = 0) -> list[Verdict]:
+          first: int = 0, layout: str = "numerator", partials: str = "total") -> list[Verdict]:
     """Check each equation of a document (plain text, Markdown or LaTeX) for ``model`` (a
     built-in name or a spec); a matrix model reads matrix formulas
     (:mod:`bptt_sym.check.matrix`).  ``first``: the number the document gives the first
-    step (1 for d2l's h_1 … h_T); the model's steps are 0 … T-1."""
+    step (1 for d2l's h_1 … h_T); the model's steps are 0 … T-1.  ``layout``: what ∂a/∂b of
+    two vectors means in matrix formulas, the Jacobian (numerator) or its transpose
+    (denominator, as d2l writes it); ``partials``: ∂h_t/∂W through every copy of W (total)
+    or through W's copy at step t (local, d2l's ∂h_t/∂W_hx = x_tᵀ)."""
+    if layout not in ("numerator", "denominator") or partials not in ("total", "local"):
+        raise UsageError(f"layout must be numerator or denominator (got {layout!r}) and "
+                         f"partials total or local (got {partials!r})")
     spec = model_spec(model) if isinstance(model, str) else model
     if spec.is_matrix:
         from bptt_sym.check.matrix import check_matrix
 
         return check_matrix(text, spec=spec, steps=steps, bias=bias, seed=seed, first=first,
+                            layout=layout, partials=partials,
                             activation="tanh" if activation == "f" else activation)
     graph = unroll(model, steps=steps, activation=activation, output=output, loss=loss)
     return check_graph(text, graph, seed=seed, first=first)

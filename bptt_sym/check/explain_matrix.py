@@ -1,7 +1,8 @@
 """Why a matrix formula fails: each search changes the person's right side in one way and
 asks the judge whether the equation then holds at the same random points.
 
-The changes, in the order they are tried (elman's names as examples): flip the sign;
+The changes, in the order they are tried (elman's names as examples): read every Jacobian
+∂a/∂b in the other layout (its transpose: d2l's ∂h_t/∂h_{t−1} = Wᵀ); flip the sign;
 transpose the whole side; add or remove one transpose; move one step index by one; put the
 softmax-with-cross-entropy error ŷ_t − y_t in place of one vector of its shape; multiply one
 vector of an activation's argument's shape by the activation's derivative; put that
@@ -22,13 +23,15 @@ from collections.abc import Callable, Iterator, Sequence
 
 from bptt_sym.check.explain import Diagnosis
 from bptt_sym.check.structure import derivative_formula, derivative_text, structure
+from bptt_sym.graph.names import is_jacobian
 from bptt_sym.graph.resolve import InvalidFormula
 from bptt_sym.graph.resolve_matrix import MatrixNames, ShapeError, Walk, show
 from bptt_sym.syntax.formula import Call, Deriv, Num, Op, Prod, Ref, Sum
+from bptt_sym.syntax.steps import index_terms
 
 __all__ = ["explain_matrix", "MATRIX_KINDS"]
 
-MATRIX_KINDS = ("shape", "sign", "factor", "whole-transpose", "transpose", "step-index",
+MATRIX_KINDS = ("shape", "layout", "sign", "factor", "whole-transpose", "transpose", "step-index",
                 "softmax", "missing-factor", "local-derivative", "missing-term", "copy",
                 "bounds", "missing-steps", "missing-sum", "step-range")
 Holds = Callable[[object, object, tuple], bool]
@@ -83,7 +86,7 @@ def _step_var(root: object, path: tuple, free: tuple[str, ...], lhs: object) -> 
 def _shifted(index: tuple, by: int) -> tuple:
     if index[0] == "abs":
         return ("abs", index[1] + by)
-    return ("var", index[1], index[2] + by)
+    return (*index[:2], index[2] + by)
 
 
 def _ref(base: str, index: tuple | None) -> Ref:
@@ -132,9 +135,31 @@ def _bound_vars(root: object, path: tuple) -> Iterator[tuple[tuple, str]]:
         node = node.args[i] if fld == "args" else node.body
 
 
+def _other_layout(lhs: object, rhs: object, names: MatrixNames) -> Iterator[tuple]:
+    """The equation read in the other layout: every Jacobian transposed (on the left side
+    too, which comes out as a transpose of the right side)."""
+    def flip(node: object) -> object:
+        for path, n in reversed(list(_positions(node))):
+            if is_jacobian(n, names):
+                node = _replace(node, path, Op("T", (n,)))
+        return node
+
+    if not any(is_jacobian(n, names) for side in (lhs, rhs) for _, n in _positions(side)):
+        return
+    new = flip(rhs)
+    if is_jacobian(lhs, names):
+        new = Op("T", (new,))
+    other, example = ("denominator", "∂h_t/∂h_{t−1} = Wᵀ, as d2l writes it") \
+        if names.layout == "numerator" else ("numerator", "∂h_t/∂h_{t−1} = W")
+    yield "layout", new, f"the formula holds in the {other} layout, where ∂a/∂b of two " \
+        f"vectors is the transpose of the one read here ({example}): check it with " \
+        f"--layout {other} (Python: layout=\"{other}\")"
+
+
 def _candidates(lhs: object, rhs: object, names: MatrixNames, free: tuple[str, ...],
                 shape: Callable) -> Iterator[tuple[str, object, str]]:
     positions = list(_positions(rhs))
+    yield from _other_layout(lhs, rhs, names)
     yield "sign", Op("neg", (rhs,)), f"the sign: the right side is −({show(lhs)})"
     yield "whole-transpose", Op("T", (rhs,)), \
         f"the right side is the transpose of {show(lhs)}: transpose it (or swap the factors)"
@@ -243,7 +268,8 @@ def _candidates(lhs: object, rhs: object, names: MatrixNames, free: tuple[str, .
             yield "copy", _replace(rhs, path, copy), \
                 f"{show(node)} is the total derivative through every earlier step; in this " \
                 f"sum the immediate one is meant: {show(copy)}, through the copy of " \
-                f"{node.den.base} used at that step"
+                f"{node.den.base} used at that step (or check with --partials local, " \
+                f"where ∂h_t/∂W means that)"
     # a sum's or product's bound off by one
     for path, node in positions:
         if not isinstance(node, (Sum, Prod)):
@@ -290,7 +316,8 @@ def _adjoint_ref(names: MatrixNames, node: str, step: tuple) -> object:
 def _index_vars(node: object) -> set[str]:
     refs = [node] if isinstance(node, Ref) else [node.num, node.den] \
         if isinstance(node, Deriv) else []
-    return {r.index[1] for r in refs if r.index and r.index[0] == "var"}
+    return {v for r in refs if r.index and r.index[0] in ("var", "lin")
+            for v, _ in index_terms(r.index)[0]}
 
 
 def _under_transpose(root: object, path: tuple) -> bool:

@@ -48,6 +48,7 @@ from bptt_sym.graph.resolve_matrix import (
     OutOfRange,
     ShapeError,
     Walk,
+    entrywise_powers,
     shape_of,
     show,
     side,
@@ -236,9 +237,14 @@ def _decide(judge: MatrixJudge, chain: Chain) -> tuple:
     free = free_variables(sides, names, [cond.left, cond.right] if cond else [])
     judge.condition = cond
     try:
-        return _decide_sides(judge, sides, free)
+        verdict, message, *rest = _decide_sides(judge, sides, free)
     finally:
         judge.condition = None
+    powers = entrywise_powers(tuple(sides), names, free)
+    if powers and verdict in ("holds", "fails"):  # say which reading of s_t^2 was taken
+        message += f"; {', '.join(powers)} of a vector read entry by entry (a matrix power " \
+                   "needs a square matrix; s^{⊙2} says entry by entry)"
+    return (verdict, message, *rest)
 
 
 def _decide_sides(judge: MatrixJudge, sides: list[object], free: tuple[str, ...]) -> tuple:
@@ -331,16 +337,24 @@ def check_matrix(text: str, *, spec: ModelSpec = ELMAN, steps: int = 2, bias: bo
                  activation: str = "tanh", seed: int = 0,
                  shapes: Sequence[Mapping[str, int]] | None = None,
                  on_verdict: Callable[[Verdict], None] | None = None,
-                 first: int = 0) -> list[Verdict]:
+                 first: int = 0, layout: str = "numerator",
+                 partials: str = "total") -> list[Verdict]:
     """Check each equation of a document against the matrix model ``spec``, at the sizes
-    ``shapes`` (each a dict letter: size; default :func:`default_shapes`)."""
+    ``shapes`` (each a dict letter: size; default :func:`default_shapes`).  ``layout``:
+    ∂a/∂b of two vectors is the Jacobian (numerator) or its transpose (denominator).
+    ``partials``: ∂h_t/∂W goes through every copy of W (total) or W's copy at step t (local)."""
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 50:
         raise UsageError(f"--steps for checking matrix formulas must be from 1 to 50, "
                          f"got {steps!r}")
     if activation not in ("tanh", "sigmoid", "relu", "identity", "f"):
         raise UsageError(f"unknown activation {activation!r}; choose tanh, sigmoid, relu, "
                          "identity or f (abstract: a random cubic at each point)")
-    names = MatrixNames(spec, steps, bias=bias, activation=activation)
+    if layout not in ("numerator", "denominator"):
+        raise UsageError(f"unknown layout {layout!r}; choose numerator or denominator")
+    if partials not in ("total", "local"):
+        raise UsageError(f"unknown partials {partials!r}; choose total or local")
+    names = MatrixNames(spec, steps, bias=bias, activation=activation, layout=layout,
+                        partials=partials)
     judges: list[MatrixJudge] = []  # drawn at the first equation: none for an empty file
 
     def decide(chain: Chain) -> tuple:
@@ -350,4 +364,4 @@ def check_matrix(text: str, *, spec: ModelSpec = ELMAN, steps: int = 2, bias: bo
         return _decide(judges[0], chain)
 
     return judge_lines(text, decide, seconds=DECIDE_SECONDS, on_verdict=on_verdict,
-                       names=spec.names, first=first)
+                       names=spec.names, first=first, parameters=names.weights)

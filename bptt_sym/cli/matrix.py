@@ -144,4 +144,5 @@ def check_vector(args: argparse.Namespace, text: str, show: callable) -> list:
     shapes = default_shapes(spec, {k: v for k, v in given.items() if v})
     return check_matrix(text, spec=spec, steps=args.steps, bias=args.bias,
                         activation=args.activation,
-                        seed=args.seed, shapes=shapes, on_verdict=show, first=args.first)
+                        seed=args.seed, shapes=shapes, on_verdict=show, first=args.first,
+                        layout=args.layout, partials=args.partials)

@@ -203,6 +203,15 @@ def parser() -> _Parser:
     c.add_argument("--first", type=_first, default=0, metavar="N",
                    help="the number your document gives the first step (default 0; 1 when "
                         "it writes h_1 … h_T, as d2l does): h_1 is then the model's step 0")
+    c.add_argument("--layout", choices=("numerator", "denominator"), default="numerator",
+                   help="what ∂a/∂b of two vectors means in matrix formulas: numerator "
+                        "(default; the Jacobian, a row per entry of a: ∂h_t/∂h_{t-1} = W ...) "
+                        "or denominator (its transpose, as d2l writes ∂h_t/∂h_{t-1} = W^T)")
+    c.add_argument("--partials", choices=("total", "local"), default="total",
+                   help="what ∂h_t/∂W of a node at step t by a weight means in matrix "
+                        "formulas: total (default; through every copy of W, h_{t-1} too) or "
+                        "local (through W's copy at step t only, h_{t-1} held fixed, as d2l "
+                        "writes ∂h_t/∂W_hx = x_t^T)")
     c.add_argument("--json", action="store_true", help="print one JSON object")
 
     e = sub.add_parser("export", help="write a whole derivation as a LaTeX or Markdown document",

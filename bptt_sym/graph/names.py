@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 from flint import fmpq
@@ -23,6 +24,7 @@ from bptt_sym.graph.matrix import model_sizes
 from bptt_sym.graph.resolve import InvalidFormula
 from bptt_sym.model.spec import ModelSpec
 from bptt_sym.syntax.formula import Call, Deriv, Num, Op, Prod, Ref, Sum
+from bptt_sym.syntax.steps import index_terms, index_value
 from bptt_sym.syntax.text import show
 
 __all__ = ["MatrixNames", "Item", "OutOfRange", "SCALAR", "Shape", "free_variables",
@@ -98,8 +100,11 @@ class MatrixNames:
     """The names of one matrix model unrolled over ``steps`` steps, and their shapes."""
 
     def __init__(self, spec: ModelSpec, steps: int, *, bias: bool = False,
-                 activation: str = "tanh") -> None:
+                 activation: str = "tanh", layout: str = "numerator",
+                 partials: str = "total") -> None:
         self.spec, self.steps, self.bias, self.activation = spec, steps, bias, activation
+        self.layout = layout  # ∂a/∂b of two vectors: rows of a (numerator) or of b
+        self.partials = partials  # ∂h_t/∂W: through every copy (total) or W's at step t
         self.weights = spec.parameters_for(bias)
         self.cell = _defined(spec.cell)  # z, s, l, yhat, E: the names of every step
         whole = [b for b in spec.inputs + spec.targets if _unindexed(b, spec)]  # y, not y_t
@@ -155,6 +160,11 @@ class MatrixNames:
                 base not in self.adjoint and base not in self.once:
             if base in self.spec.optional:
                 raise InvalidFormula(f"{base} is a bias; check with --bias to use it", ref.column)
+            head, _, entry = base.partition("_")
+            if head in self.stepped and len(entry) == 1 and ref.index is not None:
+                raise InvalidFormula(f"{base} at a step is one entry of {head}: an index of one "
+                                     "entry is not read; write the formula for whole vectors "
+                                     "and matrices", ref.column)
             raise InvalidFormula(f"unknown name {base}; {self.known()}", ref.column)
         if ref.index is None:
             if base in self.weights:
@@ -195,6 +205,13 @@ class MatrixNames:
     def _step(self, ref: Ref, env: Mapping[str, int | None]) -> int | None:
         if ref.index[0] == "abs":
             return ref.index[1]
+        if ref.index[0] == "lin":  # o_{T+t-i}
+            for var, _ in ref.index[1]:
+                if var != "T" and var not in env:
+                    raise InvalidFormula(f"the index {var} of {show(ref)} is not bound",
+                                         ref.column)
+            return index_value(ref.index, lambda v: self.steps if v == "T" and v not in env
+                               else env[v])
         _, var, off = ref.index
         if var == "T" and var not in env:  # s_{T-1}: the last step
             return self.steps + off
@@ -222,8 +239,10 @@ def free_variables(chain_sides: Sequence[object], names: MatrixNames,
 
     def visit(node: object, bound: frozenset[str]) -> None:
         if isinstance(node, Ref):
-            if node.index and node.index[0] == "var":
-                note(node.index[1], bound)
+            for var, _ in (index_terms(node.index)[0] if node.index and
+                           node.index[0] in ("var", "lin") else ()):
+                if var != "T" or node.index[0] == "var":
+                    note(var, bound)
         elif isinstance(node, Deriv):
             visit(node.num, bound)
             visit(node.den, bound)
@@ -305,3 +324,54 @@ def is_gradient(node: object, names: MatrixNames) -> bool:
     """∂(scalar)/∂(vector): a gradient that may stand as a row at the head of a chain."""
     return isinstance(node, Deriv) and names.shape(node.num.base) == SCALAR and \
         names.shape(node.den.base)[1] == "1"
+
+
+def is_jacobian(node: object, names: MatrixNames) -> bool:
+    """∂a/∂b of two vectors, whose meaning the layout sets (the Jacobian or its transpose)."""
+    return isinstance(node, Deriv) and all(
+        is_vector(names.shape(r.base)) for r in (node.num, node.den))
+
+
+def diag_of(v: np.ndarray) -> np.ndarray:
+    """diag(v) with exact zeros off the diagonal (``np.diag`` fills in the int 0, which is
+    not a number of the decision)."""
+    out = np.full((len(v), len(v)), fmpq(0), dtype=object)
+    for i in range(len(v)):
+        out[i, i] = v[i, 0]
+    return out
+
+
+def exact(text: str) -> fmpq:
+    """A number as written, exactly (1.5 is 3/2)."""
+    r = Fraction(text)
+    return fmpq(r.numerator, r.denominator)
+
+
+def is_vector(shape: tuple) -> bool:
+    """A column or a row (not a number, not a matrix, not a tensor)."""
+    return len(shape) == 2 and shape != SCALAR and "1" in shape
+
+
+def length(shape: tuple) -> str:
+    """The number of entries of a column or row, as a letter."""
+    return shape[0] if shape[1] == "1" else shape[1]
+
+
+class Integers:
+    """The 'point' of a sum's bounds: only whole numbers and step variables."""
+
+    def value(self, item: Item) -> object:
+        raise InvalidFormula(f"a bound must be a whole number, not {item.name}")
+
+    def derivative(self, num: Item, den: Item) -> object:
+        raise InvalidFormula("a bound must be a whole number, not a derivative")
+
+    def function(self, name: str, v: object, prime: bool) -> object:
+        raise InvalidFormula(f"a bound must be a whole number, not a value of {name}")
+
+    def softmax(self, v: object) -> object:
+        raise InvalidFormula("a bound must be a whole number, not a value of softmax")
+
+    def identity(self, shape: tuple[str, str]) -> object:
+        raise InvalidFormula("a bound must be a whole number, not a matrix")
+    zeros = identity

@@ -29,6 +29,7 @@ from bptt_sym.rules.functions import (
 )
 from bptt_sym.syntax import formula as _formula
 from bptt_sym.syntax.formula import PRODUCTS, Call, Deriv, Num, Op, Prod, Ref, Sum
+from bptt_sym.syntax.steps import index_value
 
 __all__ = ["InvalidFormula", "to_sympy", "MAX_SUM_TERMS"]
 
@@ -37,7 +38,7 @@ _CONCRETE = {"tanh": ("activation", "tanh"), "sigmoid": ("activation", "sigmoid"
              "σ": ("activation", "sigmoid"), "sigma": ("activation", "sigmoid"),
              "relu": ("activation", "relu")}
 MAX_EXPONENT = 1000  # 10^-100 is an ordinary perturbation; x^1000 still evaluates fast
-_ROLE_OF = {"f": "activation", "g": "output", "L": "loss"}
+_ROLE_OF = {"f": "activation", "g": "output", "L": "loss", "φ": "activation"}  # φ: d2l's
 
 
 class InvalidFormula(BpttError):
@@ -63,6 +64,12 @@ def _step(ref: Ref, env: Mapping[str, int], steps: int | None = None) -> int | N
         return None
     if ref.index[0] == "abs":
         return ref.index[1]
+    if ref.index[0] == "lin":  # o_{T+t-i}: T is the number of steps
+        for var, _ in ref.index[1]:
+            if var not in env and not (var == "T" and steps is not None):
+                raise InvalidFormula(f"the index {var} of {ref.base} is not bound; write a "
+                                     f"sum over {var} (Σ_{var} …) or a step number", ref.column)
+        return index_value(ref.index, lambda v: env[v] if v in env else steps)
     _, var, off = ref.index
     if var == "T" and var not in env and steps is not None:  # s_{T-1}: the last step
         return steps + off
@@ -159,6 +166,11 @@ def _deriv_call(node: object, graph: Graph, env: Mapping[str, int]) -> sp.Expr:
                              f"function of model {graph.spec.name}; {_known(graph)}",
                              call.column)
     args = [to_sympy(a, graph, env) for a in call.args]
+    named = [i for i, a in enumerate(call.args, 1) if isinstance(a, Ref) and a.index is not None
+             and a.base == den_ref.base]
+    if den_ref.index is None and len(named) == 1 and \
+            den_ref.base not in {str(p) for p in graph.copies}:
+        return _abstract_call(call, graph, args, named[0])  # ∂_h f(x_t, h_{t-1}, w): by h_{t-1}
     den = _symbol(den_ref, graph, env)
     base = {c: p for p, cs in graph.copies.items() for c in cs}
 

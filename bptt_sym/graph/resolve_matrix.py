@@ -26,14 +26,24 @@ row (the article's chain ∂E_t/∂ŷ_t · ∂ŷ_t/∂s_t · …).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from fractions import Fraction
 
 import numpy as np
 from flint import fmpq
 
 from bptt_sym.errors import BpttError
 from bptt_sym.graph import names as _names
-from bptt_sym.graph.names import SCALAR, Item, MatrixNames, OutOfRange, Shape
+from bptt_sym.graph.chain_product import chain_tree
+from bptt_sym.graph.names import (
+    SCALAR,
+    Item,
+    MatrixNames,
+    OutOfRange,
+    Shape,
+    diag_of,
+    exact,
+    is_vector,
+    length,
+)
 from bptt_sym.graph.resolve import MAX_EXPONENT, MAX_SUM_TERMS, InvalidFormula, one_argument
 from bptt_sym.rules.functions import rule_names
 from bptt_sym.syntax.equations import ALIASES
@@ -41,6 +51,7 @@ from bptt_sym.syntax.formula import PRODUCTS, Call, Deriv, Num, Op, Prod, Ref, S
 from bptt_sym.syntax.text import show
 
 __all__ = ["MatrixNames", "Item", "ShapeError", "OutOfRange", "shape_of", "side", "Walk", "show",
+           "entrywise_powers",
            "SCALAR", "ELEMENTWISE", "MATMUL"]
 
 ELEMENTWISE = frozenset({"*", "⊙"})
@@ -70,6 +81,7 @@ class Walk:
         self.point = point
         self.rowed = False  # a gradient was read as a row (the article's chain order)
         self.terms = 0  # terms of every sum and product evaluated, nested ones included
+        self.entrywise: list[str] = []  # powers of vectors, read entry by entry (s_t^2)
 
     def __call__(self, node: object, env: Mapping[str, int | None]) -> tuple[Shape, object]:
         method: Callable | None = getattr(self, "_" + type(node).__name__.lower(), None)
@@ -82,7 +94,7 @@ class Walk:
 
     # leaves
     def _num(self, node: Num, env: Mapping[str, int | None]) -> tuple[Shape, object]:
-        return SCALAR, (self._scalar(_exact(node.value)) if self.point else None)
+        return SCALAR, (self._scalar(exact(node.value)) if self.point else None)
 
     def _ref(self, node: Ref, env: Mapping[str, int | None]) -> tuple[Shape, object]:
         item = self.names.item(node, env)
@@ -98,6 +110,9 @@ class Walk:
 
     def _deriv(self, node: Deriv, env: Mapping[str, int | None]) -> tuple[Shape, object]:
         num, den = (self.names.item(r, env) for r in (node.num, node.den))
+        if self.names.partials == "local" and den.kind == "weight" and num.kind == "value" \
+                and node.num.index is not None and num.step is not None and num.step >= 0:
+            den = self.names.item(Ref(den.base, ("abs", num.step), node.den.column), env)
         if num.kind == "delta" or den.kind == "delta":
             ref = node.num if num.kind == "delta" else node.den
             raise InvalidFormula(f"{self._adjoint_text(ref.base)}; write derivatives of nodes "
@@ -119,10 +134,13 @@ class Walk:
         ns, ds = self.names.shape(num.base), self.names.shape(den.base)
         if ns == SCALAR:
             shape = ds
-        elif _vector(ns) and (_vector(ds) or ds == SCALAR):  # columns or rows: the Jacobian
-            shape = (_length(ns), _length(ds))
+        elif is_vector(ns) and (is_vector(ds) or ds == SCALAR):  # columns or rows: the Jacobian
+            if self.names.layout == "denominator":  # d2l's: a row per entry of b
+                return (length(ds), length(ns)), \
+                    (self.point.derivative(num, den).T if self.point else None)
+            shape = (length(ns), length(ds))
         else:  # a vector by a matrix: a 3-tensor, for the end of a chain (V5)
-            shape = (_length(ns), ds[0], ds[1])
+            shape = (length(ns), ds[0], ds[1])
         if not self.point:
             return shape, None
         return shape, self.point.derivative(num, den)
@@ -193,12 +211,16 @@ class Walk:
                                  "step variables and T such as T-1-k")
         shape, v = self(node.args[0], env)
         if len(shape) == 2 and shape[0] == shape[1] and shape[0] != "1":
+            if v is None:  # shapes only: a step variable may be unbound (read as 1)
+                return shape, None
             if n < 0:
                 raise InvalidFormula("a negative power of a matrix is its inverse: not read")
             out = _names.identity_like(v) if v is not None else None
             for _ in range(n if v is not None else 0):
                 out = out.dot(v)
             return shape, out
+        if is_vector(shape) and show(node) not in self.entrywise:
+            self.entrywise.append(show(node))
         return shape, (v ** n if v is not None else None)
 
     def _call(self, node: Call, env: Mapping[str, int | None]) -> tuple[Shape, object]:
@@ -209,22 +231,24 @@ class Walk:
                 raise InvalidFormula("outer(a, b) takes two column vectors", node.column)
             (sa, va), (sb, vb) = parts
             return (sa[0], sb[0]), (va.dot(vb.T) if va is not None and vb is not None else None)
+        if name == "prod" and len(parts) > 1 and not node.prime:  # d2l's prod(a, b, …)
+            return self(chain_tree(node, [s for s, _ in parts], self.names), env)
         if len(parts) != 1:
             raise InvalidFormula(one_argument(name, len(parts)), node.column)
         (shape, v), = parts
         if name == "diag":
-            if not _vector(shape):
+            if not is_vector(shape):
                 raise InvalidFormula(f"diag takes a column or row vector, got {show(node.args[0])} "
                                      f"({_dims(shape)})", node.column)
-            n = _length(shape)
-            return (n, n), (_diag(v.reshape(-1, 1)) if v is not None else None)
+            n = length(shape)
+            return (n, n), (diag_of(v.reshape(-1, 1)) if v is not None else None)
         if name == "sum":  # the sum of every entry
             return SCALAR, (np.array([[v.sum()]], dtype=object) if v is not None else None)
         if name == "softmax":
             if node.prime:
                 raise InvalidFormula("softmax' is not elementwise; write its Jacobian "
                                      "diag(ŷ) − ŷ ŷᵀ", node.column)
-            if not _vector(shape) and shape != SCALAR:
+            if not is_vector(shape) and shape != SCALAR:
                 raise InvalidFormula("softmax takes a column or row vector", node.column)
             return shape, (self.point.softmax(v) if v is not None else None)
         fn = self._elementwise(node)
@@ -237,9 +261,13 @@ class Walk:
         return shape, (fn(v, node.prime) if v is not None else None)
 
     def _name(self, node: Call) -> str:
-        if node.name in self.names.activations:
+        if node.name in self.names.activations or self._phi(node):
             return self.names.activation
         return _ACTIVATIONS.get(node.name, node.name)
+
+    def _phi(self, node: Call) -> bool:
+        """φ, d2l's name of the activation, is the model's f where it has no φ."""
+        return node.name == "φ" and "f" in self.names.activations
 
     def _adjoint_text(self, name: str) -> str:
         """``δ_t stands for ∂E/∂z_t``."""
@@ -254,7 +282,7 @@ class Walk:
 
     def _elementwise(self, node: Call) -> Callable:
         name = node.name
-        if name in self.names.activations:
+        if name in self.names.activations or self._phi(node):
             name = self.names.activation
         elif name in _ACTIVATIONS:
             name = _ACTIVATIONS[name]
@@ -318,7 +346,7 @@ class Walk:
 
     def _bound(self, node: object, env: Mapping[str, int]) -> int:
         saved = self.point
-        self.point = _Integers()
+        self.point = _names.Integers()
         try:
             shape, v = self(node, env)
         finally:
@@ -331,55 +359,10 @@ class Walk:
         return np.array([[value]], dtype=object)
 
 
-def _diag(v: np.ndarray) -> np.ndarray:
-    """diag(v) with exact zeros off the diagonal (``np.diag`` fills in the int 0, which is
-    not a number of the decision)."""
-    out = np.full((len(v), len(v)), fmpq(0), dtype=object)
-    for i in range(len(v)):
-        out[i, i] = v[i, 0]
-    return out
-
-
-def _exact(text: str) -> fmpq:
-    """A number as written, exactly (1.5 is 3/2)."""
-    r = Fraction(text)
-    return fmpq(r.numerator, r.denominator)
-
-
-def _vector(shape: tuple) -> bool:
-    """A column or a row (not a number, not a matrix, not a tensor)."""
-    return len(shape) == 2 and shape != SCALAR and "1" in shape
-
-
-def _length(shape: tuple) -> str:
-    """The number of entries of a column or row, as a letter."""
-    return shape[0] if shape[1] == "1" else shape[1]
-
-
 def _no_tensor(node: object, shape: tuple) -> None:
     if len(shape) == 3:
         raise ShapeError(f"{show(node)} is a 3-tensor ({shape[0]} by {_dims(shape[1:])}); it "
                          "can only stand last in a chain, after a row such as ∂E_t/∂s_k")
-
-
-class _Integers:
-    """The 'point' of a sum's bounds: only whole numbers and step variables."""
-
-    def value(self, item: Item) -> object:
-        raise InvalidFormula(f"a bound must be a whole number, not {item.name}")
-
-    def derivative(self, num: Item, den: Item) -> object:
-        raise InvalidFormula("a bound must be a whole number, not a derivative")
-
-    def function(self, name: str, v: object, prime: bool) -> object:
-        raise InvalidFormula(f"a bound must be a whole number, not a value of {name}")
-
-    def softmax(self, v: object) -> object:
-        raise InvalidFormula("a bound must be a whole number, not a value of softmax")
-
-    def identity(self, shape: tuple[str, str]) -> object:
-        raise InvalidFormula("a bound must be a whole number, not a matrix")
-    zeros = identity
 
 
 def side(node: object, names: MatrixNames, env: Mapping[str, int | None],
@@ -392,6 +375,17 @@ def side(node: object, names: MatrixNames, env: Mapping[str, int | None],
     if walk.rowed and len(shape) == 2 and shape[0] == "1" and shape[1] != "1":
         return (shape[1], "1"), (value.T if value is not None else None)
     return shape, value
+
+
+def entrywise_powers(sides: tuple, names: MatrixNames, free: tuple[str, ...]) -> list[str]:
+    """The powers of vectors in ``sides`` (s_t^2), which are read entry by entry."""
+    walk = Walk(names)
+    for node in sides:
+        try:
+            walk(node, dict.fromkeys(free))
+        except BpttError:
+            pass
+    return walk.entrywise
 
 
 def shape_of(node: object, names: MatrixNames, free: tuple[str, ...] = ("t",)) -> Shape:

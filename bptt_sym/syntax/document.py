@@ -40,8 +40,12 @@ _ENV = re.compile(r"\\(?:begin|end)\{(?:"
 _ROW = re.compile(r"\\\\")
 _SPACING = re.compile(r"^\s*\*?\s*\[[^\]]{0,20}\]")  # \\[2pt] and \\*[2pt] after a row break
 _AMP = re.compile(r"(?<!\\)&")
-# two equations in one row: "h_t = … \text{ and } o_t = …", "… = J_t, \qquad z_t = …"
-_AND = re.compile(r"\\(?:text|mbox|textrm|mathrm)\{\s*and\s*\}|,\s*\\qquad(?=[^=]*=)")
+# two equations in one row: "h_t = … \text{ and } o_t = …" (also "and thus", "hence", "so"),
+# "… = J_t, \qquad z_t = …"
+_AND = re.compile(r"\\(?:text|mbox|textrm|mathrm)\{\s*(?:and(?:\s+(?:thus|so|hence))?|thus|so|"
+                  r"hence|therefore|i\.e\.,?)\s*\}|,\s*\\qquad(?=[^=]*=)")
+_MEMBERSHIP = re.compile(r"\s*(?:\\in|∈)\s*(?:\\mathbb\s*\{?\s*R\s*\}?|ℝ|\\R(?![A-Za-z]))"
+                         r"\s*(?:\^\s*(?:\{[^{}]*\}|[A-Za-z0-9]))?\s*[.,;]?\s*$")
 _LABELS = re.compile(r"\\(?:label|tag\*?|nonumber|notag)(?:\{[^}]*\})?")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})\s*([^`\s]*)")
 _BULLET = re.compile(r"\s*(?:[-*+]|\d{1,9}[.)])\s+")
@@ -58,10 +62,21 @@ SHOWN = 120  # characters of a skipped line that a report shows
 
 @dataclass(frozen=True)
 class Found:
-    """One equation as written, with the line it starts on."""
+    """One equation as written, with the line it starts on; ``note``: what was read around
+    it and not checked (a set it is said to lie in, ∈ ℝ^q)."""
 
     line: int
     text: str
+    note: str = ""
+
+    @staticmethod
+    def of(line: int, text: str) -> Found:
+        """The equation of ``text``, a trailing ``\\in \\mathbb{R}^{…}`` split off as a note."""
+        m = _MEMBERSHIP.search(text)
+        if m is None or "=" not in text[:m.start()]:
+            return Found(line, text)
+        return Found(line, text[:m.start()].rstrip(), f"the claim {m[0].strip()} after it is "
+                     "not checked")
 
 
 @dataclass(frozen=True)
@@ -153,7 +168,7 @@ def _rows(body: str, line: int, env: str, key: int) -> list[tuple]:
             else:
                 out.append([row_line, [piece], "no '=' in this math"])
         line += row.count("\n")
-    return [((ln, key, i), Found(ln, " ".join(parts)) if why is None else
+    return [((ln, key, i), Found.of(ln, " ".join(parts)) if why is None else
              Skipped(ln, _shown(" ".join(parts)), why)) for i, (ln, parts, why) in enumerate(out)]
 
 
@@ -272,7 +287,7 @@ def _plain(lines: list[str]) -> list:
     for i, raw in enumerate(lines, start=1):
         line = _strip_bullet(_strip_comment(raw)).strip()
         if line:
-            found.append(Found(i, line))
+            found.append(Found.of(i, line))
     return found
 
 
@@ -343,7 +358,7 @@ def _outside(lines: list[str], kept: str, where: _Lines, spans: list, reported: 
                                                  "prose outside math; write it as $…$ to "
                                                  "check it")))
         else:
-            out.append(((number, -1, 0), Found(number, " ".join(rest.split()))))
+            out.append(((number, -1, 0), Found.of(number, " ".join(rest.split()))))
     return out
 
 

@@ -89,6 +89,8 @@ def model_ref(ref: _formula.Ref) -> Ref:
         if ref.written and not _SUBSCRIPTS.search(ref.written):
             return Ref(ref.written)  # W1 is a name; W_1 and W₁ are W at step 1
         return Ref(ref.base, "", ref.index[1])
+    if ref.index[0] == "lin":  # o_{T+t-i}: no name of a model line
+        return Ref(f"{ref.base}_{{{ref.written}}}")
     _, var, offset = ref.index
     if var in ("t", "T"):
         return Ref(ref.base, var, offset)

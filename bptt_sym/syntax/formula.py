@@ -34,8 +34,10 @@ from bptt_sym.syntax.nodes import (
     Ref,
     Sum,
     deriv_call,
+    hadamard_power,
     named,
 )
+from bptt_sym.syntax.steps import dots, immediate
 from bptt_sym.syntax.written import IDX as _IDX
 from bptt_sym.syntax.written import SPECIAL as _SPECIAL
 from bptt_sym.syntax.written import SUBSCRIPT as _SUBSCRIPT
@@ -50,11 +52,15 @@ MAX_DEPTH = 100
 MAX_LENGTH = 20_000
 # Names read as functions before a bracket; any other name times a bracket is a product.
 FUNCTIONS = frozenset({"f", "g", "L", "tanh", "sigmoid", "σ", "sigma", "relu", "step", "exp",
-                       "log", "softmax", "diag", "outer", "sum"})
+                       "log", "softmax", "diag", "outer", "sum", "φ"})
 _PRODUCT_OF = {"*": "*", "⊙": "⊙", "\\odot": "⊙", "∘": "⊙", "\\circ": "⊙", "@": "@"}
 
 _GRAMMAR = r"""
 start: expr (_EQ expr)+ condition?
+     | expr (_EQ expr)* defined condition?
+     | defining (_EQ expr)* condition?
+defined: NAMED NAME
+defining: NAME DEFINE expr
 condition: _COMMA? FOR? sum REL sum
 ?expr: sum
 ?sum: product | sum ADD product -> add | sum SUB product -> sub
@@ -62,8 +68,9 @@ condition: _COMMA? FOR? sum REL sum
         | product MUL sumop -> mul | product MUL prodop -> mul
         | product sumop -> juxt | product prodop -> juxt
 ?signed: juxt | SUB signed -> neg | ADD signed -> pos | SUB sumop -> neg | SUB prodop -> neg
-?juxt: power | juxt power -> juxt
+?juxt: power | juxt power -> juxt | juxt ELLIPSIS power -> dots
 ?power: atom | atom POW exponent -> pow | atom SUP -> sup | atom TRANSPOSE -> transpose
+       | atom HPOW -> hpow
 ?exponent: atom | SUB exponent -> neg | ADD exponent -> pos | atom POW exponent -> pow
 ?atom: NUMBER -> number
      | NAME -> ref
@@ -72,15 +79,16 @@ condition: _COMMA? FOR? sum REL sum
      | FUNC PRIME? _LB args _RB -> call
      | FUNC PRIME? NAME -> call_name
      | DERIV -> deriv_ascii
-     | PARTIAL NAME DIV PARTIAL NAME -> deriv
+     | (PARTIAL | PARTIALPLUS) NAME DIV PARTIAL NAME -> deriv
      | PARTIAL NAME _LP args _RP DIV PARTIAL NAME -> deriv_call
      | FRAC _LB PARTIAL NAME _LP args _RP _RB _LB PARTIAL NAME _RB -> deriv_call_frac
      | SLOT NAME _LP args _RP -> slot_call
-     | FRAC _LB PARTIAL NAME _RB _LB PARTIAL NAME _RB -> deriv_frac
+     | FRAC _LB (PARTIAL | PARTIALPLUS) NAME _RB _LB PARTIAL NAME _RB -> deriv_frac
      | FRAC _LB sum _RB _LB sum _RB -> frac
      | _LP sum _RP
      | _LB sum _RB
-args: sum ("," sum)*
+args: arg ("," arg)*
+?arg: sum | ELLIPSIS -> ellipsis
 sumop: SUMSYM bounds product
 prodop: PRODSYM bounds product
 bounds: "_" _LB NAME _EQ sum _RB "^" atom -> range
@@ -97,18 +105,23 @@ DERIV.3: /d[A-Za-z]+IDX? ?\/ ?d[A-Za-z]+IDX?(?![A-Za-z0-9_])/
 FRAC.2: "\\frac" | "\\dfrac" | "\\tfrac"
 FUNC.2: "\\tanh" | "\\sigma" | "\\exp" | "\\log" | /\\operatorname\{[A-Za-z]+\}/
 PARTIAL: "∂" | "\\partial"
+PARTIALPLUS.3: /(∂|\\partial)\s*\^\s*(\{\s*\+\s*\}|\+)/ | "∂⁺"
 SLOT.3: /∂[₀-₉]+/ | /\\partial_\{\s*\d+\s*\}/
-NAME: /(?:[A-Za-zσ]+|SPECIAL)IDX?/
+NAME: /(?:[A-Za-zσθφ]+|SPECIAL)IDX?/
 NUMBER: /(\d+(\.\d+)?|\.\d+)([eE][+-]?\d+)?/
 PRIME: "'" | "′" | "’"
+ELLIPSIS.3: "\\ldots" | "\\dots" | "\\cdots" | "…" | "..."
 ADD: "+"
 SUB: "-" | "−" | "–"
-MUL: "*" | "·" | "⋅" | "×" | "∙" | "\\cdot" | "\\times" | "⊙" | "\\odot" | "∘" | "\\circ"
-    | "@" | "⊗" | "\\otimes"
+MUL: "*" | "·" | "⋅" | "×" | "∙" | /\\cdot(?![A-Za-z])/ | /\\times(?![A-Za-z])/ | "⊙"
+    | /\\odot(?![A-Za-z])/ | "∘" | /\\circ(?![A-Za-z])/ | "@" | "⊗" | /\\otimes(?![A-Za-z])/
 DIV: "/"
 POW.2: "^" | "**"
+HPOW.3: /\^\s*\{\s*(⊙|∘|\\odot|\\circ)\s*\d+\s*\}/ | /\^\s*(⊙|∘)\s*\d+/
 SUP: /[⁰¹²³⁴⁵⁶⁷⁸⁹]+/
 _EQ: "="
+DEFINE.3: ":=" | "≔" | "\\coloneqq" | "\\triangleq" | "≜"
+NAMED.3: "=:" | "≕" | "\\eqqcolon"
 _COMMA: ","
 FOR.4: /for(?![A-Za-z])/ | /\\(text|mbox|mathrm)\{\s*for\s*\}/
 REL: "<=" | "≤" | "\\le" | "\\leq" | "<" | ">=" | "≥" | "\\ge" | "\\geq" | ">"
@@ -176,6 +189,10 @@ class _Build(Transformer):
         """``\\log \\hat y_t``: a function of a name, without brackets, as books print it."""
         return self.call(name, *rest[:-1], [_ref(rest[-1])])
 
+    def ellipsis(self, tok):  # noqa: ANN001, ANN201
+        """L(x_1, …, x_T): the arguments a book leaves out, in a function's argument list."""
+        return Ref("…", None, tok.column)
+
     def args(self, *items):  # noqa: ANN001, ANN201
         return list(items)
 
@@ -185,11 +202,11 @@ class _Build(Transformer):
         return Deriv(_ref(Token("NAME", num[1:], column=col + 1)),
                      _ref(Token("NAME", den[1:], column=col + len(num) + 2)))
 
-    def deriv(self, _p1, num, _div, _p2, den):  # noqa: ANN001, ANN201
-        return Deriv(_ref(num), _ref(den))
+    def deriv(self, p1, num, _div, _p2, den):  # noqa: ANN001, ANN201
+        return immediate(Deriv(_ref(num), _ref(den)), p1.type == "PARTIALPLUS")
 
-    def deriv_frac(self, _frac, _p1, num, _p2, den):  # noqa: ANN001, ANN201
-        return Deriv(_ref(num), _ref(den))
+    def deriv_frac(self, _frac, p1, num, _p2, den):  # noqa: ANN001, ANN201
+        return immediate(Deriv(_ref(num), _ref(den)), p1.type == "PARTIALPLUS")
 
     def deriv_call(self, _p1, name, args, _div, _p2, den):  # noqa: ANN001, ANN201
         return DerivCall(Call(str(name), False, tuple(args), name.column), _ref(den))
@@ -222,6 +239,10 @@ class _Build(Transformer):
     def juxt(self, a, b):  # noqa: ANN001, ANN201
         return Op("juxt", (a, b))
 
+    def dots(self, a, tok, b):  # noqa: ANN001, ANN201
+        """``J_T J_{T-1} ⋯ J_{k+1}``: the product of the factors the ellipsis leaves out."""
+        return dots(a, b, tok.column)
+
     def transpose(self, a, _tok):  # noqa: ANN001, ANN201
         return self._bracket(a, lambda x: Op("T", (x,)))
 
@@ -236,6 +257,11 @@ class _Build(Transformer):
 
     def pow(self, a, _op, b):  # noqa: ANN001, ANN201
         return self._bracket(a, lambda x: Op("^", (x, b)))
+
+    def hpow(self, a, tok):  # noqa: ANN001, ANN201
+        """s^{⊙2}, the Hadamard power: s ⊙ s."""
+        n = int(re.search(r"\d+", str(tok)).group())
+        return self._bracket(a, lambda x: hadamard_power(x, n, tok.column))
 
     def sup(self, a, tok):  # noqa: ANN001, ANN201
         return self._bracket(a, lambda x: Op("^", (x, Num(str(tok).translate(_SUPERSCRIPT)))))
@@ -260,9 +286,20 @@ class _Build(Transformer):
         return (str(var).translate(_SUBSCRIPT), None, None)
 
     def start(self, *sides):  # noqa: ANN001, ANN201
-        if sides and isinstance(sides[-1], Condition):
-            return Chain(tuple(sides[:-1]), sides[-1])
-        return Chain(tuple(sides))
+        condition = sides[-1] if sides and isinstance(sides[-1], Condition) else None
+        sides = [s for s in sides if not isinstance(s, Condition)]
+        defines = None
+        if sides and isinstance(sides[0], tuple):  # J_t := B = C
+            defines, sides[0] = (sides[0][0], 0), sides[0][1]
+        if sides and isinstance(sides[-1], tuple):  # A = B =: J_t
+            defines = (sides.pop()[0], len(sides) - 1)
+        return Chain(tuple(sides), condition, defines)
+
+    def defined(self, _tok, name):  # noqa: ANN001, ANN201
+        return (_ref(name),)
+
+    def defining(self, name, _tok, expr):  # noqa: ANN001, ANN201
+        return (_ref(name), expr)
 
     def condition(self, *parts):  # noqa: ANN001, ANN201
         left, rel, right = [p for p in parts if not (isinstance(p, Token) and p.type == "FOR")]
@@ -325,6 +362,16 @@ def parse(text: str, *, functions: frozenset[str] | None = None) -> Chain:
             col = len(source) + 1
         else:
             col = typed(col)
+        if found.startswith("_") and text[:getattr(exc, "pos_in_stream", 0) or 0].rstrip()\
+                .endswith(")"):
+            raise ParseError("an entry of a bracket, (…)_i, is not read: an index of one entry "
+                             "is not read; write the formula for whole vectors and matrices",
+                             column=col, source=source, found=found, expected=expected) from None
+        if tok is not None and tok.type == "ELLIPSIS":
+            raise ParseError("an ellipsis (…, \\ldots, \\cdots) is read only among a "
+                             "function's arguments, L(x_1, …, x_T); write a sum or product "
+                             "with bounds (Σ_{k=1}^{t}, Π_{j=k+1}^{t}) instead", column=col,
+                             source=source, found=found, expected=expected) from None
         if what == "end of formula" and "=" not in source:
             raise ParseError("no '=' in this formula: write an equation such as dE/du = …",
                              column=len(source) + 1, source=source, found=found,

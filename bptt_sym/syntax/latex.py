@@ -105,13 +105,23 @@ _PARTIAL = re.compile(r"\\partial\s*(?=\{)")
 _NABLA = re.compile(r"\\nabla\s*_\s*|\\partial\s*_\s*(?!\{\s*\d+\s*\})")
 _SLASH_D = re.compile(r"(\\partial\s*[A-Za-z][^\s/=+*]*)\s*/\s*d(?=[A-Za-z])")
 _NAME = re.compile(r"\s*((?:\\hat\s*\{?y\}?|\\delta|[A-Za-z]+)(?:_\{[^{}]*\}|_[A-Za-z0-9]"
-                   r"|_\\?[A-Za-z]+)?)")
+                   r"|_\\?[A-Za-z]+)?(?:_\{[^{}]*\})?)")
 _POWER = re.compile(r"(\\(?:tanh|sigma|cosh|sinh|sech|exp|log|cos|sin)|(?<![A-Za-z\\])"
                     r"(?:tanh|sigmoid|sigma|σ|cosh|sech))\s*(?:\^\s*(\{\s*\d+\s*\}|\d)|([⁰¹²³⁴⁵⁶⁷⁸⁹]+))"
                     r"\s*(?=\()")
 _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
 _HYPERBOLIC = re.compile(r"(?:\\|(?<![A-Za-z]))(sech|cosh)\s*(?=\()")
 _TAU = re.compile(r"\\tau(?![A-Za-z])")
+_THETA = re.compile(r"\\theta(?![A-Za-z])")
+_PHI = re.compile(r"\\(?:var)?phi(?![A-Za-z])")
+_REL = (r"\s*(\\leq?(?![A-Za-z])|\\geq?(?![A-Za-z])|\\lt(?![A-Za-z])|\\gt(?![A-Za-z])|[<>≤≥]|<=|>=)"
+        r"\s*")
+_EXPR = r"([A-Za-z0-9τ]+(?:\s*[-+]\s*[A-Za-z0-9τ]+)*)"
+# \sum_{1 \le t \le T}, \prod_{t \geq i > k}: a step variable between two bounds (Pascanu)
+_BETWEEN = re.compile(r"(\\sum|\\prod)(\s*_\s*)\{\s*" + _EXPR + _REL + r"([A-Za-z])" + _REL + _EXPR
+                      + r"\s*\}")
+_UP = {"\\le": 0, "\\leq": 0, "≤": 0, "<=": 0, "<": 1, "\\lt": 1}
+_DOWN = {"\\ge": 0, "\\geq": 0, "≥": 0, ">=": 0, ">": 1, "\\gt": 1}
 
 
 def _nabla(t: Text) -> None:
@@ -157,6 +167,44 @@ def _hyperbolic(t: Text) -> None:
             t.splice(m.start(), close, ["((exp", arg, " + exp(-", arg, "))/2)"])
 
 
+_FRAC = re.compile(r"\\[dt]?frac\s*(?=\{)")
+_SCALE = re.compile(r"\s*([A-Za-z0-9]+)\s*(?:\\cdot|\\times|\\,|\*)?\s*(?=\\partial)")
+
+
+def _scaled(t: Text) -> None:
+    """``\\frac{\\partial l}{T \\cdot \\partial o_t}`` (d2l) → ``\\frac{1}{T}\\frac{\\partial l}
+    {\\partial o_t}``: a factor written before the ∂ of a denominator divides."""
+    for m in reversed(list(_FRAC.finditer(t.text))):
+        num_end = _group_end(t.text, m.end())
+        den_end = _group_end(t.text, num_end) if num_end is not None else None
+        if den_end is None or not t.text[m.end() + 1:num_end - 1].lstrip().startswith(
+                ("\\partial", "∂")):
+            continue
+        scale = _SCALE.match(t.text, num_end + 1)
+        if scale is None or scale.end() >= den_end:
+            continue
+        t.splice(m.start(), den_end, ["\\frac{1}{", scale.span(1), "}\\frac", (m.end(), num_end),
+                                      "{", (scale.end(), den_end - 1), "}"])
+
+
+def _moved(expr: str, by: int) -> str:
+    if not by:
+        return expr
+    return f"{expr}{by:+d}" if re.fullmatch(r"[A-Za-z0-9τ]+", expr) else f"({expr}){by:+d}"
+
+
+def _between(m: re.Match[str]) -> list[Piece]:
+    """``\\sum_{1 \\le t \\le T}`` → ``\\sum_{t=1}^{T}``; ``t \\geq i > k`` → ``i=k+1 … t``."""
+    a, r1, var, r2, b = m[3], m[4], m[5], m[6], m[7]
+    if r1 in _UP and r2 in _UP:
+        lo, hi = _moved(a, _UP[r1]), _moved(b, -_UP[r2])
+    elif r1 in _DOWN and r2 in _DOWN:
+        lo, hi = _moved(b, _DOWN[r2]), _moved(a, -_DOWN[r1])
+    else:  # a ≤ t ≥ b: no range; left for the parser to report
+        return [m.span()]
+    return [m.span(1), "_{" + var + "=" + lo + "}^{" + hi + "}"]
+
+
 def rewrite(source: str) -> tuple[str, list[int]]:
     """``source`` in the grammar's spellings, and the original column of each character."""
     t = Text(source)
@@ -170,12 +218,16 @@ def rewrite(source: str) -> tuple[str, list[int]]:
     _unwrap(t, _WORDS, keep=lambda inner: not re.fullmatch(r"[A-Za-z]+", inner.strip()))
     _unwrap(t, _BOLD, keep=lambda inner: inner.strip() == "1")
     t.sub(_TAU, lambda m: ["τ"])
+    t.sub(_THETA, lambda m: ["θ"])
+    t.sub(_PHI, lambda m: ["φ"])
+    t.sub(_BETWEEN, _between)
     t.sub(_TIME, lambda m: ["_{", m.span(1), "}"])
     for m in reversed(list(_PARTIAL.finditer(t.text))):
         end = _group_end(t.text, m.end())
         if end is not None:
             t.splice(m.start(), end, ["\\partial ", (m.end() + 1, end - 1)])
     _nabla(t)
+    _scaled(t)
     _powers(t)
     _hyperbolic(t)
     t.sub(_SLASH_D, lambda m: [m.span(1), "/\\partial "])  # ∂E/do, as some pages type it

@@ -8,7 +8,6 @@ that the checkers resolve against a graph, and the error of a formula that does 
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
@@ -52,8 +51,10 @@ class Num:
 
 @dataclass(frozen=True)
 class Ref:
-    """A name as written: ``base`` and an index ``("abs", n)`` or ``("var", "t", offset)``;
-    ``written`` is the token as typed (``s1``, ``s_1``), which the comparisons ignore."""
+    """A name as written: ``base`` and an index ``("abs", n)``, ``("var", "t", offset)`` or
+    ``("lin", ((var, coefficient), …), offset)`` (``o_{T+t-i}``: step variables and T added
+    and subtracted); ``written`` is the token as typed (``s1``, ``s_1``), which the
+    comparisons ignore."""
 
     base: str
     index: tuple | None
@@ -130,6 +131,7 @@ class Chain:
 
     sides: tuple
     condition: Condition | None = None
+    defines: tuple | None = None  # (name, i): "… =: J_t" or "J_t := …" names side i
 
 
 def rebuild(tree: object, visit: Callable[[object], object | None]) -> object:
@@ -167,16 +169,43 @@ def named(tree: object, names: Collection[str]) -> object:
             return _letters(name(node), names)
         if isinstance(node, Deriv):  # ∂X/∂Y names one node by one: no product to split
             return dataclasses.replace(node, num=name(node.num), den=name(node.den))
-        if isinstance(node, Call) and node.name in names and not node.prime and \
-                not node.slot and len(node.args) > 1 and all(isinstance(a, Ref) for a in node.args):
-            return Ref(node.name, None, node.column)  # E(y, ŷ): the model's E, arguments named
-        return None
+        if isinstance(node, Op) and node.op == "juxt" and (call := _glued(node, names)):
+            return rebuild(call, visit)  # Wdiag[f'(net)]: W diag(f'(net)), as printed
+        if isinstance(node, DerivCall) and (ref := node_of(node.call)) is not None:
+            return Deriv(ref, name(node.den))  # ∂l(o_t, y_t)/∂o_t: the node l_t by o_t
+        return node_of(node) if isinstance(node, Call) else None
+
+    def node_of(call: Call) -> Ref | None:
+        """E(y, ŷ): the model's E, its arguments named; l(o_t, y_t): the node l_t."""
+        if call.name not in names or call.prime or call.slot or len(call.args) < 2 or \
+                not all(isinstance(a, Ref) for a in call.args):
+            return None
+        steps = {a.index for a in call.args if a.index is not None}
+        # one step in every argument: that step's node; several (L(x_1, …, x_T)): the whole
+        return Ref(call.name, steps.pop() if len(steps) == 1 else None, call.column)
 
     return rebuild(tree, visit) if names else tree
 
 
 _WORDS = frozenset({"delta", "yhat", "sum", "prod", "diag", "outer", "softmax", "tanh", "sigmoid",
                     "sigma", "relu", "step", "exp", "log", "cosh", "sech", "T", "I"})
+
+
+_GLUED = ("diag", "tanh", "sigmoid", "softmax", "exp", "log")
+
+
+def _glued(node: Op, names: Collection[str]) -> object | None:
+    """``Wdiag[x]``, a model's name and a function's run together before its bracket (as
+    hanbingtao prints it): W diag(x), when W is the model's and Wdiag is not."""
+    ref, arg = node.args
+    if not isinstance(ref, Ref) or ref.index is not None or ref.base in names:
+        return None
+    for fn in _GLUED:
+        head = ref.base[:-len(fn)]
+        if ref.base.endswith(fn) and head in names:
+            left = Ref(head, None, ref.column, head)
+            return Op("juxt", (left, Call(fn, False, (arg,), ref.column + len(head))))
+    return None
 
 
 def _letters(ref: Ref, names: Collection[str]) -> object:
@@ -207,6 +236,21 @@ def _letters(ref: Ref, names: Collection[str]) -> object:
     return out
 
 
+MAX_HADAMARD = 8  # s^{⊙n}: written out as s ⊙ … ⊙ s
+
+
+def hadamard_power(x: object, n: int, column: int) -> object:
+    """``x^{⊙n}``, the elementwise power, as x ⊙ … ⊙ x."""
+    if not 1 <= n <= MAX_HADAMARD:
+        error = BpttError(f"the elementwise power ^{{⊙{n}}} must be from 1 to {MAX_HADAMARD}")
+        error.column = column
+        raise error
+    out = x
+    for _ in range(n - 1):
+        out = Op("⊙", (out, x))
+    return out
+
+
 def deriv_call(a: object, b: object) -> object | None:
     """ASCII ``df(a1, …, an)/dx`` (in a product, the last factor before the /): the partial
     of f by the argument that x names, or None."""
@@ -225,101 +269,3 @@ def deriv_call(a: object, b: object) -> object | None:
         inner = deriv_call(a.args[1], b)
         return None if inner is None else Op(a.op, (a.args[0], inner))
     return None
-
-
-def renumber(tree: object, first: int) -> object:
-    """``tree`` written with steps counted from ``first`` (d2l's h_1 … h_T) read in the
-    model's steps 0 … T-1: every step number, and every index or bound in T (h_T, Σ_{t=1}^T)
-    moves down by ``first``; a step variable (t, k, t-1) is already in the model's steps
-    once its bounds are.
-
-        >>> from bptt_sym.syntax.formula import parse
-        >>> print(renumber(parse("dL/dh_T = sum_{t=1}^{T} h_1"), 1).sides[1].hi)
-        Op(op='-', args=(Ref(base='T', index=None, column=21), Num(value='1')))
-    """
-    def visit(node: object) -> object | None:
-        if isinstance(node, Ref) and node.index is not None:
-            return dataclasses.replace(node, index=_shifted(node.index, first))
-        if isinstance(node, (Sum, Prod)):
-            return dataclasses.replace(node, lo=_bound(node.lo, first), hi=_bound(node.hi, first),
-                                       body=rebuild(node.body, visit))
-        return None
-
-    return rebuild(tree, visit) if first else tree
-
-
-def _shifted(index: tuple, first: int) -> tuple:
-    if index[0] == "abs":
-        return ("abs", index[1] - first)
-    if index[0] == "var" and index[1] == "T":
-        return ("var", "T", index[2] - first)
-    if index[0] == "name" and len(index) > 2:
-        return (*index[:2], _shifted(index[2], first))
-    return index
-
-
-def _bound(bound: object, first: int) -> object:
-    """A sum's bound in the model's steps: a number or an expression in T moves down."""
-    if bound is None:
-        return None
-    if isinstance(bound, Num) and re.fullmatch(r"-?\d+", bound.value):
-        return Num(str(int(bound.value) - first))
-    if _variables(bound) <= {"T"}:
-        return Op("-", (bound, Num(str(first))))
-    return bound
-
-
-def _variables(tree: object) -> set[str]:
-    if isinstance(tree, Ref):
-        return {tree.base} if tree.index is None else {tree.base, "index"}
-    if isinstance(tree, tuple):
-        return set().union(*(_variables(t) for t in tree)) if tree else set()
-    if dataclasses.is_dataclass(tree) and not isinstance(tree, type):
-        return set().union(*(_variables(getattr(tree, f.name)) for f in dataclasses.fields(tree)
-                             if f.name not in ("column", "written")))
-    return set()
-
-
-def free_tau(tree: object) -> object:
-    """τ bound by no sum is the sequence length, as Goodfellow et al. write it
-    (h^{(τ)} is the last state): its index becomes T."""
-    def bound(t: object) -> bool:
-        if isinstance(t, (Sum, Prod)):
-            return t.var == "τ" or bound(t.body)
-        if isinstance(t, tuple):
-            return any(bound(x) for x in t)
-        if dataclasses.is_dataclass(t) and not isinstance(t, type):
-            return any(bound(getattr(t, f.name)) for f in dataclasses.fields(t))
-        return False
-
-    def swap(t: object) -> object | None:
-        if isinstance(t, Ref) and t.index is not None and t.index[:2] == ("var", "τ"):
-            return dataclasses.replace(t, index=("var", "T", t.index[2]))
-        return None
-
-    return tree if bound(tree) else rebuild(tree, swap)
-
-
-def free_steps(tree: object, bound: frozenset[str] = frozenset()) -> set[str]:
-    """The step variables of ``tree`` that no sum or product binds (T is the length).
-
-        >>> from bptt_sym.syntax.formula import parse
-        >>> sorted(free_steps(parse("h_t = f(x_t, h_{t-1}) + sum_k s_k").sides))
-        ['t']
-    """
-    if isinstance(tree, Ref):
-        index = tree.index[2] if tree.index and tree.index[0] == "name" and len(tree.index) > 2 \
-            else tree.index
-        if index and index[0] == "var" and index[1] != "T" and index[1] not in bound:
-            return {index[1]}
-        return set()
-    if isinstance(tree, (Sum, Prod)):
-        inner = free_steps(tree.body, bound | {tree.var})
-        return inner | free_steps((tree.lo, tree.hi), bound)
-    if isinstance(tree, tuple):
-        return set().union(*(free_steps(t, bound) for t in tree)) if tree else set()
-    if dataclasses.is_dataclass(tree) and not isinstance(tree, type):
-        return set().union(*(free_steps(getattr(tree, f.name), bound)
-                             for f in dataclasses.fields(tree)
-                             if f.name not in ("column", "written")))
-    return set()

@@ -22,6 +22,11 @@ def _index_text(index: tuple | None) -> str:
         return ""
     if index[0] == "abs":
         return f"_{index[1]}" if index[1] >= 0 else f"_{{{index[1]}}}"
+    if index[0] == "lin":
+        _, terms, off = index
+        text = "".join(f"{'+' if c > 0 else '-'}{abs(c) if abs(c) != 1 else ''}{v}"
+                       for v, c in terms)
+        return "_{" + text.lstrip("+") + (f"{off:+d}" if off else "") + "}"
     _, var, off = index
     return f"_{var}" if off == 0 else f"_{{{var}{off:+d}}}"
 

@@ -15,6 +15,7 @@ from lark import Token
 
 from bptt_sym.errors import BpttError
 from bptt_sym.syntax.nodes import Ref
+from bptt_sym.syntax.steps import index_of
 
 __all__ = ["IDX", "SPECIAL", "SUBSCRIPT", "SUPERSCRIPT", "read_ref"]
 
@@ -31,8 +32,9 @@ _BASES = (("\\widehat{y}", "yhat"), ("\\hat{y}", "yhat"), ("\\hat y", "yhat"), (
           ("y\u0302", "yhat"), ("\\delta", "delta"), ("δ", "delta"))
 _BOLD = re.compile(r"^\\(?:mathbf|boldsymbol|bm|vec)\{(.*?)\}")
 SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
-_NAME = re.compile(r"^([A-Za-zσ]+?)(" + IDX + r")?$")
+_NAME = re.compile(r"^([A-Za-zσθφ]+?)(" + IDX + r")?$")
 _VAR_INDEX = re.compile(r"^([A-Za-zτ])\s*(?:([+-])\s*(\d+))?$")
+_LINEAR = re.compile(r"[+-]?(?:[A-Za-zτ]|\d+)(?:[+-](?:[A-Za-zτ]|\d+)){1,5}")
 
 
 def _index(text: str) -> tuple | None:
@@ -42,7 +44,7 @@ def _index(text: str) -> tuple | None:
     m = re.fullmatch(r"_([A-Za-z]{1,8})([₋₀-₉ₜₖⱼᵢ₊]+)", text)
     if m:  # w_h₀: a subscripted name at a step, in Unicode
         return ("name", m[1], _step_index(m[2]))
-    text = text.translate(SUBSCRIPT).lstrip("_").strip("{}").replace(" ", "")
+    text = text.translate(SUBSCRIPT).lstrip("_").strip("{}").replace(" ", "").replace("−", "-")
     if re.fullmatch(r"-?\d+", text):
         return ("abs", int(text))
     if re.fullmatch(r"[A-Za-z]{2,8}", text):
@@ -51,6 +53,16 @@ def _index(text: str) -> tuple | None:
     if m:  # w_h_0, W_{hh,t-1}: a subscripted name at a step
         return ("name", m[1], _step_index(m[2]))
     m = _VAR_INDEX.match(text)
+    if m is None and _LINEAR.fullmatch(text):  # T+t-i, t-k+1: variables added and subtracted
+        terms: dict[str, int] = {}
+        off = 0
+        for sign, term in re.findall(r"([+-]?)([A-Za-zτ]|\d+)", text):
+            k = -1 if sign == "-" else 1
+            if term.isdigit():
+                off += k * int(term)
+            else:
+                terms[term] = terms.get(term, 0) + k
+        return index_of(terms, off)
     if m is None and re.fullmatch(r"(?:[A-Za-z][+-]?\d*|\d+),?[a-z]{1,2}", text):
         raise BpttError(f"cannot read the index {text!r}: an index of one entry (h_{{t,i}}, "
                         "ŷ_{3j}) is not read; write the formula for whole vectors and matrices")
@@ -82,6 +94,8 @@ def read_ref(tok: Token) -> Ref:
     base, idx = (m[1], m[2]) if m else (str(tok), None)
     if base.endswith(("_",)):
         base = base[:-1]
+    if base == "theta":  # θ typed in ASCII
+        base = "θ"
     try:
         index = _index(idx or "")
     except BpttError as exc:  # the parse error points at the name

@@ -43,6 +43,7 @@ class Case:
     text: str = ""  # the formula as the checker is given it, when not the TOML text as is
     options: dict = field(default_factory=dict)  # check(): activation=…, bias=True, …
     first: int = 0  # the step number the source gives its first step (d2l: h_1 is the first)
+    context: str = ""  # a formula of the same source before it that defines a name it uses
 
     def model_arg(self) -> str:
         return self.model if "/" not in self.model else str(ROOT / self.model)

@@ -16,6 +16,8 @@ layout (column vectors; W^T multiplies a gradient from the left).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import autograd.numpy as anp
 import numpy as np
 from autograd import grad, jacobian
@@ -597,3 +599,12 @@ CASES: dict[str, Case] = {
     # dh_t/dw_h = df/dw_h + df/dh_{t-1} dh_{t-1}/dw_h
     "d2lzh2021-recur": Case(GENERAL, T, recur_sides, first=1),
 }
+
+# Part 2's Jacobians are in the book's denominator layout (d_{h_t} h_{t+1} = W_hh^T): the
+# checker reads them so with layout="denominator" (`check --layout denominator`).  The 2023
+# edition and d2l-zh 2017 write dh_t/dW_hx for the partial through step t's copy alone
+# (dh_t/dW_hx = x_t^T): partials="local".  The 2019/2020 texts mean the total d_{W_hh} h_t.
+for _key, _case in CASES.items():
+    if _case.model in (LINEAR, LINEAR_SUM, ZH_PHI):
+        local = {"partials": "local"} if _case.model != LINEAR_SUM else {}
+        CASES[_key] = replace(_case, options={**_case.options, "layout": "denominator", **local})

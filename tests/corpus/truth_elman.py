@@ -820,7 +820,7 @@ CASES: dict[str, Case] = {
     # interactiveprimer
     "ip-step1": Case(PRIMER, 4, ip_step1, first=1),
     "ip-step2": Case(PRIMER, 4, ip_step2, first=1),
-    "ip-step3": Case(PRIMER, 4, ip_step3, first=1),
+    "ip-step3": Case(PRIMER, 4, ip_step3, first=1, context="ip-step2"),  # J_t =: of step 2
     # Pascanu et al. 2013
     "pascanu-eq1": Case(
         PASCANU, 4, first=1, options=SIGMOID,
