@@ -17,29 +17,24 @@ from tests.test_corpus_truth import CASES
 
 FORMULAS = formulas()
 
-# What the checker answers instead of reading the formula, by formula id (not yet read):
-# component indices (h_{t+1, i}, ŷ_{3j}, o_i^{(t)}, (∇L)_i, net_j^t, |V|), an ellipsis between
-# pairs of factors (hanbingtao's W diag[…] W diag[…] … ), a time superscript after a subscript
-# (δ_2^{(3)}), a conditional probability p(y | x), and names the source uses that its model
-# lacks (CS224n's W for W_hh, WildML's o_t for ŷ_t): each message says which.
+# What the checker answers instead of reading the formula, by formula id.  Outside the model:
+# names the source uses that its model file lacks (CS224n's W for W_hh, WildML's o_t for ŷ_t,
+# cv193352's g(x)), a conditional probability p(y | x) (gf-10.12), Goodfellow's indicator
+# 1_{i,y} of a class index (gf-10.18), |V| and J^{(t)}(θ) (cs224n-loss).  Not read yet: an
+# ellipsis between pairs of factors (W diag[…] W diag[…] …), a step as a bare superscript
+# (net_j^t), a time superscript after a subscript (δ_2^{(3)}).  Each message says which.
 NOT_READ: dict[str, str] = {
     'cs224n-dEdW': 'unknown name W; known: the weights W_hh, W_hx, W_S (and thei',
     'cs224n-dEdW-double': 'unknown name W; known: the weights W_hh, W_hx, W_S (and thei',
     'cs224n-jacobian-product': 'unknown name W; known: the weights W_hh, W_hx, W_S (and thei',
     'cs224n-loss': "syntax error at column 30: unexpected '|'",
-    'cv193352-component': "syntax error at column 1: cannot read the index 't+1,i'",
-    'cv193352-element': "syntax error at column 16: cannot read the index 't+1,i'",
-    'cv193352-element-rev2': "syntax error at column 16: cannot read the index 't+1,i'",
+    'cv193352-component': 'unknown function g; known: the weights U, W, V',
     'gf-10.12-10.14': "syntax error at column 8: unexpected '\\\\'",
     'gf-10.18': 'an entry of a bracket, (…)_i, is not read',
-    'gf-10.24': 'o_i at a step is one entry of o: an index of one entry is not read',
-    'gf-10.25-10.26': 'h_i at a step is one entry of h: an index of one entry is not read',
-    'gf-10.27-10.28': 'h_i at a step is one entry of h: an index of one entry is not read',
     'hbt-3.1': 'an ellipsis (…, \\ldots, \\cdots) in a product is read after two factors',
     'hbt-dE-dwji': "syntax error at column 72: unexpected '^'; expected '}'",
     'wildml-code-model': 'unknown name o; known: the weights U, W, V (and their step c',
     'wildml-delta': "syntax error at column 9: unexpected '_'",
-    'wildml-y3j': "syntax error at column 1: cannot read the index '3j'",
 }
 
 

@@ -39,6 +39,8 @@ from bptt_sym.check.kinks import POOL, Coverage, cover
 from bptt_sym.check.truth_matrix import DPS, MPoint
 from bptt_sym.check.values import Values
 from bptt_sym.errors import UsageError
+from bptt_sym.graph.entries import entry_bounds, free_entries
+from bptt_sym.graph.entries import read as read_entries
 from bptt_sym.graph.matrix import ELMAN
 from bptt_sym.graph.names import default_shapes, free_variables, steps_text
 from bptt_sym.graph.resolve import InvalidFormula
@@ -94,6 +96,7 @@ class MatrixJudge:
     points: list[Values] = field(init=False)
     deadline: float | None = field(init=False, default=None)
     condition: Condition | None = field(init=False, default=None)
+    entries: dict[str, str] = field(init=False, default_factory=dict)  # free entry letters
     base: int = field(init=False)
     rng: random.Random = field(init=False, repr=False)
 
@@ -116,6 +119,12 @@ class MatrixJudge:
             self.points.append(self._draw(self.shapes[j % len(self.shapes)], wide=j % 2 == 1))
         return self.points[i]
 
+    def _entries_at(self, i: int) -> list[dict[str, int]]:
+        """Every entry of the free entry letters at point ``i`` (its sizes), from 1."""
+        dims = self.point(i).dims
+        ranges = [range(1, (dims[d] if d != "1" else 1) + 1) for d in self.entries.values()]
+        return [dict(zip(self.entries, combo)) for combo in itertools.product(*ranges)]
+
     def assignments(self, free: tuple[str, ...]) -> list[dict[str, int]]:
         """Every value of the free step variables that satisfies the equation's condition."""
         steps = range(self.names.steps)
@@ -128,8 +137,8 @@ class MatrixJudge:
         found = []
         for env in self.assignments(free):
             try:
-                side(lhs, self.names, env)
-                side(rhs, self.names, env)
+                side(lhs, self.names, {**env, **dict.fromkeys(self.entries)})
+                side(rhs, self.names, {**env, **dict.fromkeys(self.entries)})
             except OutOfRange:
                 continue
             found.append(env)
@@ -160,7 +169,8 @@ class MatrixJudge:
         formula's kink arguments noted in ``coverage``."""
         if self.deadline is not None and time.process_time() > self.deadline:
             raise TimeoutError
-        pairs = [(i, env) for i in chosen for env in envs]
+        pairs = [(i, {**env, **at}) for i in chosen for env in envs
+                 for at in self._entries_at(i)]
         if first is not None and first in pairs:
             pairs.remove(first)
             pairs.insert(0, first)
@@ -233,14 +243,19 @@ def _step_range(judge: MatrixJudge, lhs: object, rhs: object,
 def _decide(judge: MatrixJudge, chain: Chain) -> tuple:
     names = judge.names
     sides = list(chain.sides)
+    sides = [read_entries(s, names) for s in sides]
     cond = chain.condition
-    free = free_variables(sides, names, [cond.left, cond.right] if cond else [])
-    judge.condition = cond
+    entries = free_entries(tuple(sides), names)
+    free = tuple(v for v in free_variables(sides, names, [cond.left, cond.right] if cond else [])
+                 if v not in entry_bounds(tuple(sides), names) and v not in entries)
+    judge.condition, judge.entries = cond, entries
     try:
         verdict, message, *rest = _decide_sides(judge, sides, free)
     finally:
-        judge.condition = None
-    powers = entrywise_powers(tuple(sides), names, free)
+        judge.condition, judge.entries = None, {}
+    if entries and verdict == "holds":
+        message += f"; for every entry {', '.join(entries)} (counted from 1)"
+    powers = entrywise_powers(tuple(sides), names, free + tuple(entries))
     if powers and verdict in ("holds", "fails"):  # say which reading of s_t^2 was taken
         message += f"; {', '.join(powers)} of a vector read entry by entry (a matrix power " \
                    "needs a square matrix; s^{⊙2} says entry by entry)"
@@ -255,7 +270,7 @@ def _decide_sides(judge: MatrixJudge, sides: list[object], free: tuple[str, ...]
     shapes = []
     for part in sides:
         try:
-            shapes.append(shape_of(part, names, free))
+            shapes.append(shape_of(part, names, free + tuple(judge.entries)))
         except ShapeError as exc:
             diagnosis = (Diagnosis("shape", f"shape mismatch: {exc}"),)
             diagnosis += tuple(explain_matrix(sides[0], part, names, free, judge.holds,

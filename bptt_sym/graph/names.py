@@ -14,10 +14,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
-
-import numpy as np
-from flint import fmpq
 
 from bptt_sym.errors import UsageError
 from bptt_sym.graph.matrix import model_sizes
@@ -312,14 +308,6 @@ def whole(node: object, env: Mapping[str, int | None], steps: int) -> int | None
     return None
 
 
-def identity_like(v: np.ndarray) -> np.ndarray:
-    out = np.empty(v.shape, dtype=object)
-    for i in range(v.shape[0]):
-        for j in range(v.shape[1]):
-            out[i, j] = fmpq(1) if i == j else fmpq(0)
-    return out
-
-
 def is_gradient(node: object, names: MatrixNames) -> bool:
     """∂(scalar)/∂(vector): a gradient that may stand as a row at the head of a chain."""
     return isinstance(node, Deriv) and names.shape(node.num.base) == SCALAR and \
@@ -332,21 +320,6 @@ def is_jacobian(node: object, names: MatrixNames) -> bool:
         is_vector(names.shape(r.base)) for r in (node.num, node.den))
 
 
-def diag_of(v: np.ndarray) -> np.ndarray:
-    """diag(v) with exact zeros off the diagonal (``np.diag`` fills in the int 0, which is
-    not a number of the decision)."""
-    out = np.full((len(v), len(v)), fmpq(0), dtype=object)
-    for i in range(len(v)):
-        out[i, i] = v[i, 0]
-    return out
-
-
-def exact(text: str) -> fmpq:
-    """A number as written, exactly (1.5 is 3/2)."""
-    r = Fraction(text)
-    return fmpq(r.numerator, r.denominator)
-
-
 def is_vector(shape: tuple) -> bool:
     """A column or a row (not a number, not a matrix, not a tensor)."""
     return len(shape) == 2 and shape != SCALAR and "1" in shape
@@ -357,21 +330,43 @@ def length(shape: tuple) -> str:
     return shape[0] if shape[1] == "1" else shape[1]
 
 
-class Integers:
-    """The 'point' of a sum's bounds: only whole numbers and step variables."""
+def derivative_items(names: MatrixNames, node: Deriv, env: Mapping[str, int | None]
+                     ) -> tuple[Item, Item]:
+    """What ∂num/∂den names: two items, or an error that says why it is no derivative the
+    model has (of a weight or an input, by a step number, of a named adjoint …)."""
+    num, den = (names.item(r, env) for r in (node.num, node.den))
+    if names.partials == "local" and den.kind == "weight" and num.kind == "value" \
+            and node.num.index is not None and num.step is not None and num.step >= 0:
+        den = names.item(Ref(den.base, ("abs", num.step), node.den.column), env)
+    if num.kind == "delta" or den.kind == "delta":
+        ref = node.num if num.kind == "delta" else node.den
+        raise InvalidFormula(f"{adjoint_stands(names, ref.base)}; write derivatives of nodes "
+                             f"({adjoint_examples(names, ref.base)}) instead", ref.column)
+    if "zero" in (num.kind, den.kind):
+        ref = node.num if num.kind == "zero" else node.den
+        raise OutOfRange(f"{show(ref)} is 0 in this model (its initial value is zero): "
+                         "it is no variable and is not computed", ref.column)
+    if num.kind in ("weight", "copy") or (num.kind == "value" and num.base in
+                                           names.spec.inputs + names.spec.targets):
+        raise InvalidFormula(f"∂{show(node.num)}/…: {show(node.num)} is not computed by the "
+                             "model; derivatives are taken of its nodes", node.num.column)
+    if num.kind == "int" or den.kind == "int":
+        raise InvalidFormula("a derivative of or by a step number", node.num.column)
+    if "identity" in (num.kind, den.kind):
+        ref = node.num if num.kind == "identity" else node.den
+        raise InvalidFormula("a derivative of or by I (the identity): derivatives are taken "
+                             "of the model's nodes by its nodes and weights", ref.column)
+    return num, den
 
-    def value(self, item: Item) -> object:
-        raise InvalidFormula(f"a bound must be a whole number, not {item.name}")
 
-    def derivative(self, num: Item, den: Item) -> object:
-        raise InvalidFormula("a bound must be a whole number, not a derivative")
+def adjoint_stands(names: MatrixNames, name: str) -> str:
+    """``δ_t stands for ∂E/∂z_t``."""
+    ref = Ref(name, ("var", "t", 0), 0)
+    return f"{show(ref)} stands for ∂{names.spec.loss}/∂{names.adjoint[name]}_t"
 
-    def function(self, name: str, v: object, prime: bool) -> object:
-        raise InvalidFormula(f"a bound must be a whole number, not a value of {name}")
 
-    def softmax(self, v: object) -> object:
-        raise InvalidFormula("a bound must be a whole number, not a value of softmax")
-
-    def identity(self, shape: tuple[str, str]) -> object:
-        raise InvalidFormula("a bound must be a whole number, not a matrix")
-    zeros = identity
+def adjoint_examples(names: MatrixNames, name: str) -> str:
+    """Derivatives of nodes to write instead of one of the named adjoint ``name``."""
+    out = [f"∂{names.spec.loss}/∂{names.adjoint[name]}_t"]
+    out += [f"∂{s}_t/∂{s}_{{t-1}}" for s in names.spec.states[:1]]
+    return ", ".join(out)

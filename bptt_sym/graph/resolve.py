@@ -80,6 +80,10 @@ def _step(ref: Ref, env: Mapping[str, int], steps: int | None = None) -> int | N
 
 
 def _symbol(ref: Ref, graph: Graph, env: Mapping[str, int]) -> sp.Expr:
+    if getattr(ref, "entry", ()):
+        raise InvalidFormula(f"{ref.written or ref.base}: an index of one entry is for the "
+                             "vectors and matrices of a matrix model; every name of this model "
+                             "is one number", ref.column)
     if ref.base == "T" and ref.index is None and sp.Symbol("T") not in graph.nodes:
         return sp.Integer(graph.steps)  # the number of steps (1/T Σ_t …)
     step = _step(ref, env, graph.steps)

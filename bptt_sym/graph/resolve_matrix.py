@@ -31,16 +31,16 @@ import numpy as np
 from flint import fmpq
 
 from bptt_sym.errors import BpttError
+from bptt_sym.graph import entries as _entries
 from bptt_sym.graph import names as _names
 from bptt_sym.graph.chain_product import chain_tree
+from bptt_sym.graph.exact import Integers, diag_of, exact, identity_like
 from bptt_sym.graph.names import (
     SCALAR,
     Item,
     MatrixNames,
     OutOfRange,
     Shape,
-    diag_of,
-    exact,
     is_vector,
     length,
 )
@@ -106,32 +106,22 @@ class Walk:
             raise InvalidFormula("I (the identity) is not known here; write diag(1) of a "
                                  "vector or leave the factor out", node.column)
         shape = self.names.shape(item.base)
-        return shape, (self.point.value(item) if self.point else None)
+        value = self.point.value(item) if self.point else None
+        if node.entry:  # h_{t+1,i}: one entry, a number
+            at = _entries.entry_values(node, env)
+            if value is None or None in at:
+                return SCALAR, None
+            return SCALAR, _entries.pick(value, shape, at, node, self.point.dims)
+        return shape, value
 
     def _deriv(self, node: Deriv, env: Mapping[str, int | None]) -> tuple[Shape, object]:
-        num, den = (self.names.item(r, env) for r in (node.num, node.den))
-        if self.names.partials == "local" and den.kind == "weight" and num.kind == "value" \
-                and node.num.index is not None and num.step is not None and num.step >= 0:
-            den = self.names.item(Ref(den.base, ("abs", num.step), node.den.column), env)
-        if num.kind == "delta" or den.kind == "delta":
-            ref = node.num if num.kind == "delta" else node.den
-            raise InvalidFormula(f"{self._adjoint_text(ref.base)}; write derivatives of nodes "
-                                 f"({self._examples(ref.base)}) instead", ref.column)
-        if "zero" in (num.kind, den.kind):
-            ref = node.num if num.kind == "zero" else node.den
-            raise OutOfRange(f"{show(ref)} is 0 in this model (its initial value is zero): "
-                             "it is no variable and is not computed", ref.column)
-        if num.kind in ("weight", "copy") or (num.kind == "value" and num.base in
-                                               self.names.spec.inputs + self.names.spec.targets):
-            raise InvalidFormula(f"∂{show(node.num)}/…: {show(node.num)} is not computed by the "
-                                 "model; derivatives are taken of its nodes", node.num.column)
-        if num.kind == "int" or den.kind == "int":
-            raise InvalidFormula("a derivative of or by a step number", node.num.column)
-        if "identity" in (num.kind, den.kind):
-            ref = node.num if num.kind == "identity" else node.den
-            raise InvalidFormula("a derivative of or by I (the identity): derivatives are taken "
-                                 "of the model's nodes by its nodes and weights", ref.column)
+        num, den = _names.derivative_items(self.names, node, env)
         ns, ds = self.names.shape(num.base), self.names.shape(den.base)
+        if node.num.entry or node.den.entry:  # ∂h_{t+1,i}/∂h_{t,j}, ∂L/∂o_i, ∇_V o_i
+            at = [_entries.entry_values(r, env) for r in (node.num, node.den)]
+            value = self.point.derivative(num, den) if self.point and None not in \
+                at[0] + at[1] else None
+            return _entries.pick_derivative(value, at[0], at[1], ns, ds)
         if ns == SCALAR:
             shape = ds
         elif is_vector(ns) and (is_vector(ds) or ds == SCALAR):  # columns or rows: the Jacobian
@@ -215,7 +205,7 @@ class Walk:
                 return shape, None
             if n < 0:
                 raise InvalidFormula("a negative power of a matrix is its inverse: not read")
-            out = _names.identity_like(v) if v is not None else None
+            out = identity_like(v) if v is not None else None
             for _ in range(n if v is not None else 0):
                 out = out.dot(v)
             return shape, out
@@ -225,6 +215,8 @@ class Walk:
 
     def _call(self, node: Call, env: Mapping[str, int | None]) -> tuple[Shape, object]:
         name = node.name
+        if name not in ("outer", "diag", "sum", "softmax", "prod"):
+            self._elementwise(node)  # an unknown function is named before its arguments
         parts = [self(a, env) for a in node.args]
         if name == "outer":
             if len(parts) != 2 or any(s[1] != "1" for s, _ in parts):
@@ -269,17 +261,6 @@ class Walk:
         """φ, d2l's name of the activation, is the model's f where it has no φ."""
         return node.name == "φ" and "f" in self.names.activations
 
-    def _adjoint_text(self, name: str) -> str:
-        """``δ_t stands for ∂E/∂z_t``."""
-        ref = Ref(name, ("var", "t", 0), 0)
-        return f"{show(ref)} stands for ∂{self.names.spec.loss}/∂{self.names.adjoint[name]}_t"
-
-    def _examples(self, name: str) -> str:
-        """Derivatives of nodes to write instead of one of the named adjoint ``name``."""
-        out = [f"∂{self.names.spec.loss}/∂{self.names.adjoint[name]}_t"]
-        out += [f"∂{s}_t/∂{s}_{{t-1}}" for s in self.names.spec.states[:1]]
-        return ", ".join(out)
-
     def _elementwise(self, node: Call) -> Callable:
         name = node.name
         if name in self.names.activations or self._phi(node):
@@ -297,7 +278,13 @@ class Walk:
     def _sum(self, node: Sum, env: Mapping[str, int | None]) -> tuple[Shape, object]:
         if self.point is None:
             return self(node.body, {**env, node.var: None})[0], None
-        terms = [self._term(node, env, t) for t in self._range(node, env)]
+        size = _entries.dims_of(node.body, self.names).get(node.var)
+        if size is not None:  # Σ_{k=1}^{n} W_{ik} h_{t,k}: over every entry
+            _entries.check_bounds(node, self.names, env)
+            ks = range(1, self.point.dims[size] + 1) if size != "1" else range(1, 2)
+        else:
+            ks = self._range(node, env)
+        terms = [self._term(node, env, t) for t in ks]
         if not terms:
             shape = Walk(self.names)(node.body, {**env, node.var: None})[0]
             return shape, self.point.zeros(shape)
@@ -346,7 +333,7 @@ class Walk:
 
     def _bound(self, node: object, env: Mapping[str, int]) -> int:
         saved = self.point
-        self.point = _names.Integers()
+        self.point = Integers()
         try:
             shape, v = self(node, env)
         finally:

@@ -100,6 +100,7 @@ _LEFT_DOT = re.compile(r"\\left\s*\.")
 _D = re.compile(r"\\(?:mathrm|text|operatorname|mathit|rm)\s*\{\s*d\s*\}\s*")
 _WORDS = "mathrm|textrm|text|mathit|mathsf|textit|operatorname|rm|mbox|mathcal|mathscr"
 _BOLD = "mathbf|boldsymbol|bm|vec|pmb|mathbfit|symbf"
+_TIME_T = re.compile(r"\^\s*\{\s*\(\s*([^(){}]+?)\s*\)\s*\^\s*(?:\\top|T|\{\s*\\top\s*\})\s*\}")
 _TIME = re.compile(r"\^\s*\{\s*\(\s*([^(){}]+?)\s*\)\s*\}")
 _PARTIAL = re.compile(r"\\partial\s*(?=\{)")
 _NABLA = re.compile(r"\\nabla\s*_\s*|\\partial\s*_\s*(?!\{\s*\d+\s*\})")
@@ -113,6 +114,7 @@ _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
 _HYPERBOLIC = re.compile(r"(?:\\|(?<![A-Za-z]))(sech|cosh)\s*(?=\()")
 _TAU = re.compile(r"\\tau(?![A-Za-z])")
 _THETA = re.compile(r"\\theta(?![A-Za-z])")
+_E_POWER = re.compile(r"(?<![A-Za-z\\])e\s*\^\s*(?=\{)")  # e^{z}: exp(z)
 _PHI = re.compile(r"\\(?:var)?phi(?![A-Za-z])")
 _REL = (r"\s*(\\leq?(?![A-Za-z])|\\geq?(?![A-Za-z])|\\lt(?![A-Za-z])|\\gt(?![A-Za-z])|[<>≤≥]|<=|>=)"
         r"\s*")
@@ -220,7 +222,12 @@ def rewrite(source: str) -> tuple[str, list[int]]:
     t.sub(_TAU, lambda m: ["τ"])
     t.sub(_THETA, lambda m: ["θ"])
     t.sub(_PHI, lambda m: ["φ"])
+    for m in reversed(list(_E_POWER.finditer(t.text))):
+        end = _group_end(t.text, m.end())
+        if end is not None:
+            t.splice(m.start(), end, ["\\exp(", (m.end() + 1, end - 1), ")"])
     t.sub(_BETWEEN, _between)
+    t.sub(_TIME_T, lambda m: ["_{", m.span(1), "}^T"])  # h^{(t)^\top}: (h^{(t)})ᵀ
     t.sub(_TIME, lambda m: ["_{", m.span(1), "}"])
     for m in reversed(list(_PARTIAL.finditer(t.text))):
         end = _group_end(t.text, m.end())

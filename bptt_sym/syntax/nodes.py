@@ -60,6 +60,7 @@ class Ref:
     index: tuple | None
     column: int
     written: str = field(default="", compare=False, repr=False)
+    entry: tuple = field(default=(), repr=False)  # h_{t,i}: entry indices, from 1
 
 
 @dataclass(frozen=True)

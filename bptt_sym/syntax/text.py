@@ -33,6 +33,10 @@ def _index_text(index: tuple | None) -> str:
 
 def _name_text(ref: Ref) -> str:
     base = {"yhat": "ŷ", "delta": "δ"}.get(ref.base, ref.base)
+    if ref.entry:  # h_{t+1,i}, W_{ij}
+        step = _index_text(ref.index).lstrip("_").strip("{}")
+        entries = ",".join(_index_text(e).lstrip("_").strip("{}") for e in ref.entry)
+        return f"{base}_{{{step + ',' if step else ''}{entries}}}"
     return base + _index_text(ref.index)
 
 

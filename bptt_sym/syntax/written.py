@@ -52,6 +52,12 @@ def _index(text: str) -> tuple | None:
     m = re.fullmatch(r"([A-Za-z]{1,8})[_,](.+)", text)
     if m:  # w_h_0, W_{hh,t-1}: a subscripted name at a step
         return ("name", m[1], _step_index(m[2]))
+    m = re.fullmatch(r"(.+),([a-z]|\d+)", text) or re.fullmatch(r"(\d+)([a-z])", text)
+    if m and _VAR_INDEX.match(text) is None:  # h_{t+1,i}, ŷ_{3j}: a step, then an entry
+        step = _index(m[1])
+        if step is None or step[0] not in ("abs", "var", "lin"):
+            raise BpttError(f"cannot read the index {text!r}: a step, then one entry")
+        return ("entry", step, (("abs", int(m[2])) if m[2].isdigit() else ("var", m[2], 0),))
     m = _VAR_INDEX.match(text)
     if m is None and _LINEAR.fullmatch(text):  # T+t-i, t-k+1: variables added and subtracted
         terms: dict[str, int] = {}
@@ -63,9 +69,6 @@ def _index(text: str) -> tuple | None:
             else:
                 terms[term] = terms.get(term, 0) + k
         return index_of(terms, off)
-    if m is None and re.fullmatch(r"(?:[A-Za-z][+-]?\d*|\d+),?[a-z]{1,2}", text):
-        raise BpttError(f"cannot read the index {text!r}: an index of one entry (h_{{t,i}}, "
-                        "ŷ_{3j}) is not read; write the formula for whole vectors and matrices")
     if m is None:
         raise BpttError(f"cannot read the index {text!r}")
     off = int(m[3] or 0) * (-1 if m[2] == "-" else 1)
@@ -101,6 +104,8 @@ def read_ref(tok: Token) -> Ref:
     except BpttError as exc:  # the parse error points at the name
         exc.column = tok.column
         raise
+    if index is not None and index[0] == "entry":  # h_{t+1,i}
+        return Ref(base, index[1], tok.column, str(tok), entry=index[2])
     if index is not None and index[0] == "name":
         step = index[2] if len(index) > 2 else None
         return Ref(f"{base}_{index[1]}", step, tok.column, str(tok))
