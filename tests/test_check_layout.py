@@ -108,3 +108,13 @@ def test_the_cli_partials_option(tmp_path) -> None:
     f.write_text("dE/dU = sum_t dE/dz_t dz_t/dU\n", encoding="utf-8")
     assert main(["check", str(f), "--model", "elman", "--partials", "local"]) == 0
     assert main(["check", str(f), "--model", "elman"]) == 1
+
+
+def test_a_counterexample_numbers_the_steps_as_the_document_does() -> None:
+    """With --first 1 the failing step is shown in the book's numbers (s_1 is step 1): the
+    recursion term left out makes ∂E/∂s_t wrong at every step but the last (V4)."""
+    text = r"$$\frac{\partial E}{\partial s_t} = V^\top (\hat{y}_t - y_t)$$"
+    [v] = check(text, model="elman", steps=3, first=1)
+    assert v.verdict == "fails" and v.counterexample["t"] in ("1", "2"), v.counterexample
+    [v] = check(text, model="elman", steps=3)
+    assert v.verdict == "fails" and v.counterexample["t"] in ("0", "1"), v.counterexample

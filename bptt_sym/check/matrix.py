@@ -333,7 +333,8 @@ def _decide_sides(judge: MatrixJudge, sides: list[object], free: tuple[str, ...]
 def _counterexample(judge: MatrixJudge, m: Mismatch) -> dict[str, float | str]:
     dims = judge.points[m.where].dims
     cex: dict[str, float | str] = {k: str(v) for k, v in dims.items()}
-    cex.update({k: str(v) for k, v in m.env.items()})
+    # a step as the document numbers it (--first); an entry as written, from 1
+    cex.update({k: str(v if k in judge.entries else v + judge.first) for k, v in m.env.items()})
     if judge.points[m.where].point.stand_in:
         cex["f(z)"] = judge.points[m.where].point.stand_in
     r, c = m.entry[:2] if len(m.entry) >= 2 else (m.entry[0], 0)
