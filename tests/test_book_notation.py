@@ -291,6 +291,10 @@ def test_a_right_side_of_zero_is_said_plainly() -> None:
 
 @pytest.mark.parametrize("options, text, why", [
     (ELMAN, r"$s_{t,9} = 0$", "entry 9 of s is out of range: it has 3 (H) entries"),
+    (ELMAN, r"$E_t = -\log p(y_t \mid x_t)$", "'|' is not read: a conditional probability"),
+    (ELMAN, r"$(\nabla_{s_t} E)_i = 0$", "an entry of a bracket, (…)_i, is not read"),
+    (ELMAN, r"$\delta_2^{(3)} = \frac{\partial E_3}{\partial z_2}$", "two subscripts on one"),
+    (ELMAN, r"$\frac{\partial E}{\partial s_i^t} = 0$", "a step as a bare superscript"),
     (ELMAN, r"$z_{t,i} = \sum_{k=0}^{T} W_{ik} s_{t-1,k}$", "runs over every entry"),
     (DOC, r"$s_{1,i} = 0$", "an index of one entry is for the vectors and matrices"),
     (ELMAN, r"$\frac{\partial E}{\partial s_1} = \textrm{prod}\left(\frac{\partial E}"

@@ -27,14 +27,14 @@ NOT_READ: dict[str, str] = {
     'cs224n-dEdW': 'unknown name W; known: the weights W_hh, W_hx, W_S (and thei',
     'cs224n-dEdW-double': 'unknown name W; known: the weights W_hh, W_hx, W_S (and thei',
     'cs224n-jacobian-product': 'unknown name W; known: the weights W_hh, W_hx, W_S (and thei',
-    'cs224n-loss': "syntax error at column 30: unexpected '|'",
+    'cs224n-loss': "'|' is not read: a conditional probability p(y | x), an absolute value",
     'cv193352-component': 'unknown function g; known: the weights U, W, V',
-    'gf-10.12-10.14': "syntax error at column 8: unexpected '\\\\'",
+    'gf-10.12-10.14': "'|' is not read: a conditional probability p(y | x)",
     'gf-10.18': 'an entry of a bracket, (…)_i, is not read',
     'hbt-3.1': 'an ellipsis (…, \\ldots, \\cdots) in a product is read after two factors',
-    'hbt-dE-dwji': "syntax error at column 72: unexpected '^'; expected '}'",
+    'hbt-dE-dwji': 'a step as a bare superscript (net_j^t) is not read',
     'wildml-code-model': 'unknown name o; known: the weights U, W, V (and their step c',
-    'wildml-delta': "syntax error at column 9: unexpected '_'",
+    'wildml-delta': 'two subscripts on one name (δ_2^{(3)} reads δ_2 at step 3)',
 }
 
 

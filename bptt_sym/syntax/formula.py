@@ -43,6 +43,7 @@ from bptt_sym.syntax.written import SPECIAL as _SPECIAL
 from bptt_sym.syntax.written import SUBSCRIPT as _SUBSCRIPT
 from bptt_sym.syntax.written import SUPERSCRIPT as _SUPERSCRIPT
 from bptt_sym.syntax.written import read_ref as _ref
+from bptt_sym.syntax.written import unread
 
 __all__ = ["ParseError", "Num", "Ref", "Deriv", "DerivCall", "Call", "Op", "Sum", "Prod",
            "Chain", "Condition", "parse", "named",
@@ -88,7 +89,7 @@ condition: _COMMA? FOR? sum REL sum
      | _LP sum _RP
      | _LB sum _RB
 args: arg ("," arg)*
-?arg: sum | ELLIPSIS -> ellipsis
+?arg: sum | ELLIPSIS -> ellipsis | LBRACESET args RBRACESET -> set_arg
 sumop: SUMSYM bounds product
 prodop: PRODSYM bounds product
 bounds: "_" _LB NAME _EQ sum _RB "^" atom -> range
@@ -110,6 +111,8 @@ SLOT.3: /∂[₀-₉]+/ | /\\partial_\{\s*\d+\s*\}/
 NAME: /(?:[A-Za-zσθφ]+|SPECIAL)IDX?/
 NUMBER: /(\d+(\.\d+)?|\.\d+)([eE][+-]?\d+)?/
 PRIME: "'" | "′" | "’"
+LBRACESET.3: "\\{" | "\\left\\{" | "\\big\\{" | "\\Big\\{"
+RBRACESET.3: "\\}" | "\\right\\}" | "\\big\\}" | "\\Big\\}"
 ELLIPSIS.3: "\\ldots" | "\\dots" | "\\cdots" | "…" | "..."
 ADD: "+"
 SUB: "-" | "−" | "–"
@@ -192,6 +195,10 @@ class _Build(Transformer):
     def ellipsis(self, tok):  # noqa: ANN001, ANN201
         """L(x_1, …, x_T): the arguments a book leaves out, in a function's argument list."""
         return Ref("…", None, tok.column)
+
+    def set_arg(self, tok, _args, _close):  # noqa: ANN001, ANN201
+        """L({x^{(1)}, …, x^{(τ)}}, …): a set of arguments (Goodfellow), named, not used."""
+        return Ref("{…}", None, tok.column)
 
     def args(self, *items):  # noqa: ANN001, ANN201
         return list(items)
@@ -350,6 +357,8 @@ def parse(text: str, *, functions: frozenset[str] | None = None) -> Chain:
             _PARSER.parse(text))
     except UnexpectedCharacters as exc:
         char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else "end"
+        if (why := unread(char, "", text[:exc.pos_in_stream])):
+            raise ParseError(why, column=typed(exc.column), source=source, found=char) from None
         raise ParseError(f"unexpected {char!r}", column=typed(exc.column), source=source,
                          found=char, expected=frozenset(exc.allowed or ())) from None
     except UnexpectedInput as exc:
@@ -362,16 +371,11 @@ def parse(text: str, *, functions: frozenset[str] | None = None) -> Chain:
             col = len(source) + 1
         else:
             col = typed(col)
-        if found.startswith("_") and text[:getattr(exc, "pos_in_stream", 0) or 0].rstrip()\
-                .endswith(")"):
-            raise ParseError("an entry of a bracket, (…)_i, is not read: an index of one entry "
-                             "is not read; write the formula for whole vectors and matrices",
-                             column=col, source=source, found=found, expected=expected) from None
-        if tok is not None and tok.type == "ELLIPSIS":
-            raise ParseError("an ellipsis (…, \\ldots, \\cdots) is read only among a "
-                             "function's arguments, L(x_1, …, x_T); write a sum or product "
-                             "with bounds (Σ_{k=1}^{t}, Π_{j=k+1}^{t}) instead", column=col,
-                             source=source, found=found, expected=expected) from None
+        why = unread(found, "" if tok is None else tok.type,
+                     text[:getattr(exc, "pos_in_stream", 0) or 0])
+        if why:
+            raise ParseError(why, column=col, source=source, found=found,
+                             expected=expected) from None
         if what == "end of formula" and "=" not in source:
             raise ParseError("no '=' in this formula: write an equation such as dE/du = …",
                              column=len(source) + 1, source=source, found=found,

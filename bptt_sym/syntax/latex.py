@@ -113,6 +113,7 @@ _POWER = re.compile(r"(\\(?:tanh|sigma|cosh|sinh|sech|exp|log|cos|sin)|(?<![A-Za
 _SUPERSCRIPT = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
 _HYPERBOLIC = re.compile(r"(?:\\|(?<![A-Za-z]))(sech|cosh)\s*(?=\()")
 _TAU = re.compile(r"\\tau(?![A-Za-z])")
+_MID = re.compile(r"\\mid(?![A-Za-z])")
 _THETA = re.compile(r"\\theta(?![A-Za-z])")
 _E_POWER = re.compile(r"(?<![A-Za-z\\])e\s*\^\s*(?=\{)")  # e^{z}: exp(z)
 _PHI = re.compile(r"\\(?:var)?phi(?![A-Za-z])")
@@ -221,6 +222,7 @@ def rewrite(source: str) -> tuple[str, list[int]]:
     _unwrap(t, _BOLD, keep=lambda inner: inner.strip() == "1")
     t.sub(_TAU, lambda m: ["τ"])
     t.sub(_THETA, lambda m: ["θ"])
+    t.sub(_MID, lambda m: ["|"])
     t.sub(_PHI, lambda m: ["φ"])
     for m in reversed(list(_E_POWER.finditer(t.text))):
         end = _group_end(t.text, m.end())

@@ -17,7 +17,7 @@ from bptt_sym.errors import BpttError
 from bptt_sym.syntax.nodes import Ref
 from bptt_sym.syntax.steps import index_of
 
-__all__ = ["IDX", "SPECIAL", "SUBSCRIPT", "SUPERSCRIPT", "read_ref"]
+__all__ = ["IDX", "SPECIAL", "SUBSCRIPT", "SUPERSCRIPT", "read_ref", "unread"]
 
 IDX = (r"(?:_\{[^{}]{1,20}\}|_[A-Za-z]{1,8}_(?:\{[^{}]{1,12}\}|-?\d+|[A-Za-z](?![A-Za-z]))"
         r"|_[A-Za-z]{1,8}(?:₋?[₀-₉]+|[ₜₖⱼᵢ](?:[₊₋][₀-₉]+)?)"
@@ -110,3 +110,27 @@ def read_ref(tok: Token) -> Ref:
         step = index[2] if len(index) > 2 else None
         return Ref(f"{base}_{index[1]}", step, tok.column, str(tok))
     return Ref(base, index, tok.column, str(tok))
+
+
+def unread(found: str, kind: str, before: str) -> str | None:
+    """What a notation the grammar stops at is, when it is one people write: the message of
+    its syntax error (``found``: the text met, ``kind``: its token, ``before``: the formula
+    up to it), else None."""
+    if found == "|":
+        return ("'|' is not read: a conditional probability p(y | x), an absolute value |x| "
+                "and a set's size |V| are not in the grammar; write the loss in the model's "
+                "names (E_t, -y_t^T log ŷ_t)")
+    if found.startswith("_") and before.rstrip().endswith(")"):
+        return ("an entry of a bracket, (…)_i, is not read: write the entry of a name "
+                "(o_i^{(t)}, h_{t,i}) or the formula for whole vectors and matrices")
+    if found.startswith("_") and re.search(r"_(?:\d+|[A-Za-z]|\{[^{}]*\})$", before):
+        return ("two subscripts on one name (δ_2^{(3)} reads δ_2 at step 3): a quantity the "
+                "model does not have; write it in the model's names (∂E_3/∂z_2)")
+    if found.startswith("^") and re.search(r"[A-Za-z]_[A-Za-z]$", before):
+        return ("a step as a bare superscript (net_j^t) is not read; write it in brackets, "
+                "net_j^{(t)}, or as a subscript, net_{t,j}")
+    if kind == "ELLIPSIS":
+        return ("an ellipsis (…, \\ldots, \\cdots) is read only among a function's arguments, "
+                "L(x_1, …, x_T); write a sum or product with bounds (Σ_{k=1}^{t}, "
+                "Π_{j=k+1}^{t}) instead")
+    return None
