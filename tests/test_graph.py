@@ -68,8 +68,8 @@ def test_bad_options(kwargs: dict, match: str) -> None:
 
 
 def test_unknown_model() -> None:
-    with pytest.raises(UsageError, match="unknown model 'gru'; choose one of doc"):
-        unroll("gru")
+    with pytest.raises(UsageError, match="unknown model 'minimal-gated'; choose one of doc"):
+        unroll("minimal-gated")
 
 
 def test_resolve_spellings() -> None:

@@ -277,9 +277,9 @@ def test_errors() -> None:
     with pytest.raises(UsageError, match="lack U"):
         matrix_gradient("autograd", ELMAN, {k: v for k, v in vals.items() if k != "U"}, steps=2)
     why = matrix_oracle_status("torch", ROWS, "tanh")
-    assert why is not None and "built-in elman" in why and "rows" in why
+    assert why is not None and "[torch] table" in why and "rows" in why
     assert "unknown oracle" in matrix_oracle_status("jax", ROWS, "tanh")
-    with pytest.raises(UsageError, match="built-in elman"):
+    with pytest.raises(UsageError, match=r"\[torch\] table"):
         matrix_gradient("torch", ROWS, row_values(2, 2, 2, 0), steps=2)
 
 
@@ -350,7 +350,7 @@ def test_verify_matrix_refuses_torch_and_unknown_oracles() -> None:
 
     with pytest.raises(UsageError) as info:
         verify_matrix(LAST, steps=2, oracles=("autograd", "torch"))
-    assert str(info.value).startswith("--oracle torch: torch is the built-in elman's oracle")
+    assert str(info.value).startswith("--oracle torch: torch needs a [torch] table")
     assert "\n" not in str(info.value) and "elman-last" in str(info.value)
     with pytest.raises(UsageError, match="unknown oracle 'jax' for elman-last; choose from "
                                          "autograd, fd"):

@@ -99,8 +99,10 @@ def test_models_lists_each_built_in_model_on_one_line(capsys: pytest.CaptureFixt
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["models", "--show", "lstm"], "unknown model 'lstm' for --show; choose one of doc, elman"),
-    (["derive", "--model", "lstm"], "unknown model 'lstm'; choose doc, elman, or the path"),
+    (["models", "--show", "mgu"], "unknown model 'mgu' for --show; choose one of doc, elman, "
+     "lstm, gru"),
+    (["derive", "--model", "mgu"], "unknown model 'mgu'; choose doc, elman, lstm, gru, or the "
+     "path"),
     (["derive", "--model", "missing.toml"], "cannot read model file 'missing.toml'"),
     (["derive", "--model", str(MODELS / "gru-scalar.toml"), "--loss", "bce"],
      "--loss does not apply: model gru-scalar"),

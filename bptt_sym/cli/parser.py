@@ -168,7 +168,9 @@ def parser() -> _Parser:
                        description="Compile the delta and closed forms of every parameter's "
                        "gradient into NumPy and compare them with numeric autodiff "
                        "(autograd, torch, jax) and finite differences of an independently "
-                       "written forward pass. Exit 0 when every row passes, 1 otherwise.")
+                       "written forward pass; torch is elman's nn.RNN, or the torch.nn module "
+                       "that a model file's [torch] table names (the built-in lstm and gru). "
+                       "Exit 0 when every row passes, 1 otherwise.")
     _model_options(v)
     v.add_argument("--oracle", action="append", choices=list(ORACLES), metavar="NAME",
                    help=f"an oracle to compare with, repeatable: {', '.join(ORACLES)} "

@@ -25,6 +25,7 @@ from bptt_sym.model.checks import Line, check_equations, digit_ending, function_
 from bptt_sym.model.places import ModelFileError, Path, Places, line_col, located, tomllib
 from bptt_sym.model.shapes import check_shapes, default_adjoints, read_shapes, read_sizes
 from bptt_sym.model.spec import ModelSpec
+from bptt_sym.model.torch_table import read_torch
 from bptt_sym.model.write import model_toml
 from bptt_sym.notation import STEP_LETTERS
 from bptt_sym.rules.expressions import MATRIX_FUNCTIONS
@@ -33,7 +34,7 @@ from bptt_sym.rules.functions import ABSTRACT, ROLES, rule_names
 __all__ = ["BUILTIN", "ModelFileError", "parse_model", "load_model", "model_toml", "builtin",
            "builtin_text"]
 
-BUILTIN: tuple[str, ...] = ("doc", "elman")
+BUILTIN: tuple[str, ...] = ("doc", "elman", "lstm", "gru")
 MAX_MODEL_BYTES = 1_000_000
 MAX_EQUATIONS = 500
 MAX_ARTICLE_STEPS = 1000
@@ -58,6 +59,8 @@ _KEYS: dict[str, tuple[str, str]] = {  # key: (kind, what belongs there)
     "defaults": ("table", 'a table of rules by role, e.g. defaults = { activation = "tanh" }'),
     "sizes": ("sizes", "a table of whole numbers, e.g. H = 4 under [sizes]"),
     "shapes": ("table", 'a table of shapes, e.g. W = "H x H" under [shapes]'),
+    "torch": ("torch", 'a table naming the torch.nn module and its gates\' weights, e.g. '
+                       'module = "GRU" under [torch]'),
 }
 _REQUIRED = ("name", "parameters", "cell", "loss")
 _ROLE_KEYS = (("parameters", "parameter"), ("inputs", "input"), ("targets", "target"),
@@ -111,6 +114,7 @@ def parse_model(text: str, *, path: str = "<model>") -> ModelSpec:
     sizes = read_sizes(places, data) if matrix else {}
     shapes = _shapes(places, data, lines, roles, sizes, arities) if matrix else {}
     _check_optional(places, data, lines)
+    torch = read_torch(places, data, shapes)
     return ModelSpec(
         name=data["name"], title=data.get("title", ""), cell=tuple(data["cell"]),
         head=(*data.get("head", ()), data["loss"]), parameters=tuple(data["parameters"]),
@@ -123,7 +127,7 @@ def parse_model(text: str, *, path: str = "<model>") -> ModelSpec:
         path=path, shapes=shapes, sizes=sizes, optional=tuple(data.get("optional", ())),
         adjoints=dict(data.get("adjoints", {}) or (
             default_adjoints(lines, tuple(initial)) if matrix else {})),
-        defaults=dict(data.get("defaults", {})))
+        defaults=dict(data.get("defaults", {})), torch=torch)
 
 
 def _shapes(places: Places, data: Mapping[str, object], lines: list[Line],
@@ -193,7 +197,7 @@ def _check_keys(places: Places, data: Mapping[str, object]) -> None:
 
 def _check_type(places: Places, key: str, value: object) -> None:
     kind, what = _KEYS[key]
-    if kind == "sizes":
+    if kind in ("sizes", "torch"):
         ok, items = isinstance(value, dict), []
     elif kind in ("string", "count"):
         items: list[tuple[Path, object]] = []

@@ -61,6 +61,7 @@ class ModelSpec:
     optional: tuple[str, ...] = ()
     adjoints: dict[str, str] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)
+    torch: dict[str, object] = field(default_factory=dict)  # [torch]: an outside reference
 
     @property
     def is_matrix(self) -> bool:

@@ -47,6 +47,10 @@ def model_toml(spec: ModelSpec) -> str:
         out += [f"{_key(k)} = {n}" for k, n in spec.sizes.items()]
         out += ["", "[shapes]  # rows x columns of every name that is not a scalar"]
         out += [f"{_key(k)} = {_q(' x '.join(v))}" for k, v in spec.shapes.items()]
+    if spec.torch:
+        out += ["", "[torch]  # the torch.nn module of the same recurrence: verify's oracle"]
+        out += [f"{k} = {_q(v) if isinstance(v, str) else _list(tuple(v))}"
+                for k, v in spec.torch.items()]
     if spec.refs:
         out += ["", "[refs]  # the article's equation numbers: name_step (a_0) or name (q)"]
         out += [f"{_key(n if t is None else f'{n}_{t}')} = {_q(v)}" for (n, t), v in

@@ -52,6 +52,9 @@ def compile_expr(expr: sp.Basic, xp: SimpleNamespace = NUMPY) -> Compiled:
     if isinstance(expr, (sp.MatrixSymbol, sp.Symbol)):
         name = expr.name
         return lambda env: env[name]
+    if isinstance(expr, sp.ZeroMatrix):  # a zero initial state's term at T = 1 (f ⊙ c_{-1})
+        shape = tuple(int(n) for n in expr.shape)
+        return (lambda env: sp.zeros(*shape)) if xp is SYMPY else (lambda env: np.zeros(shape))
     if expr.is_Number:
         value = float(expr) if xp in (NUMPY, BATCHED) else \
             getattr(xp, "number", lambda n: n)(expr)
@@ -163,8 +166,15 @@ def backend(graph: Graph) -> SimpleNamespace:
 
 
 def _columns_only(graph: Graph) -> bool:
+    """Every value but the weights a column; in a gated cell of hidden size 1 each column
+    has one entry, SymPy writes o ⊙ tanh(c) as the 1×1 product o tanh(c) (or o tanh(c)ᵀ),
+    which the (n, B) layout would sum over the batch: such a graph runs batch axis first."""
     weights = {c for copies in graph.copies.values() for c in copies}
-    shapes = [getattr(n, "shape", (1, 1)) for n in graph.nodes if n not in weights]
+    nodes = [n for n in graph.nodes if n not in weights]
+    shapes = [getattr(n, "shape", (1, 1)) for n in nodes]
+    if any(isinstance(n, sp.MatrixSymbol) and n.shape == (1, 1) for n in nodes) and \
+            not is_elman(graph):  # elman has no elementwise product of two nodes
+        return False
     return bool(shapes) and all(isinstance(s, tuple) and s[1] == 1 for s in shapes)
 
 

@@ -41,6 +41,7 @@ from bptt_sym.verification.matrix_oracles import (
     weight_names,
 )
 from bptt_sym.verification.run import Report, Row, Skip, compare
+from bptt_sym.verification.torch_modules import torch_status
 
 __all__ = ["verify_elman", "verify_matrix", "ELMAN_ORACLES"]
 
@@ -123,13 +124,14 @@ def verify_matrix(spec: ModelSpec, *, steps: int = 3, sizes: Mapping[str, int] |
                               classes=dims["K"], bias=bias, activation=activation,
                               oracles=oracles, points=points, seed=seed, one_hot=one_hot, at=at)
         return dataclasses.replace(report, model=spec.name)  # a copy of elman: its own name
-    names = tuple(oracles) if oracles else tuple(MATRIX_ORACLES)
+    names = tuple(oracles) if oracles else tuple(o for o in MATRIX_ORACLES
+                                                  if o != "torch" or spec.torch)
     for name in names:
-        if name == "torch" or name not in MATRIX_ORACLES:
-            why = matrix_oracle_status(name, spec, activation) if name == "torch" else \
-                f"unknown oracle {name!r} for {spec.name}; choose from " \
-                f"{', '.join(MATRIX_ORACLES)}"
-            raise UsageError(why if name != "torch" else f"--oracle torch: {why}")
+        if name not in MATRIX_ORACLES:
+            raise UsageError(f"unknown oracle {name!r} for {spec.name}; choose from "
+                             f"{', '.join(MATRIX_ORACLES)}")
+        if name == "torch" and not spec.torch:
+            raise UsageError(f"--oracle torch: {torch_status(spec)}")
     if points < 1:
         raise UsageError(f"--points must be at least 1, got {points}")
     seed = check_seed(seed)

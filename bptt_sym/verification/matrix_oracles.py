@@ -36,6 +36,7 @@ import numpy as np
 
 from bptt_sym.errors import UsageError
 from bptt_sym.files import progress
+from bptt_sym.verification.torch_modules import torch_gradient, torch_status
 
 __all__ = ["ELMAN_ORACLES", "MATRIX_ORACLES", "TOLERANCE", "ACTIVATIONS", "elman_loss",
            "elman_gradient", "elman_oracle_status", "weight_names", "max_rel", "matrix_loss",
@@ -56,6 +57,8 @@ MATRIX_ORACLES: dict[str, str] = {
     "autograd": "HIPS autograd reverse mode on the model's equations run by the interpreter",
     "fd": "central differences, step 1e-6*(1+|theta|), on the interpreted forward, every "
           "entry of every weight (2 forward passes per entry)",
+    "torch": "the torch.nn module of the model file's [torch] table (float64, CPU), the "
+             "weights copied into its gate blocks, torch.autograd",
 }
 #: oracle -> max relative error it is expected to reach against an exact gradient
 TOLERANCE: dict[str, float] = {"autograd": 1e-9, "torch": 1e-9, "fd": 1e-6}
@@ -243,13 +246,13 @@ def matrix_oracle_status(oracle: str, spec: object, activation: str) -> str | No
 
     >>> from bptt_sym.model.spec import ModelSpec
     >>> spec = ModelSpec("rows", "", (), (), (), (), (), (), (), "E")
-    >>> print(matrix_oracle_status("torch", spec, "tanh"))
-    torch is the built-in elman's oracle (nn.RNN) only; use autograd or fd for model rows
+    >>> print(matrix_oracle_status("torch", spec, "tanh"))  # doctest: +NORMALIZE_WHITESPACE
+    torch needs a [torch] table in the model file (the torch.nn module and its gates'
+    weights, docs/models.md); use autograd or fd for model rows
     """
     name = getattr(spec, "name", "?")
     if oracle == "torch":
-        return (f"torch is the built-in elman's oracle (nn.RNN) only; use autograd or fd for "
-                f"model {name}")
+        return torch_status(spec)
     if oracle not in MATRIX_ORACLES:
         return f"unknown oracle {oracle!r}; choose one of {', '.join(MATRIX_ORACLES)}"
     if activation not in ACTIVATIONS:
@@ -292,6 +295,8 @@ def matrix_gradient(oracle: str, spec: object, values: Values, *, steps: int,
         raise UsageError(why)
     ref, theta, data = _split(spec, values, steps, activation, bias, sizes)
     names = list(theta)
+    if oracle == "torch":
+        return torch_gradient(spec, theta, data, steps)
     if oracle == "autograd":
         import autograd
         import autograd.numpy as anp
