@@ -57,7 +57,8 @@ def test_models_show_elman_prints_the_built_in_file(capsys: pytest.CaptureFixtur
     status, out, _ = run(capsys, "models", "--show", "elman")
     assert status == 0 and out == ELMAN_TEXT.rstrip("\n") + "\n"
     status, out, _ = run(capsys, "models")
-    assert [line.split()[0] for line in out.splitlines()[:-1]] == ["doc", "elman", "lstm", "gru"]
+    assert [line.split()[0] for line in out.splitlines()[:-1]] == \
+        ["doc", "elman", "lstm", "lstm-peephole", "gru", "gru-cho"]
 
 
 def test_the_elman_file_is_the_elman_of_the_engine() -> None:

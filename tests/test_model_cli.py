@@ -100,9 +100,9 @@ def test_models_lists_each_built_in_model_on_one_line(capsys: pytest.CaptureFixt
 
 @pytest.mark.parametrize("argv,message", [
     (["models", "--show", "mgu"], "unknown model 'mgu' for --show; choose one of doc, elman, "
-     "lstm, gru"),
-    (["derive", "--model", "mgu"], "unknown model 'mgu'; choose doc, elman, lstm, gru, or the "
-     "path"),
+     "lstm, lstm-peephole, gru, gru-cho"),
+    (["derive", "--model", "mgu"], "unknown model 'mgu'; choose doc, elman, lstm, "
+     "lstm-peephole, gru, gru-cho, or the path"),
     (["derive", "--model", "missing.toml"], "cannot read model file 'missing.toml'"),
     (["derive", "--model", str(MODELS / "gru-scalar.toml"), "--loss", "bce"],
      "--loss does not apply: model gru-scalar"),

@@ -88,7 +88,7 @@ def _expect(text: str, needle: str, fragment: str, shift: int = 0, nth: int = 0)
 # ---- good files ---------------------------------------------------------------------------
 
 def test_builtin_doc_is_the_python_doc() -> None:
-    assert BUILTIN == ("doc", "elman", "lstm", "gru")
+    assert BUILTIN == ("doc", "elman", "lstm", "lstm-peephole", "gru", "gru-cho")
     spec = builtin("doc")
     assert dataclasses.replace(spec, path="") == DOC
     assert spec.path.endswith("doc.toml")

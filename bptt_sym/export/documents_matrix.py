@@ -14,6 +14,7 @@ the matrix δ recursion, every equation as ``derive --model elman --format latex
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import sympy as sp
@@ -75,23 +76,29 @@ def _model_part(graph: Graph) -> Part:
                              numbered=False))
     sizes = [f"${k} = {n}$ {_WORDS.get(k, '')}".rstrip() for k, n in dims.items()]
     weights = [w for w in graph.copies if w not in spec.optional]
-    shapes = [f"${w}$ is ${_dims(graph, w)}$" if w in spec.shapes else f"${w}$ a scalar"
-              for w in weights]
-    biases = [f"${b}$ ({_dims(graph, b, vector=True)})" for b in graph.copies
+    shapes = [f"${_tex(w)}$ is ${_dims(graph, w)}$" if w in spec.shapes else
+              f"${_tex(w)}$ a scalar" for w in weights]
+    biases = [f"${_tex(b)}$ ({_dims(graph, b, vector=True)})" for b in graph.copies
               if b in spec.optional]
     bias_text = f", and the biases {_and(biases)}" if biases else ""
     starts = _and([f"the initial state ${s}_{{-1}}$" if spec.initial_value(s) == "given" else
                    f"the zero initial state ${s}_{{-1}} = 0$" for s in spec.states])
-    what = [f"activation {graph.activation}"]
+    what = [f"activation {graph.activation}"] * ("activation" in spec.functions.values())
     calls = {type(e).__name__ for n in graph.nodes.values() if n.expr is not None
              for e in sp.preorder_traversal(n.expr)}
     what += ["output softmax"] * ("Softmax" in calls) + ["loss cross-entropy"] * ("Xent" in calls)
     title = spec.title.split(":")[0] if spec.title else "a matrix model"
     return Part("The model", 1, (
         f"Model {spec.name}: {title}, with {_and(sizes)}: {_and(shapes)}{bias_text}. The "
-        f"equations hold at every step $t$, from {starts}; here {', '.join(what)}. "
+        f"equations hold at every step $t$, from {starts}"
+        f"{'; here ' + ', '.join(what) if what else ''}. "
         "Juxtaposition is the matrix product, $a \\odot b$ the elementwise product and "
         "$A^{\\top}$ the transpose."), tuple(shown))
+
+
+def _tex(name: str) -> str:
+    """A name as LaTeX: W_ir is W_{ir} (a subscript of two letters or more in braces)."""
+    return re.sub(r"_([A-Za-z0-9]{2,})$", r"_{\1}", name)
 
 
 def _dims(graph: Graph, name: str, vector: bool = False) -> str:

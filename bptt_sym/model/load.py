@@ -34,7 +34,7 @@ from bptt_sym.rules.functions import ABSTRACT, ROLES, rule_names
 __all__ = ["BUILTIN", "ModelFileError", "parse_model", "load_model", "model_toml", "builtin",
            "builtin_text"]
 
-BUILTIN: tuple[str, ...] = ("doc", "elman", "lstm", "gru")
+BUILTIN: tuple[str, ...] = ("doc", "elman", "lstm", "lstm-peephole", "gru", "gru-cho")
 MAX_MODEL_BYTES = 1_000_000
 MAX_EQUATIONS = 500
 MAX_ARTICLE_STEPS = 1000
