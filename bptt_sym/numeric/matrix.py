@@ -14,6 +14,7 @@ leading batch axis in NumPy: shape (B, n, 1); weights are shared, shape (n, m).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -172,9 +173,9 @@ def _columns_only(graph: Graph) -> bool:
     weights = {c for copies in graph.copies.values() for c in copies}
     nodes = [n for n in graph.nodes if n not in weights]
     shapes = [getattr(n, "shape", (1, 1)) for n in nodes]
-    if any(isinstance(n, sp.MatrixSymbol) and n.shape == (1, 1) for n in nodes) and \
-            not is_elman(graph):  # elman has no elementwise product of two nodes
-        return False
+    products = any(re.search(r"\*|⊙", line) for line in (*graph.spec.cell, *graph.spec.head))
+    if products and any(isinstance(n, sp.MatrixSymbol) and n.shape == (1, 1) for n in nodes):
+        return False  # an elementwise product of two 1×1 values: batch axis first
     return bool(shapes) and all(isinstance(s, tuple) and s[1] == 1 for s in shapes)
 
 
