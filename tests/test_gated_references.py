@@ -2,10 +2,13 @@
 autograd differentiates them): the GRU of Cho et al. 2014 (gru-cho, the reset gate before the
 product: n_t = tanh(W_in x_t + W_hn (r_t ⊙ h_{t-1}) + b_n)) and the LSTM with peepholes of
 Gers et al. 2002 (lstm-peephole), which no torch.nn module computes, and PyTorch's GRU and
-LSTM as their documentation writes them.  Nothing of
+LSTM as their documentation writes them; and a user's own cell, the minimal gated unit of
+Zhou et al. 2016 written as a model file (docs/examples/models/mgu.toml).  Nothing of
 bptt_sym's interpreter or derivation is used by the references."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import autograd.numpy as anp
 import numpy as np
@@ -15,6 +18,8 @@ from autograd import grad
 from bptt_sym.graph.matrix import unroll_vector
 from bptt_sym.model.registry import model_spec
 from bptt_sym.numeric.matrix import matrix_program, random_values
+
+MGU = str(Path(__file__).parent.parent / "docs" / "examples" / "models" / "mgu.toml")
 
 
 def _sigmoid(a):  # noqa: ANN001, ANN202
@@ -38,6 +43,13 @@ def torch_gru_step(p, x, h):  # noqa: ANN001, ANN201
     z = _sigmoid(p["W_iz"] @ x + p["b_iz"] + p["W_hz"] @ h + p["b_hz"])
     n = anp.tanh(p["W_in"] @ x + p["b_in"] + r * (p["W_hn"] @ h + p["b_hn"]))
     return (1 - z) * n + z * h
+
+
+def mgu_step(p, x, h):  # noqa: ANN001, ANN201
+    """Zhou et al. 2016, the minimal gated unit: one gate f_t."""
+    f = _sigmoid(p["W_f"] @ x + p["U_f"] @ h + p["b_f"])
+    n = anp.tanh(p["W_h"] @ x + p["U_h"] @ (f * h) + p["b_h"])
+    return (1 - f) * h + f * n
 
 
 def lstm_step(p, x, state, peep=False):  # noqa: ANN001, ANN201
@@ -76,8 +88,8 @@ def _first(values: dict, b: int, model: str) -> object:
 
 @pytest.mark.parametrize("model, step", [
     ("gru-cho", cho_step), ("gru", torch_gru_step), ("lstm", lstm_step),
-    ("lstm-peephole", lambda p, x, s: lstm_step(p, x, s, peep=True))],
-    ids=["gru-cho", "gru", "lstm", "lstm-peephole"])
+    ("lstm-peephole", lambda p, x, s: lstm_step(p, x, s, peep=True)), (MGU, mgu_step)],
+    ids=["gru-cho", "gru", "lstm", "lstm-peephole", "mgu-file"])
 @pytest.mark.parametrize("steps, sizes", [(1, {"H": 2, "D": 1, "K": 2}),
                                           (4, {"H": 3, "D": 2, "K": 4}),
                                           (6, {"H": 4, "D": 3, "K": 3})])

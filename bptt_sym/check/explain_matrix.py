@@ -6,7 +6,9 @@ The changes, in the order they are tried (elman's names as examples): read every
 transpose the whole side; add or remove one transpose; move one step index by one; put the
 softmax-with-cross-entropy error ŷ_t − y_t in place of one vector of its shape; multiply one
 vector of an activation's argument's shape by the activation's derivative; put that
-derivative in place of one such vector; add the missing recursion term Wᵀ δ_{t+1} (or the
+derivative in place of one such vector; the changes of gated cells
+(:mod:`bptt_sym.check.explain_gated`: a path of an adjoint left out, σ′ for tanh′ and back, a
+gate and its complement exchanged); add the missing recursion term Wᵀ δ_{t+1} (or the
 step's own output term Vᵀ(ŷ_t − y_t)); put the copy W_k for W in ∂s_k/∂W; move a sum's or
 product's bound by one; let a sum run over every step; sum a one-step term over t.
 
@@ -22,6 +24,7 @@ import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 
 from bptt_sym.check.explain import Diagnosis
+from bptt_sym.check.explain_gated import gated_candidates, path_candidates
 from bptt_sym.check.structure import derivative_formula, derivative_text, structure
 from bptt_sym.graph.names import is_jacobian
 from bptt_sym.graph.resolve import InvalidFormula
@@ -32,7 +35,8 @@ from bptt_sym.syntax.steps import index_terms
 __all__ = ["explain_matrix", "MATRIX_KINDS"]
 
 MATRIX_KINDS = ("shape", "layout", "sign", "factor", "whole-transpose", "transpose", "step-index",
-                "softmax", "missing-factor", "local-derivative", "missing-term", "copy",
+                "softmax", "missing-factor", "local-derivative", "missing-path",
+                "activation-swap", "complement", "missing-term", "copy",
                 "bounds", "missing-steps", "missing-sum", "step-range")
 Holds = Callable[[object, object, tuple], bool]
 MAX_TRIES = 400
@@ -168,6 +172,7 @@ def _candidates(lhs: object, rhs: object, names: MatrixNames, free: tuple[str, .
         "a constant factor 1/T (mean instead of sum): the right side times T holds"
     yield "factor", Op("/", (rhs, length)), \
         "a constant factor T (sum instead of mean): the right side divided by T holds"
+    yield from path_candidates(lhs, rhs, names)
     for path, node in positions:
         if isinstance(node, (Sum, Prod)):
             yield "whole-transpose", _replace(rhs, path, dataclasses.replace(
@@ -237,6 +242,7 @@ def _candidates(lhs: object, rhs: object, names: MatrixNames, free: tuple[str, .
                 wrong.append(("local-derivative", _replace(rhs, path, deriv),
                               f"wrong derivative of {act}: {show(node)} should be {text}"))
     yield from missing
+    yield from gated_candidates(lhs, rhs, names, model, positions, _replace)
     yield from wrong
     # a missing term of the recursion: from the next step, from this step's own output
     for path, node in positions:

@@ -38,6 +38,7 @@ from bptt_sym.check.explain_matrix import explain_matrix
 from bptt_sym.check.kinks import POOL, Coverage, cover
 from bptt_sym.check.truth_matrix import DPS, MPoint
 from bptt_sym.check.values import Values
+from bptt_sym.check.variant import variant_diagnosis
 from bptt_sym.errors import UsageError
 from bptt_sym.graph.entries import entry_bounds, free_entries
 from bptt_sym.graph.entries import read as read_entries
@@ -304,6 +305,8 @@ def _decide_sides(judge: MatrixJudge, sides: list[object], free: tuple[str, ...]
             first = (mismatch.where, dict(mismatch.env))
             diagnosis = (ranged,) if ranged else tuple(explain_matrix(
                 lhs, rhs, names, free, lambda a, b, f, at=first: judge.holds(a, b, f, at)))
+            if not diagnosis and (variant := variant_diagnosis(judge, lhs, rhs, free)):
+                diagnosis = (variant,)
         except TimeoutError:
             diagnosis = ()
         finally:

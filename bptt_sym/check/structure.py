@@ -38,17 +38,20 @@ class Structure:
 
     ``errors``: (prediction, target, logits) of each softmax read by a cross-entropy;
     ``activations``: (the formula's name of the function, its name in the rule table,
-    output, argument: None for one that is no node) of each node that is an elementwise
-    function (s_t = f(z_t); c_t = tanh(W x_t)); ``back``:
+    output: None for a call inside a line, as tanh(c_t) in h_t = o_t ⊙ tanh(c_t), argument:
+    None for one that is no node) of each node that is an elementwise function
+    (s_t = f(z_t); c_t = tanh(W x_t)) and of each call of one on a node; ``back``:
     (weight, state, node, left) where the node multiplies the previous step's state by the
     weight (from the left: ``left``); ``own``: (weight, state, error, left) where the logits
-    of an error multiply this step's state by the weight.
+    of an error multiply this step's state by the weight; ``complements``: each node X whose
+    complement 1 − X a line uses (a GRU's update gate z in (1 − z_t) ⊙ n_t + z_t ⊙ h_{t-1}).
     """
 
     errors: list[tuple[str, str, str]] = field(default_factory=list)
     activations: list[tuple[str, str, str, str]] = field(default_factory=list)
     back: list[tuple[str, str, str, bool]] = field(default_factory=list)
     own: list[tuple[str, str, tuple[str, str, str], bool]] = field(default_factory=list)
+    complements: list[str] = field(default_factory=list)
 
 
 def structure(names: MatrixNames) -> Structure:
@@ -98,6 +101,19 @@ def _structure(graph: object, names: MatrixNames) -> Structure:
                 act == names.activation else act
             if call in _FORMULA_FUNCTIONS or call in names.activations:
                 out.activations.append((call, act, node.base, base(node.expr.arg)))
+        elif isinstance(node.expr, sp.Basic):
+            for a in sp.preorder_traversal(node.expr):
+                if isinstance(a, Apply) and a.name in _FORMULA_FUNCTIONS and \
+                        base(a.arg) is not None and \
+                        (a.name, a.name, None, base(a.arg)) not in out.activations:
+                    out.activations.append((a.name, a.name, None, base(a.arg)))
+        for m in sp.preorder_traversal(node.expr):
+            if isinstance(m, sp.MatAdd) and any(isinstance(a, sp.OneMatrix) for a in m.args):
+                for a in m.args:
+                    x = -a if a.could_extract_minus_sign() else None
+                    b = base(x, step=None) if x is not None else None
+                    if b is not None and b not in out.complements:
+                        out.complements.append(b)
         for a, b in pairs(node.expr):
             for w, s, left in ((a, b, True), (b, a, False)):
                 weight = base(w, kind="parameter")
@@ -126,7 +142,7 @@ def derivative_formula(act: str, out: str, arg: str | None, step: tuple) -> obje
     if ("activation", act) not in RULES or act == "f":
         return None
     z, s = sp.Symbol("z"), sp.Symbol("s")
-    refs = {s: Ref(out, step, 0)}
+    refs = {s: Ref(out, step, 0) if out else Call(act, False, (Ref(arg, step, 0),), 0)}
     if arg is not None:
         refs[z] = Ref(arg, step, 0)
     return _formula(RULES[("activation", act)].derivative(z, out=s), refs)

@@ -26,6 +26,7 @@ from bptt_sym.model.places import ModelFileError, Path, Places, line_col, locate
 from bptt_sym.model.shapes import check_shapes, default_adjoints, read_shapes, read_sizes
 from bptt_sym.model.spec import ModelSpec
 from bptt_sym.model.torch_table import read_torch
+from bptt_sym.model.variants import read_variants
 from bptt_sym.model.write import model_toml
 from bptt_sym.notation import STEP_LETTERS
 from bptt_sym.rules.expressions import MATRIX_FUNCTIONS
@@ -61,6 +62,8 @@ _KEYS: dict[str, tuple[str, str]] = {  # key: (kind, what belongs there)
     "shapes": ("table", 'a table of shapes, e.g. W = "H x H" under [shapes]'),
     "torch": ("torch", 'a table naming the torch.nn module and its gates\' weights, e.g. '
                        'module = "GRU" under [torch]'),
+    "variants": ("torch", 'a table of variants of the cell, e.g. cell = ["n_t = …"] under '
+                          '[variants.gru-cho]'),
 }
 _REQUIRED = ("name", "parameters", "cell", "loss")
 _ROLE_KEYS = (("parameters", "parameter"), ("inputs", "input"), ("targets", "target"),
@@ -91,8 +94,11 @@ def load_model(path: str | os.PathLike[str]) -> ModelSpec:
 
 def parse_model(text: str, *, path: str = "<model>") -> ModelSpec:
     """The model in the TOML ``text`` (``path`` names it in errors and in the spec)."""
-    data = _toml(text, path)
-    places = Places(text, path)
+    return _build(Places(text, path), _toml(text, path))
+
+
+def _build(places: Places, data: dict[str, object]) -> ModelSpec:
+    path = places.path
     _check_keys(places, data)
     for key, value in data.items():
         _check_type(places, key, value)
@@ -115,6 +121,7 @@ def parse_model(text: str, *, path: str = "<model>") -> ModelSpec:
     shapes = _shapes(places, data, lines, roles, sizes, arities) if matrix else {}
     _check_optional(places, data, lines)
     torch = read_torch(places, data, shapes)
+    variants = read_variants(places, data, arities, lambda d: _build(places, d))
     return ModelSpec(
         name=data["name"], title=data.get("title", ""), cell=tuple(data["cell"]),
         head=(*data.get("head", ()), data["loss"]), parameters=tuple(data["parameters"]),
@@ -127,7 +134,7 @@ def parse_model(text: str, *, path: str = "<model>") -> ModelSpec:
         path=path, shapes=shapes, sizes=sizes, optional=tuple(data.get("optional", ())),
         adjoints=dict(data.get("adjoints", {}) or (
             default_adjoints(lines, tuple(initial)) if matrix else {})),
-        defaults=dict(data.get("defaults", {})), torch=torch)
+        defaults=dict(data.get("defaults", {})), torch=torch, variants=variants)
 
 
 def _shapes(places: Places, data: Mapping[str, object], lines: list[Line],

@@ -62,6 +62,7 @@ class ModelSpec:
     adjoints: dict[str, str] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)
     torch: dict[str, object] = field(default_factory=dict)  # [torch]: an outside reference
+    variants: dict[str, dict[str, object]] = field(default_factory=dict)  # [variants]
 
     @property
     def is_matrix(self) -> bool:

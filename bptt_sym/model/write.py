@@ -51,6 +51,10 @@ def model_toml(spec: ModelSpec) -> str:
         out += ["", "[torch]  # the torch.nn module of the same recurrence: verify's oracle"]
         out += [f"{k} = {_q(v) if isinstance(v, str) else _list(tuple(v))}"
                 for k, v in spec.torch.items()]
+    for name, v in spec.variants.items():
+        out += ["", f"[variants.{_key(name)}]  # the cell with these lines: check names it"]
+        changed = tuple(ln for ln, old in zip(v["cell"], spec.cell) if ln != old)
+        out += [f"about = {_q(v['about'])}", f"cell = {_list(changed)}"]
     if spec.refs:
         out += ["", "[refs]  # the article's equation numbers: name_step (a_0) or name (q)"]
         out += [f"{_key(n if t is None else f'{n}_{t}')} = {_q(v)}" for (n, t), v in
