@@ -39,6 +39,18 @@ def test_the_derived_gradients_agree_with_the_torch_module(model: str, steps: in
     assert all(r.max_rel <= 1e-9 for r in report.rows)
 
 
+@pytest.mark.parametrize("model", ["lstm", "gru"])
+def test_hidden_64_at_50_steps(model: str) -> None:
+    """The issue's large case: hidden 64, T = 50, against the torch module and autograd on
+    the model file's interpreter, every gradient to 1e-9 relative."""
+    report = verify_matrix(model_spec(model), steps=50, sizes={"H": 64, "D": 8, "K": 10},
+                           points=1, oracles=("torch", "autograd"))
+    assert report.passed, report.text()
+    assert {r.oracle for r in report.rows} == {"torch", "autograd"}
+    assert {r.parameter for r in report.rows} == set(model_spec(model).parameters)
+    assert all(r.max_rel <= 1e-9 for r in report.rows)
+
+
 def test_a_model_that_is_not_its_module_does_not_agree() -> None:
     """Cho et al.'s reset gate before the product, n_t = tanh(W_in x_t + b_in + W_hn (r_t ⊙
     h_{t-1}) + b_hn), with torch.nn.GRU's table: the derivation is right for the file's

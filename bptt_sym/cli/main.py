@@ -48,6 +48,7 @@ from bptt_sym.limits import (
     nested_forms,
 )
 from bptt_sym.model.registry import MODELS, ModelSpec
+from bptt_sym.numeric.memory import keep_freed_memory
 from bptt_sym.printing.leibniz import derivation_json, leibniz
 from bptt_sym.verification.run import read_points, verify
 
@@ -203,6 +204,7 @@ def _verify(args: argparse.Namespace) -> int:
     if args.steps > MAX_VERIFY_STEPS:
         raise UsageError(f"verify runs at most {MAX_VERIFY_STEPS} steps (--steps {args.steps}): "
                          "it compiles and runs every form and oracle; use a smaller --steps")
+    keep_freed_memory()  # the compiled programs' arrays: kept for the next call
     if _vector(args):
         return verify_vector(args)
     if args.at is None:

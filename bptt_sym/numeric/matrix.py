@@ -23,11 +23,13 @@ import numpy as np
 import sympy as sp
 
 from bptt_sym.derivation.matrix import Diag, derive_matrix
+from bptt_sym.derivation.matrix import shared as shared_weights
 from bptt_sym.errors import UsageError
 from bptt_sym.graph.build import Graph
 from bptt_sym.graph.matrix import ELMAN, Apply, EntrySum, Softmax, Xent, matrix_symbol
 from bptt_sym.model.calls import xent_targets
 from bptt_sym.numeric.backends import BATCHED, NUMPY, STAND_IN, SYMPY
+from bptt_sym.numeric.fused import fused_product, fused_sum
 
 __all__ = ["evaluate", "compile_expr", "NUMPY", "BATCHED", "STAND_IN", "SYMPY", "backend",
            "forward_values", "matrix_gradients", "matrix_program", "MatrixProgram",
@@ -43,13 +45,43 @@ def evaluate(expr: sp.Basic, env: Mapping[str, object], xp: SimpleNamespace) -> 
 Compiled = Callable[[Mapping[str, object]], object]
 
 
-def compile_expr(expr: sp.Basic, xp: SimpleNamespace = NUMPY) -> Compiled:
+MEMO = "\0memo"  # the env key of one call's values of shared subexpressions
+_UNSET = object()
+
+
+def compile_expr(expr: sp.Basic, xp: SimpleNamespace = NUMPY,
+                 shared: dict | None = None) -> Compiled:
     """``evaluate`` done once: a tree of closures that computes ``expr`` from an env.
 
     The same rules as :func:`evaluate`, without walking SymPy objects on every call.  A sum
     of outer products Σ_t a_t b_tᵀ (a weight's gradient) runs as one matrix product
     [a_0 … a_T][b_0 … b_T]ᵀ: the same sum, in one BLAS call.
+
+    ``shared``: one table for every expression of a program.  A subexpression that occurs
+    again (the GRU's W_hn h_{t-1} + b_hn of the forward pass in its backward pass, the δ
+    factor that several gradients share) is then compiled once, and computed once per call:
+    its value is kept in the call's ``env[MEMO]`` (a dict the caller starts empty).
     """
+    if shared is None:
+        return _compile(expr, xp, None)
+    found = shared.get(expr)
+    if found is not None:
+        return found
+    fn = _compile(expr, xp, shared)
+    if not isinstance(expr, (sp.MatrixSymbol, sp.Symbol)) and not expr.is_Number:
+        key, inner = len(shared), fn
+
+        def fn(env: Mapping[str, object]) -> object:
+            memo = env[MEMO]
+            value = memo.get(key, _UNSET)
+            if value is _UNSET:
+                value = memo[key] = inner(env)
+            return value
+    shared[expr] = fn
+    return fn
+
+
+def _compile(expr: sp.Basic, xp: SimpleNamespace, shared: dict | None) -> Compiled:
     if isinstance(expr, (sp.MatrixSymbol, sp.Symbol)):
         name = expr.name
         return lambda env: env[name]
@@ -63,17 +95,23 @@ def compile_expr(expr: sp.Basic, xp: SimpleNamespace = NUMPY) -> Compiled:
     if isinstance(expr, (sp.MatAdd, sp.Add)) and xp is NUMPY:
         outer = _outer_terms(expr)
         if outer is not None:
-            lefts = [compile_expr(a, xp) for a, _ in outer]
-            rights = [compile_expr(b, xp) for _, b in outer]
+            lefts = [compile_expr(a, xp, shared) for a, _ in outer]
+            rights = [compile_expr(b, xp, shared) for _, b in outer]
             return lambda env: np.hstack([f(env) for f in lefts]) @ \
                 np.hstack([f(env) for f in rights]).T
     if isinstance(expr, Apply):
         fn = xp.funcs.get(expr.name)
         if fn is None:
             raise UsageError(f"no numeric form of {expr.name}")
-        arg = compile_expr(expr.arg, xp)
+        arg = compile_expr(expr.arg, xp, shared)
         return (lambda env: arg(env).applyfunc(fn)) if xp is SYMPY else (lambda env: fn(arg(env)))
-    parts = [compile_expr(a, xp) for a in expr.args]
+    if isinstance(expr, sp.MatAdd) and xp in (NUMPY, BATCHED):  # 1 − z as one subtraction
+        fused = fused_sum(expr, lambda a: compile_expr(a, xp, shared))
+        if fused is not None:
+            return fused
+    parts = [compile_expr(a, xp, shared) for a in expr.args]
+    if isinstance(expr, sp.HadamardProduct) and xp in (NUMPY, BATCHED):
+        return fused_product(parts)
     if isinstance(expr, sp.MatMul):
         def matmul(env: Mapping[str, object]) -> object:
             out = parts[0](env)
@@ -212,10 +250,12 @@ class MatrixProgram:
     def _program(self, xp: SimpleNamespace) -> tuple:
         """The forward equations, δ's and gradients compiled once for ``xp``."""
         if id(xp) not in self._compiled:
-            nodes = [(s.name, compile_expr(n.expr, xp)) for s, n in self.graph.nodes.items()
-                     if n.expr is not None]
-            deltas = [(name, compile_expr(rhs, xp)) for name, rhs in self.deltas]
-            grads = [(p, compile_expr(rhs, xp)) for p, rhs in self.gradients]
+            table: dict = {}  # one table: what the forward pass, δ's and gradients share
+            one = shared_weights(self.graph)  # the step copies W_0, W_1, … as the shared W
+            nodes = [(s.name, compile_expr(n.expr.xreplace(one), xp, table))
+                     for s, n in self.graph.nodes.items() if n.expr is not None]
+            deltas = [(name, compile_expr(rhs, xp, table)) for name, rhs in self.deltas]
+            grads = [(p, compile_expr(rhs, xp, table)) for p, rhs in self.gradients]
             self._compiled[id(xp)] = (nodes, deltas, grads)
         return self._compiled[id(xp)]
 
@@ -225,6 +265,7 @@ class MatrixProgram:
             xp = self._compiled.setdefault("backend", backend(self.graph))
         nodes, deltas, grads = self._program(xp)
         env = _columns(values) if xp is NUMPY else dict(values)
+        env[MEMO] = {}
         for p, copies in self.graph.copies.items():
             for c in copies:
                 env[c.name] = values[p]

@@ -10,13 +10,13 @@ recurrence is what the comparison tests.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
 from bptt_sym.errors import UsageError
 
-__all__ = ["torch_status", "torch_gradient"]
+__all__ = ["torch_status", "torch_gradient", "torch_program"]
 
 
 def torch_status(spec: object) -> str | None:
@@ -35,6 +35,15 @@ def torch_gradient(spec: object, theta: Mapping[str, np.ndarray],
     """∂(Σ_batch Σ_t cross-entropy)/∂p for every weight p named in ``spec.torch``, from the
     torch.nn module; ``theta`` the shared weights (rows, cols), ``data`` the rest (B, rows,
     cols) by graph name (x_0, y_1, h_{-1})."""
+    return torch_program(spec, theta, data, steps)()
+
+
+def torch_program(spec: object, theta: Mapping[str, np.ndarray],
+                  data: Mapping[str, np.ndarray],
+                  steps: int) -> Callable[[], dict[str, np.ndarray]]:
+    """:func:`torch_gradient` made ready to run: the module built and its weights, inputs
+    and targets copied in once; each call runs the forward pass and torch.autograd's
+    backward (what ``bench/bench_gated.py`` times)."""
     import torch
 
     table = spec.torch
@@ -59,22 +68,29 @@ def torch_gradient(spec: object, theta: Mapping[str, np.ndarray],
         given = data.get(f"{state}_{{-1}}")
         first.append(torch.zeros(1, batch, hidden, dtype=torch.float64) if given is None
                      else torch.tensor(given[:, :, 0])[None])
-    states, _ = net(x, tuple(first) if module == "LSTM" else first[0])
     out = [torch.tensor(theta[n] if k == 0 else theta[n][:, 0], requires_grad=True)
            for k, n in enumerate(table["output"])]
-    logits = states @ out[0].T + (out[1] if len(out) > 1 else 0)
-    loss = -(y * torch.log_softmax(logits, dim=-1)).sum()
-    loss.backward()
-    grads: dict[str, np.ndarray] = {}
-    for attr, names in blocks.items():
-        if names:
-            g = getattr(net, attr).grad.detach().numpy().reshape(len(names) * hidden, -1)
-            for k, n in enumerate(names):
-                grads[n] = g[k * hidden:(k + 1) * hidden].reshape(theta[n].shape)
-    for k, n in enumerate(table["output"]):
-        grads[n] = out[k].grad.detach().numpy().reshape(theta[n].shape)
-    missing = [p for p in theta if p not in grads]
+    missing = [p for p in theta if p not in {n for names in blocks.values() for n in names}
+               and p not in table["output"]]
     if missing:
         raise UsageError(f"[torch] of model {spec.name} does not name {', '.join(missing)}; "
                          "every parameter is a block of the module or of output")
-    return grads
+
+    def run() -> dict[str, np.ndarray]:
+        net.zero_grad()
+        for w in out:
+            w.grad = None
+        states, _ = net(x, tuple(first) if module == "LSTM" else first[0])
+        logits = states @ out[0].T + (out[1] if len(out) > 1 else 0)
+        loss = -(y * torch.log_softmax(logits, dim=-1)).sum()
+        loss.backward()
+        grads: dict[str, np.ndarray] = {}
+        for attr, names in blocks.items():
+            if names:
+                g = getattr(net, attr).grad.detach().numpy().reshape(len(names) * hidden, -1)
+                for k, n in enumerate(names):
+                    grads[n] = g[k * hidden:(k + 1) * hidden].reshape(theta[n].shape)
+        for k, n in enumerate(table["output"]):
+            grads[n] = out[k].grad.detach().numpy().reshape(theta[n].shape)
+        return grads
+    return run
