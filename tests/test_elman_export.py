@@ -16,9 +16,9 @@ from bptt_sym.export.documents_matrix import vector_document
 from bptt_sym.graph.matrix import unroll_vector
 
 from .test_export import (
+    assert_compiles_cleanly,
     assert_export_holds,
     assert_markdown_renders,
-    pdflatex,
     printed,
     render_math,
 )
@@ -41,13 +41,7 @@ def document(steps: int, variant: dict, fmt: str) -> str:
 @pytest.mark.parametrize("steps", ALL_STEPS)
 def test_latex_compiles_without_overfull_lines(tmp_path: Path, steps: int,
                                                variant: dict) -> None:
-    tex = tmp_path / "d.tex"
-    tex.write_text(document(steps, variant, "latex"), encoding="utf-8")
-    status, log = pdflatex(tex)
-    errors = [line for line in log.splitlines() if line.startswith("!")]
-    assert status == 0 and not errors, errors
-    assert "Overfull" not in log
-    assert (tmp_path / "d.pdf").stat().st_size > 0
+    assert_compiles_cleanly(tmp_path / "d.tex", document(steps, variant, "latex"))
 
 
 def test_markdown_renders_in_katex_and_mathjax(tmp_path: Path) -> None:

@@ -49,6 +49,16 @@ def pdflatex(tex: Path) -> tuple[int, str]:
     return r.returncode, log
 
 
+def assert_compiles_cleanly(tex: Path, text: str) -> None:
+    """``text`` written to ``tex`` compiles: exit 0, no error line, no overfull box, a PDF."""
+    tex.write_text(text, encoding="utf-8")
+    status, log = pdflatex(tex)
+    errors = [line for line in log.splitlines() if line.startswith("!")]
+    assert status == 0 and not errors, errors
+    assert "Overfull" not in log
+    assert tex.with_suffix(".pdf").stat().st_size > 0
+
+
 def render_math(*paths: Path) -> dict:
     """Every formula of the Markdown files through KaTeX and MathJax (tests/js/render.js)."""
     script = need_math_engines()

@@ -14,7 +14,7 @@ from bptt_sym.export.drawing import draw
 from bptt_sym.graph.matrix import unroll_vector
 from bptt_sym.model.registry import model_spec
 
-from .test_export import assert_markdown_renders, pdflatex
+from .test_export import assert_compiles_cleanly, assert_markdown_renders
 
 MODELS = ["lstm", "gru", "lstm-peephole", "gru-cho"]
 
@@ -27,22 +27,13 @@ def document(model: str, steps: int, fmt: str) -> str:
 @pytest.mark.parametrize("steps", range(1, 11))
 @pytest.mark.parametrize("model", ["lstm", "gru"])
 def test_latex_compiles_without_overfull_lines(tmp_path: Path, model: str, steps: int) -> None:
-    tex = tmp_path / "d.tex"
-    tex.write_text(document(model, steps, "latex"), encoding="utf-8")
-    status, log = pdflatex(tex)
-    errors = [line for line in log.splitlines() if line.startswith("!")]
-    assert status == 0 and not errors, errors
-    assert "Overfull" not in log
-    assert (tmp_path / "d.pdf").stat().st_size > 0
+    assert_compiles_cleanly(tmp_path / "d.tex", document(model, steps, "latex"))
 
 
 @pytest.mark.parametrize("model", ["lstm-peephole", "gru-cho"])
 def test_the_variants_compile_too(tmp_path: Path, model: str) -> None:
     for steps in (1, 4, 10):
-        tex = tmp_path / f"{model}-{steps}.tex"
-        tex.write_text(document(model, steps, "latex"), encoding="utf-8")
-        status, log = pdflatex(tex)
-        assert status == 0 and "Overfull" not in log, (model, steps)
+        assert_compiles_cleanly(tmp_path / f"{model}-{steps}.tex", document(model, steps, "latex"))
 
 
 def test_markdown_renders_in_katex_and_mathjax(tmp_path: Path) -> None:
