@@ -37,6 +37,24 @@ PAIRS = [
     # time as a superscript, h^{(t)}
     (ELMAN, r"$\mathbf{s}^{(t)} = \tanh(\mathbf{z}^{(t)})$",
      r"$\mathbf{s}^{(t)} = \tanh(\mathbf{z}^{(t-1)})$"),
+    # an ellipsis between repeated pairs of factors (Hanbingtao's W diag[f'(net_{t-1})] …)
+    (ELMAN, r"$\frac{\partial s_t}{\partial s_k} = \operatorname{diag}(\tanh'(z_t)) W "
+            r"\operatorname{diag}(\tanh'(z_{t-1})) W \cdots \operatorname{diag}(\tanh'(z_{k+1}))"
+            r" W, k < t$",
+     r"$\frac{\partial s_t}{\partial s_k} = \operatorname{diag}(\tanh'(z_t)) W^T "
+     r"\operatorname{diag}(\tanh'(z_{t-1})) W^T \cdots \operatorname{diag}(\tanh'(z_{k+1}))"
+     r" W^T, k < t$"),
+    # WildML's δ_2^{(3)}: the adjoint at step 2 of the loss of step 3, ∂E_3/∂z_2
+    ({**ELMAN, "steps": 4},
+     r"$\delta_2^{(3)} = \frac{\partial E_3}{\partial s_3}\frac{\partial s_3}{\partial s_2}"
+     r"\frac{\partial s_2}{\partial z_2}$",
+     r"$\delta_2^{(3)} = \frac{\partial E_3}{\partial s_3}\frac{\partial s_3}{\partial s_1}"
+     r"\frac{\partial s_2}{\partial z_2}$"),
+    # a step as a bare superscript on an entry (Hanbingtao's net_j^t, δ_j^t, s_i^{t-1})
+    (ELMAN, r"$\frac{\partial E}{\partial z_i^t} = \delta_i^t$",
+     r"$\frac{\partial E}{\partial z_i^t} = \delta_i^{t-1}$"),
+    (ELMAN, r"$\frac{\partial z_i^t}{\partial s_j^{t-1}} = W_{ij}$",
+     r"$\frac{\partial z_i^t}{\partial s_j^{t-1}} = W_{ji}$"),
     # \left. … \right|_{…}: the evaluation bar says where the derivative is taken
     (DOC, r"$\left. \frac{\partial E}{\partial o} \right|_{o} = \frac{o - y}{o(1 - o)}$",
      r"$\left. \frac{\partial E}{\partial o} \right|_{o} = \frac{o + y}{o(1 - o)}$"),
@@ -183,7 +201,7 @@ TABLE = _table_rows()
 
 
 def test_the_table_has_every_row() -> None:
-    assert len(TABLE) == 3 * 25
+    assert len(TABLE) == 3 * 28
 
 
 @pytest.mark.parametrize("model, fmt, formula", TABLE,
@@ -293,8 +311,9 @@ def test_a_right_side_of_zero_is_said_plainly() -> None:
     (ELMAN, r"$s_{t,9} = 0$", "entry 9 of s is out of range: it has 3 (H) entries"),
     (ELMAN, r"$E_t = -\log p(y_t \mid x_t)$", "'|' is not read: a conditional probability"),
     (ELMAN, r"$(\nabla_{s_t} E)_i = 0$", "an entry of a bracket, (…)_i, is not read"),
-    (ELMAN, r"$\delta_2^{(3)} = \frac{\partial E_3}{\partial z_2}$", "two subscripts on one"),
-    (ELMAN, r"$\frac{\partial E}{\partial s_i^t} = 0$", "a step as a bare superscript"),
+    (ELMAN, r"$s_2^{(3)} = s_2$", "s_2^(3) has two step indices: read only on a named adjoint"),
+    (ELMAN, r"$\sum_i^t s_t = 0$", "a sum's or product's bounds as _i^t are not read"),
+    (ELMAN, r"$\delta_t^q = \delta_t$", "the superscript q of δ_t is no number, step or name"),
     (ELMAN, r"$z_{t,i} = \sum_{k=0}^{T} W_{ik} s_{t-1,k}$", "runs over every entry"),
     (DOC, r"$s_{1,i} = 0$", "an index of one entry is for the vectors and matrices"),
     (ELMAN, r"$\frac{\partial E}{\partial s_1} = \textrm{prod}\left(\frac{\partial E}"

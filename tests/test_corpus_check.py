@@ -20,9 +20,9 @@ FORMULAS = formulas()
 # What the checker answers instead of reading the formula, by formula id.  Outside the model:
 # names the source uses that its model file lacks (CS224n's W for W_hh, WildML's o_t for ŷ_t,
 # cv193352's g(x)), a conditional probability p(y | x) (gf-10.12), Goodfellow's indicator
-# 1_{i,y} of a class index (gf-10.18), |V| and J^{(t)}(θ) (cs224n-loss).  Not read yet: an
-# ellipsis between pairs of factors (W diag[…] W diag[…] …), a step as a bare superscript
-# (net_j^t), a time superscript after a subscript (δ_2^{(3)}).  Each message says which.
+# 1_{i,y} of a class index (gf-10.18), |V| and J^{(t)}(θ) (cs224n-loss).  Ill-formed as
+# written: hbt-3.1's δ_t^l, a stray superscript l (its source's typo).  Each message says
+# which.
 NOT_READ: dict[str, str] = {
     'cs224n-dEdW': 'unknown name W; known: the weights W_hh, W_hx, W_S (and thei',
     'cs224n-dEdW-double': 'unknown name W; known: the weights W_hh, W_hx, W_S (and thei',
@@ -31,10 +31,8 @@ NOT_READ: dict[str, str] = {
     'cv193352-component': 'unknown function g; known: the weights U, W, V',
     'gf-10.12-10.14': "'|' is not read: a conditional probability p(y | x)",
     'gf-10.18': 'an entry of a bracket, (…)_i, is not read',
-    'hbt-3.1': 'an ellipsis (…, \\ldots, \\cdots) in a product is read after two factors',
-    'hbt-dE-dwji': 'a step as a bare superscript (net_j^t) is not read',
+    'hbt-3.1': 'the superscript l of δ_t is a name of the model, not a whole number',
     'wildml-code-model': 'unknown name o; known: the weights U, W, V (and their step c',
-    'wildml-delta': 'two subscripts on one name (δ_2^{(3)} reads δ_2 at step 3)',
 }
 
 

@@ -22,7 +22,7 @@ from bptt_sym.graph.resolve import InvalidFormula, to_sympy
 from bptt_sym.model.registry import model_spec
 from bptt_sym.model.spec import ModelSpec
 from bptt_sym.syntax.document import Broken, Skipped, read_document
-from bptt_sym.syntax.formula import Chain, ParseError, Ref, named, parse
+from bptt_sym.syntax.formula import Chain, Deriv, ParseError, Ref, named, parse
 from bptt_sym.syntax.nodes import rebuild
 from bptt_sym.syntax.steps import free_steps, free_tau, renumber, substitute
 from bptt_sym.syntax.text import show
@@ -108,11 +108,28 @@ def _invalid(line: int, source: str, message: str, column: int | None = None) ->
     return Verdict(line, source, "invalid", message, column=column or None)
 
 
+def _loss_steps(chain: Chain, adjoints: Mapping[str, tuple[str, str]]) -> Chain:
+    """δ_2^{(3)} (WildML's notation: the adjoint at step 2 of the loss of step 3) as
+    ∂E_3/∂z_2, for a named adjoint δ of z; on any other name the two indices are an error."""
+    def visit(n: object) -> object | None:
+        if not (isinstance(n, Ref) and n.loss is not None):
+            return None
+        if n.base not in adjoints:
+            written = f"{show(Ref(n.base, n.index, 0))}^({show(Ref('x', n.loss, 0))[2:]})"
+            raise InvalidFormula(f"{written} has two step indices: read only on a named "
+                                 "adjoint of the model (δ_2^{(3)} = ∂E_3/∂z_2); write it in "
+                                 "the model's names", n.column)
+        node, loss = adjoints[n.base]
+        return Deriv(Ref(loss, n.loss, n.column), Ref(node, n.index, n.column))
+    return rebuild(chain, visit)
+
+
 def judge_lines(text: str, decide: Callable[[Chain], tuple], *, seconds: float,
                 total_seconds: float = TOTAL_SECONDS,
                 on_verdict: Callable[[Verdict], None] | None = None,
                 names: Collection[str] = (), first: int = 0,
-                parameters: Sequence[str] = ()) -> list[Verdict]:
+                parameters: Sequence[str] = (),
+                adjoints: Mapping[str, tuple[str, str]] | None = None) -> list[Verdict]:
     """Parse each equation of ``text`` and ``decide`` it within ``seconds``; every failure
     to read an equation is its ``invalid`` verdict, never an exception.  What the document
     holds besides equations is ``skipped`` (a delimiter never closed is ``invalid``).  An
@@ -120,7 +137,9 @@ def judge_lines(text: str, decide: Callable[[Chain], tuple], *, seconds: float,
     spent ``total_seconds`` (wall-clock), is ``undecided``: reported, never dropped.
     ``names``: the model's names, so that ``W_x`` is the name W_x (:func:`named`);
     ``first``: the number the document gives the first step (:func:`renumber`);
-    ``parameters``: what θ stands for, each in turn, where the model has no θ."""
+    ``parameters``: what θ stands for, each in turn, where the model has no θ;
+    ``adjoints``: each named adjoint's node and the loss (δ: (z, E)), so that δ_2^{(3)} reads
+    ∂E_3/∂z_2."""
     verdicts = []
     defined: dict[str, tuple[Ref, object]] = {}  # names that "… =: J_t" gave, for what follows
     started = time.monotonic()
@@ -137,7 +156,8 @@ def judge_lines(text: str, decide: Callable[[Chain], tuple], *, seconds: float,
         try:
             if left <= 0:
                 raise OutOfTime
-            chain = _defined(named(parse(found.text), names), defined, names)
+            chain = _loss_steps(named(parse(found.text), names), adjoints or {})
+            chain = _defined(chain, defined, names)
             if len(chain.sides) < 2:  # J_t := …, no equation besides
                 name, body = chain.defines[0], chain.sides[chain.defines[1]]
                 verdict = Verdict(found.line, found.text, "skipped", f"a definition: "
@@ -249,7 +269,8 @@ def check_graph(text: str, graph: Graph, *, seed: int = 0,
         return _every_step(judge, chain, graph, free[0], first)
 
     return judge_lines(text, decide, seconds=DECIDE_SECONDS, on_verdict=on_verdict,
-                       names=graph.spec.names, first=first, parameters=graph.spec.parameters)
+                       names=graph.spec.names, first=first, parameters=graph.spec.parameters,
+                       adjoints={a: (z, graph.spec.loss) for z, a in graph.spec.adjoints.items()})
 
 
 def _every_step(judge: Judge, chain: Chain, graph: Graph, var: str, first: int) -> tuple:

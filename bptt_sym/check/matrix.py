@@ -383,4 +383,5 @@ def check_matrix(text: str, *, spec: ModelSpec = ELMAN, steps: int = 2, bias: bo
         return _decide(judges[0], chain)
 
     return judge_lines(text, decide, seconds=DECIDE_SECONDS, on_verdict=on_verdict,
-                       names=spec.names, first=first, parameters=names.weights)
+                       names=spec.names, first=first, parameters=names.weights,
+                       adjoints={a: (z, spec.loss) for z, a in spec.adjoints.items()})

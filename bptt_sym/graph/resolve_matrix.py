@@ -45,6 +45,7 @@ from bptt_sym.graph.names import (
     length,
 )
 from bptt_sym.graph.resolve import MAX_EXPONENT, MAX_SUM_TERMS, InvalidFormula, one_argument
+from bptt_sym.notation import STEP_LETTERS
 from bptt_sym.rules.functions import rule_names
 from bptt_sym.syntax.equations import ALIASES
 from bptt_sym.syntax.formula import PRODUCTS, Call, Deriv, Num, Op, Prod, Ref, Sum
@@ -195,6 +196,14 @@ class Walk:
         """A square matrix's power is the matrix power (W² = W W, (Wᵀ)^{t-k} in the step
         variables); a vector's (s_t²) and a scalar's are entry by entry."""
         n = _names.whole(node.args[1], env, self.names.steps)
+        up = next((r for r in _refs(node.args[1]) if r.index is None and r.base not in env
+                   and r.base not in STEP_LETTERS), None)
+        if n is None and up is not None:
+            what = "a name of the model, not a whole number" \
+                if up.base in self.names.reserved else "no number, step or name of the model"
+            raise InvalidFormula(f"the superscript {up.base} of {show(node.args[0])} is {what} "
+                                 "(a layer index? this model has one layer); as written the "
+                                 "formula is not defined")
         if n is None or n > MAX_EXPONENT:
             raise InvalidFormula(f"the exponent {n} is larger than {MAX_EXPONENT}" if n else
                                  "an exponent must be a whole number such as 2, or one in the "
@@ -379,3 +388,10 @@ def shape_of(node: object, names: MatrixNames, free: tuple[str, ...] = ("t",)) -
     """The shape of a parsed side in the model's letters (raises :class:`ShapeError`);
     ``free`` are the step variables not bound by a sum."""
     return side(node, names, dict.fromkeys(free))[0]
+
+
+def _refs(node: object) -> list[Ref]:
+    """The names in an exponent (l in δ_t^l, also when --first moved it: l − 1)."""
+    if isinstance(node, Ref):
+        return [node]
+    return [r for a in getattr(node, "args", ()) for r in _refs(a)]

@@ -69,7 +69,8 @@ condition: _COMMA? FOR? sum REL sum
         | product MUL sumop -> mul | product MUL prodop -> mul
         | product sumop -> juxt | product prodop -> juxt
 ?signed: juxt | SUB signed -> neg | ADD signed -> pos | SUB sumop -> neg | SUB prodop -> neg
-?juxt: power | juxt power -> juxt | juxt ELLIPSIS power -> dots
+?juxt: power | juxt power -> juxt | juxt ELLIPSIS after_dots -> dots
+after_dots: power+
 ?power: atom | atom POW exponent -> pow | atom SUP -> sup | atom TRANSPOSE -> transpose
        | atom HPOW -> hpow
 ?exponent: atom | SUB exponent -> neg | ADD exponent -> pos | atom POW exponent -> pow
@@ -113,7 +114,7 @@ NUMBER: /(\d+(\.\d+)?|\.\d+)([eE][+-]?\d+)?/
 PRIME: "'" | "′" | "’"
 LBRACESET.3: "\\{" | "\\left\\{" | "\\big\\{" | "\\Big\\{"
 RBRACESET.3: "\\}" | "\\right\\}" | "\\big\\}" | "\\Big\\}"
-ELLIPSIS.3: "\\ldots" | "\\dots" | "\\cdots" | "…" | "..."
+ELLIPSIS.3: "\\ldots" | "\\dots" | "\\cdots" | "…" | "⋯" | "..."
 ADD: "+"
 SUB: "-" | "−" | "–"
 MUL: "*" | "·" | "⋅" | "×" | "∙" | /\\cdot(?![A-Za-z])/ | /\\times(?![A-Za-z])/ | "⊙"
@@ -248,7 +249,10 @@ class _Build(Transformer):
 
     def dots(self, a, tok, b):  # noqa: ANN001, ANN201
         """``J_T J_{T-1} ⋯ J_{k+1}``: the product of the factors the ellipsis leaves out."""
-        return dots(a, b, tok.column)
+        return dots(a, list(b), tok.column)
+
+    def after_dots(self, *factors):  # noqa: ANN001, ANN201 - the factors after an ellipsis
+        return tuple(factors)
 
     def transpose(self, a, _tok):  # noqa: ANN001, ANN201
         return self._bracket(a, lambda x: Op("T", (x,)))

@@ -102,6 +102,16 @@ _WORDS = "mathrm|textrm|text|mathit|mathsf|textit|operatorname|rm|mbox|mathcal|m
 _BOLD = "mathbf|boldsymbol|bm|vec|pmb|mathbfit|symbf"
 _TIME_T = re.compile(r"\^\s*\{\s*\(\s*([^(){}]+?)\s*\)\s*\^\s*(?:\\top|T|\{\s*\\top\s*\})\s*\}")
 _TIME = re.compile(r"\^\s*\{\s*\(\s*([^(){}]+?)\s*\)\s*\}")
+# δ_2^{(3)}: an adjoint at step 2 of the loss of step 3 (WildML's ∂E_3/∂z_2): the two indices
+# kept together as _{2;3}, which the checker reads for a named adjoint of the model
+_LOSS_TIME = re.compile(r"_(?:\{\s*((?:\d+|[tk])(?:\s*[-+]\s*\d+)?)\s*\}|(\d+|[tk]))\s*\^\s*\{\s*\("
+                        r"\s*([^(){}]+?)\s*\)\s*\}")
+# net_j^t, s_i^{t-1}, δ_j^t: on an entry (one subscript i, j, m or n) a superscript in the
+# step letters t, k is the step, as Hanbingtao's notes write it: read as net_{t,j}; W^t and
+# s_t^2 stay powers
+_TIME_BARE = re.compile(r"_(?:\{\s*([ijmn])\s*\}|([ijmn]))\s*\^\s*"
+                        r"(?:\{\s*([tk](?:\s*[-+]\s*\d+)?)\s*\}|([tk])(?![0-9]))")
+_SUM_BEFORE = re.compile(r"\\(?:sum|prod)\s*$")
 _PARTIAL = re.compile(r"\\partial\s*(?=\{)")
 _NABLA = re.compile(r"\\nabla\s*_\s*|\\partial\s*_\s*(?!\{\s*\d+\s*\})")
 _SLASH_D = re.compile(r"(\\partial\s*[A-Za-z][^\s/=+*]*)\s*/\s*d(?=[A-Za-z])")
@@ -230,7 +240,10 @@ def rewrite(source: str) -> tuple[str, list[int]]:
             t.splice(m.start(), end, ["\\exp(", (m.end() + 1, end - 1), ")"])
     t.sub(_BETWEEN, _between)
     t.sub(_TIME_T, lambda m: ["_{", m.span(1), "}^T"])  # h^{(t)^\top}: (h^{(t)})ᵀ
+    t.sub(_LOSS_TIME, lambda m: ["_{", m.span(1) if m[1] else m.span(2), ";", m.span(3), "}"])
     t.sub(_TIME, lambda m: ["_{", m.span(1), "}"])
+    t.sub(_TIME_BARE, lambda m: [m.span(0)] if _SUM_BEFORE.search(t.text[:m.start()]) else
+          ["_{", m.span(3) if m[3] else m.span(4), ",", m.span(1) if m[1] else m.span(2), "}"])
     for m in reversed(list(_PARTIAL.finditer(t.text))):
         end = _group_end(t.text, m.end())
         if end is not None:

@@ -61,6 +61,7 @@ class Ref:
     column: int
     written: str = field(default="", compare=False, repr=False)
     entry: tuple = field(default=(), repr=False)  # h_{t,i}: entry indices, from 1
+    loss: tuple | None = field(default=None, repr=False)  # δ_2^{(3)}: the loss's step
 
 
 @dataclass(frozen=True)

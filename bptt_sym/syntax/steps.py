@@ -190,16 +190,6 @@ def free_steps(tree: object, bound: frozenset[str] = frozenset()) -> set[str]:
     return set()
 
 
-def _last_two(product: object) -> tuple[object, object, object] | None:
-    """``rest · a · b`` of a product written side by side: (rest or None, a, b)."""
-    if not (isinstance(product, Op) and product.op == "juxt"):
-        return None
-    head, b = product.args
-    if isinstance(head, Op) and head.op == "juxt":
-        return head.args[0], head.args[1], b
-    return None, head, b
-
-
 def _first_index(node: object) -> tuple | None:
     found: list[tuple] = []
 
@@ -259,27 +249,47 @@ def immediate(d: object, plus: bool) -> object:
     return dataclasses.replace(d, den=Ref(d.den.base, d.num.index, d.den.column, d.den.written))
 
 
-def dots(left: object, right: object, column: int) -> object:
+def dots(left: object, right: list, column: int) -> object:
     """``J_T J_{T-1} ⋯ J_{k+1}`` (and ∂h_t/∂h_{t-1} ∂h_{t-1}/∂h_{t-2} ⋯ ∂h_{k+1}/∂h_k): the
     two factors before ``⋯`` step down by one, and the one after is the same factor further
     down; read as Π_{j=k+1}^{T} J_j, every factor from the first shown to the last, highest
     step on the left (the order of a Π), so that it is defined at every k (at k = T-1 it is
-    J_T alone).  Any other ellipsis between factors is an error at ``column``."""
-    product = _pattern(left, right)
-    if product is None:
-        error = BpttError("an ellipsis (…, \\ldots, \\cdots) in a product is read after two "
-                          "factors one step apart and before one further down (J_T J_{T-1} "
-                          "⋯ J_{k+1}); write a Π with bounds instead")
-        error.column = column
-        raise error
-    return product
+    J_T alone).  A repeated pair of factors reads the same way, ``W diag(f'(z_{t-1})) W
+    diag(f'(z_{t-2})) ⋯ W diag(f'(z_k))``: Π over the pair.  ``right`` holds the factors
+    written after the ellipsis; those after the last repeated one multiply the product.  Any
+    other ellipsis between factors is an error at ``column``."""
+    factors = _factors(left)
+    right = [f for r in right for f in _factors(r)]
+    for period in (1, 2):
+        if len(factors) < 2 * period or len(right) < period:
+            continue
+        rest = factors[:-2 * period]
+        a, b = (_chain(factors[-2 * period + i * period:][:period]) for i in (0, 1))
+        product = _pattern(_chain(rest) if rest else None, a, b, _chain(right[:period]))
+        if product is not None:
+            return _chain([product, *right[period:]])
+    error = BpttError("an ellipsis (…, \\ldots, \\cdots) in a product is read after two "
+                      "factors (or pairs of factors) one step apart and before one further "
+                      "down (J_T J_{T-1} ⋯ J_{k+1}); write a Π with bounds instead")
+    error.column = column
+    raise error
 
 
-def _pattern(left: object, right: object) -> object | None:
-    parts = _last_two(left)
-    if parts is None:
-        return None
-    rest, a, b = parts
+def _factors(product: object) -> list:
+    """The factors of a product written side by side, left to right."""
+    if isinstance(product, Op) and product.op == "juxt":
+        return _factors(product.args[0]) + _factors(product.args[1])
+    return [product]
+
+
+def _chain(factors: list) -> object:
+    out = factors[0]
+    for f in factors[1:]:
+        out = Op("juxt", (out, f))
+    return out
+
+
+def _pattern(rest: object | None, a: object, b: object, right: object) -> object | None:
     ia, ib, ir = _first_index(a), _first_index(b), _first_index(right)
     if ia is None or ib is None or ir is None:
         return None
@@ -289,7 +299,7 @@ def _pattern(left: object, right: object) -> object | None:
     gap, gap_off = _difference(ir, ib)  # right = b moved by gap + gap_off
     if _bare(_shift(b, gap, gap_off)) != _bare(right):
         return None
-    used = _index_variables((left, right))
+    used = _index_variables((rest, a, b, right))
     var = next(v for v in "jimnpq" if v not in used)
     body = _shift(b, {var: 1, **{v: -c for v, c in index_terms(ib)[0]}}, -index_terms(ib)[1])
     whole = Prod(var, _bound_of(ir), _bound_of(ia), body)

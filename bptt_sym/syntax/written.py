@@ -45,6 +45,12 @@ def _index(text: str) -> tuple | None:
     if m:  # w_h₀: a subscripted name at a step, in Unicode
         return ("name", m[1], _step_index(m[2]))
     text = text.translate(SUBSCRIPT).lstrip("_").strip("{}").replace(" ", "").replace("−", "-")
+    if text.count(";") == 1:  # δ_{2;3}: a step, then the step of the loss (δ_2^{(3)})
+        step, loss = (_index(part) for part in text.split(";"))
+        if step is None or loss is None or step[0] not in ("abs", "var") or \
+                loss[0] not in ("abs", "var"):
+            raise BpttError(f"cannot read the indices {text!r}: a step, then a loss's step")
+        return ("loss", step, loss)
     if re.fullmatch(r"-?\d+", text):
         return ("abs", int(text))
     if re.fullmatch(r"[A-Za-z]{2,8}", text):
@@ -104,6 +110,8 @@ def read_ref(tok: Token) -> Ref:
     except BpttError as exc:  # the parse error points at the name
         exc.column = tok.column
         raise
+    if index is not None and index[0] == "loss":  # δ_2^{(3)}: the checker reads it
+        return Ref(base, index[1], tok.column, str(tok), loss=index[2])
     if index is not None and index[0] == "entry":  # h_{t+1,i}
         return Ref(base, index[1], tok.column, str(tok), entry=index[2])
     if index is not None and index[0] == "name":
@@ -126,9 +134,14 @@ def unread(found: str, kind: str, before: str) -> str | None:
     if found.startswith("_") and re.search(r"_(?:\d+|[A-Za-z]|\{[^{}]*\})$", before):
         return ("two subscripts on one name (δ_2^{(3)} reads δ_2 at step 3): a quantity the "
                 "model does not have; write it in the model's names (∂E_3/∂z_2)")
+    if found.startswith("^") and re.search(r"(?:\\sum|\\prod|sum|prod|[Σ∑Π∏])\s*_[A-Za-z]$",
+                                           before):
+        return ("a sum's or product's bounds as _i^t are not read; write the first value "
+                "too, Σ_{i=0}^{t}, or Σ_i for every step")
     if found.startswith("^") and re.search(r"[A-Za-z]_[A-Za-z]$", before):
-        return ("a step as a bare superscript (net_j^t) is not read; write it in brackets, "
-                "net_j^{(t)}, or as a subscript, net_{t,j}")
+        return ("a step as a bare superscript is read on an entry of a vector (net_j^t, "
+                "s_i^{t-1}: subscript i, j, m or n, superscript in t or k); write it in "
+                "brackets, x_k^{(t)}, or as a subscript, x_{t,k}")
     if kind == "ELLIPSIS":
         return ("an ellipsis (…, \\ldots, \\cdots) is read only among a function's arguments, "
                 "L(x_1, …, x_T); write a sum or product with bounds (Σ_{k=1}^{t}, "
