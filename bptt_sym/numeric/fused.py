@@ -2,7 +2,9 @@
 subtraction (SymPy writes it OneMatrix + (−1)·z: three arrays), and every term after the
 first two added into the array the first addition made (``out += v``), never into a value
 that another expression shares.  What is computed is the same sum, in the same order of
-terms; only where the result is written changes.
+terms; only where the result is written changes.  :func:`occurrences` counts how often each
+subexpression of a program occurs, so that only a shared one keeps its value in a call's
+memo (:func:`bptt_sym.numeric.matrix.compile_expr`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import sympy as sp
 
-__all__ = ["fused_sum", "fused_product"]
+__all__ = ["fused_sum", "fused_product", "occurrences"]
 
 Compiled = Callable[[Mapping[str, object]], object]
 
@@ -71,3 +73,16 @@ def fused_product(factors: list[Compiled]) -> Compiled:
             out, fresh = _into(out, f(env), np.multiply, fresh)
         return out
     return run
+
+
+def occurrences(exprs: list) -> dict:
+    """How many times each subexpression of ``exprs`` occurs (one that occurs once needs no
+    place in a call's memo)."""
+    uses: dict = {}
+    stack = list(exprs)
+    while stack:
+        e = stack.pop()
+        uses[e] = uses.get(e, 0) + 1
+        if uses[e] == 1:
+            stack.extend(e.args)
+    return uses

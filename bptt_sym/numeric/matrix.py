@@ -29,7 +29,7 @@ from bptt_sym.graph.build import Graph
 from bptt_sym.graph.matrix import ELMAN, Apply, EntrySum, Softmax, Xent, matrix_symbol
 from bptt_sym.model.calls import xent_targets
 from bptt_sym.numeric.backends import BATCHED, NUMPY, STAND_IN, SYMPY
-from bptt_sym.numeric.fused import fused_product, fused_sum
+from bptt_sym.numeric.fused import fused_product, fused_sum, occurrences
 
 __all__ = ["evaluate", "compile_expr", "NUMPY", "BATCHED", "STAND_IN", "SYMPY", "backend",
            "forward_values", "matrix_gradients", "matrix_program", "MatrixProgram",
@@ -68,7 +68,9 @@ def compile_expr(expr: sp.Basic, xp: SimpleNamespace = NUMPY,
     if found is not None:
         return found
     fn = _compile(expr, xp, shared)
-    if not isinstance(expr, (sp.MatrixSymbol, sp.Symbol)) and not expr.is_Number:
+    uses = shared.get(MEMO)  # how often each subexpression occurs, when the caller counted
+    if not isinstance(expr, (sp.MatrixSymbol, sp.Symbol)) and not expr.is_Number and \
+            (uses is None or uses.get(expr, 2) > 1):
         key, inner = len(shared), fn
 
         def fn(env: Mapping[str, object]) -> object:
@@ -250,10 +252,13 @@ class MatrixProgram:
     def _program(self, xp: SimpleNamespace) -> tuple:
         """The forward equations, δ's and gradients compiled once for ``xp``."""
         if id(xp) not in self._compiled:
-            table: dict = {}  # one table: what the forward pass, δ's and gradients share
             one = shared_weights(self.graph)  # the step copies W_0, W_1, … as the shared W
-            nodes = [(s.name, compile_expr(n.expr.xreplace(one), xp, table))
-                     for s, n in self.graph.nodes.items() if n.expr is not None]
+            exprs = [n.expr.xreplace(one) for n in self.graph.nodes.values()
+                     if n.expr is not None]
+            table: dict = {MEMO: occurrences([*exprs, *(e for _, e in self.deltas),
+                                        *(e for _, e in self.gradients)])}
+            syms = [s for s, n in self.graph.nodes.items() if n.expr is not None]
+            nodes = [(s.name, compile_expr(e, xp, table)) for s, e in zip(syms, exprs)]
             deltas = [(name, compile_expr(rhs, xp, table)) for name, rhs in self.deltas]
             grads = [(p, compile_expr(rhs, xp, table)) for p, rhs in self.gradients]
             self._compiled[id(xp)] = (nodes, deltas, grads)
