@@ -15,6 +15,7 @@ from bptt_sym.graph.matrix import unroll_vector
 from bptt_sym.model.registry import model_spec
 
 from .test_export import assert_compiles_cleanly, assert_markdown_renders
+from .tools import bptt
 
 MODELS = ["lstm", "gru", "lstm-peephole", "gru-cho"]
 
@@ -48,3 +49,25 @@ def test_the_graph_colours_both_paths_back_from_the_cell_state() -> None:
                 if "->" in line and "copy-c_0" in line}
     assert {"c_0 -> h_0", "c_0 -> c_1"} <= coloured  # the two paths into c_0
     assert "i_0 -> c_0" not in coloured  # an edge into c_0 is not on a path back from E
+
+
+@pytest.mark.parametrize("fmt", ["unicode", "ascii", "latex", "json"])
+@pytest.mark.parametrize("model", MODELS)
+def test_derive_prints_both_adjoints_in_every_format(model: str, fmt: str) -> None:
+    """The delta form names the variant in its header and keeps the model's adjoints (the
+    LSTM's dh and dc); the gates' derivatives are written in node values, σ(1 − σ) and
+    1 − tanh²."""
+    r = bptt("derive", "--model", model, "--steps", "3", "--form", "delta", "--format", fmt)
+    assert r.returncode == 0, r.stderr
+    text = r.stdout
+    assert model in text
+    adjoints = model_spec(model).adjoints.values()
+    for name in adjoints:
+        assert name in text, (name, text[:300])
+    if fmt == "ascii":
+        gate = "f" if model.startswith("lstm") else "z"
+        assert f"{gate}_t * (1 - {gate}_t)" in text  # σ′ = σ(1 − σ) in node values
+        tanh = "g" if model.startswith("lstm") else "n"
+        assert f"1 - {tanh}_t * {tanh}_t" in text  # tanh′ = 1 − tanh²
+    if model.startswith("lstm") and fmt == "ascii":
+        assert "dc_t = " in text and "dc_{t+1} * f_{t+1}" in text  # the path through c_{t+1}

@@ -98,12 +98,24 @@ def test_models_lists_each_built_in_model_on_one_line(capsys: pytest.CaptureFixt
     assert "--show" in lines[-1]
 
 
+def test_show_reads_a_model_file_back(capsys: pytest.CaptureFixture[str]) -> None:
+    """models --show FILE prints the file as the tool reads it; that text reads as the same
+    model (the user's own cell, the minimal gated unit)."""
+    from bptt_sym.model.load import load_model, parse_model
+
+    path = str(MODELS / "mgu.toml")
+    status, out, _ = run(capsys, "models", "--show", path)
+    assert status == 0 and 'name = "mgu"' in out
+    assert parse_model(out, path=path) == load_model(path)
+
+
 @pytest.mark.parametrize("argv,message", [
     (["models", "--show", "mgu"], "unknown model 'mgu' for --show; choose one of doc, elman, "
      "lstm, lstm-peephole, gru, gru-cho"),
     (["derive", "--model", "mgu"], "unknown model 'mgu'; choose doc, elman, lstm, "
      "lstm-peephole, gru, gru-cho, or the path"),
     (["derive", "--model", "missing.toml"], "cannot read model file 'missing.toml'"),
+    (["models", "--show", "missing.toml"], "cannot read model file 'missing.toml'"),
     (["derive", "--model", str(MODELS / "gru-scalar.toml"), "--loss", "bce"],
      "--loss does not apply: model gru-scalar"),
     (["verify", "--model", str(MODELS / "gru-scalar.toml"), "--activation", "tanh"],

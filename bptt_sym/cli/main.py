@@ -298,8 +298,13 @@ def _models(args: argparse.Namespace) -> int:
         if args.show in BUILTIN:
             emit(builtin_text(args.show).rstrip("\n"))
             return 0
+        if args.show.endswith(".toml"):  # a model file: read, checked, written back
+            from bptt_sym.model.load import load_model, model_toml
+
+            emit(model_toml(load_model(args.show)).rstrip("\n"))
+            return 0
         raise UsageError(f"unknown model {args.show!r} for --show; choose one of "
-                         f"{', '.join(BUILTIN)}")
+                         f"{', '.join(BUILTIN)}, or give a model file (NAME.toml)")
     width = max(len(name) for name in MODELS)
     for spec in MODELS.values():
         emit(f"{spec.name:<{width}}  {spec.title}")

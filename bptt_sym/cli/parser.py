@@ -245,8 +245,9 @@ def parser() -> _Parser:
                        description="List the built-in models, one line each. With --show NAME, "
                        "print that model's file (TOML): save it, edit it and pass it as "
                        "--model FILE.")
-    m.add_argument("--show", metavar="NAME", default=None,
-                   help="print the model file of the built-in model NAME")
+    m.add_argument("--show", metavar="NAME|FILE", default=None,
+                   help="print the model file of the built-in model NAME, or a model file "
+                        "FILE as the tool reads it (checked, every key written out)")
     return top
 
 
