@@ -22,7 +22,7 @@ from bptt_sym.check.paths import adjoint_paths
 from bptt_sym.check.structure import Structure
 from bptt_sym.graph.resolve_matrix import MatrixNames, show
 from bptt_sym.syntax.formula import Call, Num, Op, Ref
-from bptt_sym.syntax.nodes import rebuild
+from bptt_sym.syntax.nodes import chain, factors, rebuild
 
 __all__ = ["gated_candidates", "path_candidates"]
 
@@ -70,19 +70,6 @@ def path_candidates(lhs: object, rhs: object,
             f"missing the term {show(p.term)} ({back}) in {show(lhs)}"
 
 
-def _factors(node: object, op: str) -> list:
-    if isinstance(node, Op) and node.op == op:
-        return _factors(node.args[0], op) + _factors(node.args[1], op)
-    return [node]
-
-
-def _chain(factors: list, op: str) -> object:
-    out = factors[0]
-    for f in factors[1:]:
-        out = Op(op, (out, f))
-    return out
-
-
 def _outputs(model: Structure, act: str) -> list[object]:
     """The formulas of every output of ``act``: the nodes s_t (Ref with no index, matched by
     base) and the calls tanh(c_t) (matched by argument)."""
@@ -120,14 +107,14 @@ def _swaps(rhs: object, model: Structure, positions: list,
                         f"{other}'({', '.join(show(a) for a in node.args)})"
         if not (isinstance(node, Op) and node.op in _PRODUCTS):
             continue
-        factors = _factors(node, node.op)
-        for i, x in enumerate(factors):
+        parts = factors(node, node.op)
+        for i, x in enumerate(parts):
             if _is_output(x, model, "tanh"):  # σ′'s X ⊙ (1 − X) of a tanh output X
-                for j, y in enumerate(factors):
+                for j, y in enumerate(parts):
                     if j != i and show(y) == show(_one(x)):
                         right = _one(Op("⊙", (x, x)))
-                        new = [right if k == i else f for k, f in enumerate(factors) if k != j]
-                        yield "activation-swap", replace(rhs, path, _chain(new, node.op)), \
+                        new = [right if k == i else f for k, f in enumerate(parts) if k != j]
+                        yield "activation-swap", replace(rhs, path, chain(new, node.op)), \
                             f"σ′ where tanh′ belongs: {show(x)} ⊙ (1 − {show(x)}) is the " \
                             f"sigmoid's derivative, but {show(x)} is a tanh, whose " \
                             f"derivative is {show(right)}"
@@ -136,8 +123,8 @@ def _swaps(rhs: object, model: Structure, positions: list,
             sq = _squared(inner) if inner is not None else None
             if sq is not None and _is_output(sq, model, "sigmoid"):  # tanh′'s 1 − X² of σ
                 right = Op("⊙", (sq, _one(sq)))
-                new = [right if k == i else f for k, f in enumerate(factors)]
-                yield "activation-swap", replace(rhs, path, _chain(new, node.op)), \
+                new = [right if k == i else f for k, f in enumerate(parts)]
+                yield "activation-swap", replace(rhs, path, chain(new, node.op)), \
                     f"tanh′ where σ′ belongs: {show(x)} is tanh's derivative, but " \
                     f"{show(sq)} is a sigmoid, whose derivative is {show(right)}"
 

@@ -271,3 +271,19 @@ def deriv_call(a: object, b: object) -> object | None:
         inner = deriv_call(a.args[1], b)
         return None if inner is None else Op(a.op, (a.args[0], inner))
     return None
+
+
+def factors(node: object, op: str = "juxt") -> list:
+    """The operands of a chain of one binary ``op`` (``a b c``, ``a ⊙ b ⊙ c``), left to
+    right, at any grouping."""
+    if isinstance(node, Op) and node.op == op:
+        return factors(node.args[0], op) + factors(node.args[1], op)
+    return [node]
+
+
+def chain(items: list, op: str = "juxt") -> object:
+    """``items`` joined by ``op`` from the left: the inverse of :func:`factors`."""
+    out = items[0]
+    for item in items[1:]:
+        out = Op(op, (out, item))
+    return out

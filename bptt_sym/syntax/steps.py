@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 
 from bptt_sym.errors import BpttError
-from bptt_sym.syntax.nodes import Num, Op, Prod, Ref, Sum, rebuild
+from bptt_sym.syntax.nodes import Num, Op, Prod, Ref, Sum, chain, factors, rebuild
 
 __all__ = ["index_terms", "index_of", "index_value", "substitute", "renumber", "free_tau",
            "free_steps"]
@@ -258,35 +258,21 @@ def dots(left: object, right: list, column: int) -> object:
     diag(f'(z_{t-2})) ⋯ W diag(f'(z_k))``: Π over the pair.  ``right`` holds the factors
     written after the ellipsis; those after the last repeated one multiply the product.  Any
     other ellipsis between factors is an error at ``column``."""
-    factors = _factors(left)
-    right = [f for r in right for f in _factors(r)]
+    before = factors(left)
+    right = [f for r in right for f in factors(r)]
     for period in (1, 2):
-        if len(factors) < 2 * period or len(right) < period:
+        if len(before) < 2 * period or len(right) < period:
             continue
-        rest = factors[:-2 * period]
-        a, b = (_chain(factors[-2 * period + i * period:][:period]) for i in (0, 1))
-        product = _pattern(_chain(rest) if rest else None, a, b, _chain(right[:period]))
+        rest = before[:-2 * period]
+        a, b = (chain(before[-2 * period + i * period:][:period]) for i in (0, 1))
+        product = _pattern(chain(rest) if rest else None, a, b, chain(right[:period]))
         if product is not None:
-            return _chain([product, *right[period:]])
+            return chain([product, *right[period:]])
     error = BpttError("an ellipsis (…, \\ldots, \\cdots) in a product is read after two "
                       "factors (or pairs of factors) one step apart and before one further "
                       "down (J_T J_{T-1} ⋯ J_{k+1}); write a Π with bounds instead")
     error.column = column
     raise error
-
-
-def _factors(product: object) -> list:
-    """The factors of a product written side by side, left to right."""
-    if isinstance(product, Op) and product.op == "juxt":
-        return _factors(product.args[0]) + _factors(product.args[1])
-    return [product]
-
-
-def _chain(factors: list) -> object:
-    out = factors[0]
-    for f in factors[1:]:
-        out = Op("juxt", (out, f))
-    return out
 
 
 def _pattern(rest: object | None, a: object, b: object, right: object) -> object | None:
