@@ -17,7 +17,8 @@ from bptt_sym.model.registry import model_spec
 from .test_export import assert_compiles_cleanly, assert_markdown_renders
 from .tools import bptt
 
-MODELS = ["lstm", "gru", "lstm-peephole", "gru-cho"]
+COLAH = "docs/examples/models/lstm-colah.toml"  # W_f [h_{t-1}; x_t]: a stack
+MODELS = ["lstm", "gru", "lstm-peephole", "gru-cho", COLAH]
 
 
 def document(model: str, steps: int, fmt: str) -> str:
@@ -31,10 +32,11 @@ def test_latex_compiles_without_overfull_lines(tmp_path: Path, model: str, steps
     assert_compiles_cleanly(tmp_path / "d.tex", document(model, steps, "latex"))
 
 
-@pytest.mark.parametrize("model", ["lstm-peephole", "gru-cho"])
+@pytest.mark.parametrize("model", ["lstm-peephole", "gru-cho", COLAH])
 def test_the_variants_compile_too(tmp_path: Path, model: str) -> None:
     for steps in (1, 4, 10):
-        assert_compiles_cleanly(tmp_path / f"{model}-{steps}.tex", document(model, steps, "latex"))
+        assert_compiles_cleanly(tmp_path / f"{Path(model).stem}-{steps}.tex",
+                                document(model, steps, "latex"))
 
 
 def test_markdown_renders_in_katex_and_mathjax(tmp_path: Path) -> None:

@@ -166,7 +166,9 @@ MP = SimpleNamespace(
     zeros=lambda shape: np.full(shape, fmpq(0), dtype=object),
     softmax=_softmax, xent=lambda yhat, y: (-(y * FUNCS["log"](yhat))).sum(),
     entrysum=lambda a: np.asarray(a, dtype=object).sum(),
-    diag=lambda v: _diag(np.ravel(v)), funcs=FUNCS, number=_number)
+    diag=lambda v: _diag(np.ravel(v)), funcs=FUNCS, number=_number,
+    stack=lambda parts: np.concatenate([np.asarray(p, dtype=object) for p in parts]),
+    rows=lambda a, i, j: a[i:j])
 
 
 def tangent_of(x: object) -> object:

@@ -29,6 +29,7 @@ from bptt_sym.errors import UsageError
 from bptt_sym.graph.build import Graph
 from bptt_sym.graph.matrix import Apply, EntrySum, Softmax, Xent
 from bptt_sym.notation import Partial
+from bptt_sym.rules.expressions import Stack
 from bptt_sym.rules.matrix import VJP, Diag, act_derivative, elementwise, scaled
 
 __all__ = ["VJP", "MatrixDerivation", "derive_matrix", "elementwise", "Diag", "StepSum",
@@ -117,6 +118,8 @@ def _vjp(graph: Graph, e: sp.Basic, g: sp.Basic, out: sp.Basic | None = None
         return _vjp(graph, e.arg, VJP["entry_sum"](g, e.arg))
     if isinstance(e, sp.Transpose):
         return _vjp(graph, e.arg, VJP["transpose"](g))
+    if isinstance(e, Stack):
+        return [c for i, a in enumerate(e.parts) for c in _vjp(graph, a, VJP["stack"](g, e, i))]
     if isinstance(e, sp.MatAdd):
         return [c for a in e.args for c in _vjp(graph, a, VJP["add"](g))]
     if isinstance(e, sp.HadamardProduct):
@@ -342,6 +345,7 @@ def derive_matrix(graph: Graph, *, wrt: str) -> MatrixDerivation:
         own = [c for c in graph.copies[wrt] if graph.nodes[c].step in (t0, t0 + 1)
                and not isinstance(value[c], sp.ZeroMatrix)
                and any(graph.nodes[k].step is not None for k in graph.children[c])]
+        own.sort(key=lambda c: value[c].has(sp.ZeroMatrix))  # [0; x_0]: step t0 + 1's
         if own:  # step t0's copy (t0 + 1's when a zero initial state leaves none at t0)
             k = graph.nodes[own[0]].step
             term = _template_names(value[own[0]].xreplace(to_shared), k)

@@ -21,10 +21,10 @@ from bptt_sym.errors import BpttError, UsageError
 from bptt_sym.graph.build import Graph, Node
 from bptt_sym.model.checks import function_arities
 from bptt_sym.model.registry import MODELS
-from bptt_sym.model.shapes import MAX_SIZE, fitting, matrix_functions
+from bptt_sym.model.shapes import MAX_SIZE, fitting, matrix_functions, with_derived
 from bptt_sym.model.spec import ModelSpec
 from bptt_sym.notation import step_symbol
-from bptt_sym.rules.expressions import MATRIX_FUNCTIONS, Apply, EntrySum, Softmax, Xent
+from bptt_sym.rules.expressions import MATRIX_FUNCTIONS, Apply, EntrySum, Softmax, Stack, Xent
 from bptt_sym.rules.functions import rule_names
 from bptt_sym.rules.matrix import edge_jacobians
 from bptt_sym.syntax.equations import Ref, Template, parse_equation
@@ -49,7 +49,7 @@ def model_sizes(spec: ModelSpec, sizes: Mapping[str, int] | None = None, *,
     """The size of each letter: the model's defaults, then ``sizes``, then elman's spellings
     (``hidden`` is H, ``inputs`` D, ``classes`` K); each checked."""
     dims = dict(spec.sizes)
-    dims.update(sizes or {})
+    dims.update({k: v for k, v in (sizes or {}).items() if k not in spec.derived_sizes})
     for letter, value in (("H", hidden), ("D", inputs), ("K", classes)):
         if value is not None:
             dims[letter] = value
@@ -61,7 +61,13 @@ def model_sizes(spec: ModelSpec, sizes: Mapping[str, int] | None = None, *,
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SIZE:
             raise UsageError(f"{option} must be a whole number from 1 to {MAX_SIZE}, got "
                              f"{value!r}")
-    return dims
+    full = with_derived(spec.derived_sizes, dims)
+    for letter, value in (sizes or {}).items():  # a derived size given: only its own value
+        if letter in spec.derived_sizes and value != full[letter]:
+            parts = " + ".join(spec.derived_sizes[letter])
+            raise UsageError(f"--size {letter}=: {letter} is {parts} in model {spec.name} "
+                             f"({full[letter]} here); set those sizes instead")
+    return full
 
 
 def matrix_symbol(spec: ModelSpec, dims: Mapping[str, int], base: str,
@@ -91,6 +97,11 @@ def _without(expr: sp.Basic, absent: set[sp.Basic], line: str) -> sp.Basic:
         return sp.MatAdd(*kept) if isinstance(expr, MatrixExpr) else sp.Add(*kept)
     if _is_product_of(expr, absent):
         return sp.ZeroMatrix(*expr.shape) if isinstance(expr, MatrixExpr) else sp.S.Zero
+    if isinstance(expr, Stack):  # [h_{-1}; x_0]: the zero state as zeros of its shape
+        return Stack(*(sp.ZeroMatrix(*a.shape) if a in absent else _without(a, absent, line)
+                       for a in expr.parts))
+    if isinstance(expr, (sp.MatMul, sp.HadamardProduct)) and expr.has(Stack):  # W [h; x]
+        return expr.func(*(_without(a, absent, line) for a in expr.args))
     if isinstance(expr, (Apply, Softmax, EntrySum, Xent, sp.Transpose)):  # f(U x + W h_{-1})
         return expr.func(*(a if isinstance(a, sp.core.symbol.Str) else _without(a, absent, line)
                            for a in expr.args))

@@ -36,7 +36,8 @@ def size_letters(spec: ModelSpec) -> tuple[str, ...]:
     """The size letters of ``spec``: those of its ``[sizes]``, then any other its shapes use."""
     letters = list(spec.sizes)
     for shape in spec.shapes.values():
-        letters += [d for d in shape if d != "1" and d not in letters]
+        letters += [d for d in shape if d != "1" and d not in letters
+                    and d not in spec.derived_sizes]  # M = H + D follows H and D
     return tuple(letters)
 
 

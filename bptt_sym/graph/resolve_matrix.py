@@ -147,6 +147,8 @@ class Walk:
             return (shape[1], shape[0]), (v.T if v is not None else None)
         if node.op == "^":
             return self._power(node, env)
+        if node.op == "stack":
+            return self._stack(node, env)
         (sa, va), (sb, vb) = self(node.args[0], env), self(node.args[1], env)
         if node.op in MATMUL:
             return self._matmul(node, sa, va, sb, vb)
@@ -191,6 +193,29 @@ class Walk:
         if va is None or vb is None:
             return shape, None
         return shape, va.dot(vb)
+
+    def _stack(self, node: Op, env: Mapping[str, int | None]) -> tuple[Shape, object]:
+        """[h_{t-1}; x_t]: the rows of its parts, the model's letter for their sum (M when
+        its [sizes] says M = "H + D")."""
+        parts = [self(a, env) for a in node.args]
+        for a, (shape, _) in zip(node.args, parts):
+            _no_tensor(a, shape)
+            if shape[1] != parts[0][0][1]:
+                raise ShapeError(f"[…; …] stacks parts of one width: {show(node.args[0])} is "
+                                 f"{_dims(parts[0][0])} and {show(a)} is {_dims(shape)}")
+        rows = tuple(shape[0] for shape, _ in parts)
+        derived = self.names.spec.derived_sizes
+        named = [k for k, v in derived.items() if v == rows]
+        swapped = [k for k, v in derived.items() if sorted(v) == sorted(rows) and v != rows]
+        if swapped and not named:
+            want = derived[swapped[0]]
+            raise ShapeError(f"{show(node)} stacks {' then '.join(rows)} rows; the model's "
+                             f"{swapped[0]} is {' + '.join(want)} (the parts in that order)")
+        shape = (named[0] if named else "+".join(rows), parts[0][0][1])
+        values = [v for _, v in parts]
+        if any(v is None for v in values):
+            return shape, None
+        return shape, np.concatenate([np.asarray(v, dtype=object) for v in values])
 
     def _power(self, node: Op, env: Mapping[str, int | None]) -> tuple[Shape, object]:
         """A square matrix's power is the matrix power (W² = W W, (Wᵀ)^{t-k} in the step

@@ -117,8 +117,8 @@ def _build(places: Places, data: dict[str, object]) -> ModelSpec:
     check_equations(places, lines, roles, arities, initial)
     keys = tuple(data.get("keys", initial))
     _check_annotations(places, data, lines)
-    sizes = read_sizes(places, data) if matrix else {}
-    shapes = _shapes(places, data, lines, roles, sizes, arities) if matrix else {}
+    sizes, derived = read_sizes(places, data) if matrix else ({}, {})
+    shapes = _shapes(places, data, lines, roles, sizes, arities, derived) if matrix else {}
     _check_optional(places, data, lines)
     torch = read_torch(places, data, shapes)
     variants = read_variants(places, data, arities, lambda d: _build(places, d))
@@ -131,7 +131,8 @@ def _build(places: Places, data: dict[str, object]) -> ModelSpec:
         refs={_ref_key(k): v for k, v in data.get("refs", {}).items()},
         backward_refs={tuple(k.split()): v for k, v in data.get("backward_refs", {}).items()},
         functions=functions, initial={k: v for k, v in initial.items() if v != "given"},
-        path=path, shapes=shapes, sizes=sizes, optional=tuple(data.get("optional", ())),
+        path=path, shapes=shapes, sizes=sizes, derived_sizes=derived,
+        optional=tuple(data.get("optional", ())),
         adjoints=dict(data.get("adjoints", {}) or (
             default_adjoints(lines, tuple(initial)) if matrix else {})),
         defaults=dict(data.get("defaults", {})), torch=torch, variants=variants)
@@ -139,12 +140,14 @@ def _build(places: Places, data: dict[str, object]) -> ModelSpec:
 
 def _shapes(places: Places, data: Mapping[str, object], lines: list[Line],
             roles: Mapping[str, tuple[str, Path]], sizes: Mapping[str, int],
-            arities: Mapping[str, int]) -> dict[str, tuple[str, str]]:
+            arities: Mapping[str, int], derived: Mapping[str, tuple[str, ...]]
+            ) -> dict[str, tuple[str, str]]:
     leaves = {n for n, (role, _) in roles.items() if role != "function"} | \
         set(data.get("initial", {}))
     names = leaves | {ln.name for ln in lines}
-    declared = read_shapes(places, data, sizes, names)
-    return check_shapes(places, lines, sizes, declared, leaves, arities, lines[-1].name)
+    declared = read_shapes(places, data, sizes, names, derived)
+    return check_shapes(places, lines, sizes, declared, leaves, arities, lines[-1].name,
+                        derived)
 
 
 def _check_optional(places: Places, data: Mapping[str, object], lines: list[Line]) -> None:

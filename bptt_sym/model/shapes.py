@@ -10,6 +10,11 @@ N x H rows spreads over them, as NumPy broadcasts).  A name the cell defines and
     >>> from bptt_sym.model.places import Places
     >>> prime_sizes({"H": 4, "D": 3, "N": 1})
     {'D': 2, 'H': 3, 'N': 5}
+    >>> with_derived({"M": ("H", "D")}, {"H": 4, "D": 3})
+    {'H': 4, 'D': 3, 'M': 7}
+
+A letter may be the sum of others (``M = "H + D"``, the rows of a stack [h; x]): it follows
+them and no option sets it.
 """
 
 from __future__ import annotations
@@ -22,21 +27,24 @@ from sympy.matrices.expressions import MatrixExpr
 
 from bptt_sym.errors import BpttError
 from bptt_sym.model.places import Path, Places
-from bptt_sym.rules.expressions import MATRIX_FUNCTIONS, Apply, EntrySum, Softmax, Xent
+from bptt_sym.rules.expressions import MATRIX_FUNCTIONS, Apply, EntrySum, Softmax, Stack, Xent
 from bptt_sym.syntax.equations import Ref, parse_equation
 
-__all__ = ["MAX_SIZE", "read_sizes", "read_shapes", "prime_sizes", "check_shapes",
-           "matrix_functions", "fitting", "default_adjoints"]
+__all__ = ["MAX_SIZE", "read_sizes", "read_shapes", "prime_sizes", "with_derived",
+           "check_shapes", "matrix_functions", "fitting", "default_adjoints"]
 
 MAX_SIZE = 4096
 _LETTER = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 _SHAPE = re.compile(r"\s*([A-Za-z][A-Za-z0-9]*|1)\s*[x×]\s*([A-Za-z][A-Za-z0-9]*|1)\s*")
 _PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71)
+_MORE_PRIMES = (73, 79, 83, 89, 97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151)
 _PLACEHOLDER = re.compile(r"\b([A-Za-z][A-Za-z0-9]*)\[([^\]]*)\]")
 
 
-def read_sizes(places: Places, data: Mapping[str, object]) -> dict[str, int]:
-    """``[sizes]``: each letter a whole number from 1 to MAX_SIZE."""
+def read_sizes(places: Places, data: Mapping[str, object]
+               ) -> tuple[dict[str, int], dict[str, tuple[str, ...]]]:
+    """``[sizes]``: each letter a whole number from 1 to MAX_SIZE, or the sum of such
+    letters (``M = "H + D"``); the numbers, and the sums (letter: its parts)."""
     sizes = data.get("sizes", {})
     if not isinstance(sizes, dict):
         raise places.error(("sizes",), "sizes must be a table of whole numbers, e.g. H = 4 "
@@ -47,14 +55,38 @@ def read_sizes(places: Places, data: Mapping[str, object]) -> dict[str, int]:
         if not _LETTER.fullmatch(letter) or letter in ("t", "T"):
             raise places.error(("sizes", letter), f"size {letter!r} must be a name such as H "
                                "(t and T are step indices)", key=True)
+        if isinstance(n, str):
+            continue
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SIZE:
             raise places.error(("sizes", letter), f"size {letter} must be a whole number from "
-                                                  f"1 to {MAX_SIZE}, not {n!r}")
-    return dict(sizes)
+                                                  f"1 to {MAX_SIZE}, not {n!r} (or a sum "
+                                                  'of size letters such as "H + D")')
+    numbers = {k: n for k, n in sizes.items() if not isinstance(n, str)}
+    derived = {}
+    for letter, text in sizes.items():
+        if not isinstance(text, str):
+            continue
+        parts = tuple(p.strip() for p in text.split("+"))
+        wrong = [p for p in parts if p not in numbers]
+        if len(parts) < 2 or wrong:
+            why = (f"{wrong[0]!r} is not a size letter given as a number" if wrong and wrong[0]
+                   else "it needs two letters or more")
+            raise places.error(("sizes", letter), f'size {letter} = {text!r}: a derived size '
+                               f'is a sum of size letters such as "H + D"; {why} (known: '
+                               f'{", ".join(numbers) or "none"})')
+        derived[letter] = parts
+    return numbers, derived
+
+
+def with_derived(derived: Mapping[str, tuple[str, ...]], dims: Mapping[str, int]
+                 ) -> dict[str, int]:
+    """``dims`` and each derived letter, the sum of its parts."""
+    return {**dims, **{k: sum(dims[p] for p in parts) for k, parts in derived.items()}}
 
 
 def read_shapes(places: Places, data: Mapping[str, object], sizes: Mapping[str, int],
-                names: set[str]) -> dict[str, tuple[str, str]]:
+                names: set[str], derived: Mapping[str, tuple[str, ...]] | None = None
+                ) -> dict[str, tuple[str, str]]:
     """``[shapes]``: each known name's ``"ROWS x COLS"`` in the letters of ``[sizes]``."""
     shapes: dict[str, tuple[str, str]] = {}
     for name, text in data.get("shapes", {}).items():
@@ -66,7 +98,7 @@ def read_shapes(places: Places, data: Mapping[str, object], sizes: Mapping[str, 
             raise places.error(("shapes", name), f'shape of {name} must read "ROWS x COLS" in '
                                                  f'size letters, e.g. "H x 1", not {text!r}')
         for letter in m.groups():
-            if letter != "1" and letter not in sizes:
+            if letter != "1" and letter not in sizes and letter not in (derived or {}):
                 known = ", ".join(sizes) or "none"
                 raise places.error(("shapes", name), f"shape of {name}: {letter} is not a size"
                                    f" letter; give it under [sizes] (known: {known})")
@@ -74,12 +106,21 @@ def read_shapes(places: Places, data: Mapping[str, object], sizes: Mapping[str, 
     return shapes
 
 
-def prime_sizes(sizes: Mapping[str, int]) -> dict[str, int]:
+def prime_sizes(sizes: Mapping[str, int], derived: Mapping[str, tuple[str, ...]] | None = None
+                ) -> dict[str, int]:
     """Each letter its own prime (in sorted order), also a letter whose default size is 1
     (the rows N of a batch): ``--size`` may set it later, and a 1 x H row spreads over
-    N x H as in NumPy."""
-    primes = iter(_PRIMES)
-    return {letter: next(primes) for letter in sorted(sizes)}
+    N x H as in NumPy.  With ``derived`` letters (M = H + D), primes further on where a sum
+    would equal another letter's prime, so that each letter still has a size of its own."""
+    letters = sorted(sizes)
+    for skip in range(len(_MORE_PRIMES) + 1):
+        dims = dict(zip(letters, (_PRIMES + _MORE_PRIMES)[skip:]))
+        full = with_derived(derived or {}, dims)
+        meaning = {k: tuple(sorted((derived or {}).get(k, (k,)))) for k in full}
+        seen: dict[int, tuple] = {}
+        if all(seen.setdefault(n, meaning[k]) == meaning[k] for k, n in full.items()):
+            return dims
+    raise BpttError("the derived sizes cannot be told apart from the other letters")
 
 
 def matrix_functions(arities: Mapping[str, int]) -> dict[str, object]:
@@ -117,8 +158,15 @@ class _Shapes:
         """The shape of ``e`` (None: a scalar); a misfit raises BpttError."""
         if isinstance(e, MatrixExpr) and not isinstance(e, (sp.MatAdd, sp.MatMul,
                                                             sp.HadamardProduct, Apply,
-                                                            Softmax, sp.Transpose)):
+                                                            Softmax, sp.Transpose, Stack)):
             return tuple(e.shape)
+        if isinstance(e, Stack):
+            shapes = [(a, self.of(a)) for a in e.parts]
+            for a, s in shapes[1:]:
+                if s is None or shapes[0][1] is None or s[1] != shapes[0][1][1]:
+                    raise BpttError(self._misfit("[a; b] stacks parts of one width, not",
+                                                 shapes[0], (a, s)))
+            return (sum(s[0] for _, s in shapes), shapes[0][1][1])
         if isinstance(e, sp.Transpose):
             s = self.of(e.arg)
             return None if s is None else (s[1], s[0])
@@ -197,10 +245,12 @@ def _named(e: sp.Basic) -> str:
 
 def check_shapes(places: Places, lines: list, sizes: Mapping[str, int],
                  declared: Mapping[str, tuple[str, str]], leaves: set[str],
-                 arities: Mapping[str, int], loss: str) -> dict[str, tuple[str, str]]:
+                 arities: Mapping[str, int], loss: str,
+                 derived: Mapping[str, tuple[str, ...]] | None = None
+                 ) -> dict[str, tuple[str, str]]:
     """Check every equation's shapes; the shapes of all names, the cell's inferred ones
     added (a leaf left out of ``[shapes]`` is a scalar)."""
-    dims = prime_sizes(sizes)
+    dims = with_derived(derived or {}, prime_sizes(sizes, derived))
     letters = {n: k for k, n in dims.items() if n != 1}
     shapes = dict(declared)
     walk = _Shapes(letters)

@@ -32,7 +32,8 @@ class ModelSpec:
     a built-in model).
 
     A matrix model also has ``shapes`` (each non-scalar name's rows and columns, in size
-    letters such as ``("H", "1")``), default ``sizes`` per letter, ``optional`` parameters
+    letters such as ``("H", "1")``), default ``sizes`` per letter (``derived_sizes``: a
+    letter that is the sum of others, ``{"M": ("H", "D")}``), ``optional`` parameters
     (biases: they and their terms are left out unless ``--bias``) and ``adjoints`` (a node
     whose adjoint is kept as a named vector, and that name: ``{"z": "delta"}`` for δ_t =
     ∂E/∂z_t).  ``defaults`` names, per role, the rule the command line takes when its option
@@ -58,6 +59,7 @@ class ModelSpec:
     path: str = ""
     shapes: dict[str, tuple[str, str]] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
+    derived_sizes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # M = H + D
     optional: tuple[str, ...] = ()
     adjoints: dict[str, str] = field(default_factory=dict)
     defaults: dict[str, str] = field(default_factory=dict)

@@ -10,6 +10,11 @@ gradients against PyTorch's own module (an outside reference) with the weights c
     bias_hh = ["b_hi", "b_hf", "b_hg", "b_ho"]
     output = ["V", "b_y"]                              # logits V h_t + b_y, softmax, cross-entropy
 
+A cell written with one weight per gate on the stack [h_{t-1}; x_t] (Colah's
+f_t = σ(W_f [h_{t-1}; x_t] + b_f)) names ``weight = ["W_i", "W_f", "W_C", "W_o"]`` and
+``bias = [...]`` instead: each weight's first H columns are that gate's block of
+weight_hh_l0, the rest its block of weight_ih_l0; the bias is bias_ih_l0 (bias_hh_l0 zero).
+
 The module's gate order is PyTorch's (LSTM: i, f, g, o; GRU: r, z, n).  Nothing here says
 that the model's equations are the module's: that is what ``verify`` finds out.
 """
@@ -23,7 +28,7 @@ from bptt_sym.model.places import Places
 __all__ = ["GATES", "read_torch"]
 
 GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}  # blocks of weight_ih_l0 per module
-_LISTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "output")
+_LISTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight", "bias", "output")
 _KEYS = ("module", "nonlinearity", "states", *_LISTS)
 
 
@@ -53,10 +58,20 @@ def read_torch(places: Places, data: Mapping[str, object],
     parameters = set(data.get("parameters", ()))
     gates = GATES[module]
     wants = {"weight_ih": ("H", "D"), "weight_hh": ("H", "H"), "bias_ih": ("H", "1"),
-             "bias_hh": ("H", "1")}
+             "bias_hh": ("H", "1"), "weight": ("H", "M"), "bias": ("H", "1")}
+    stacked = "weight" in table
+    for key, other in (("weight_ih", "weight"), ("weight_hh", "weight"), ("bias_ih", "bias"),
+                       ("bias_hh", "bias")):
+        if key in table and other in table:
+            raise places.error(("torch", other), f"[torch] gives {other} (the weights of "
+                               f"[h; x]) or {key}, not both", key=True)
+    if "bias" in table and not stacked:
+        raise places.error(("torch", "bias"), "[torch] bias goes with weight (the weights of "
+                           "[h; x]); with weight_ih and weight_hh give bias_ih and bias_hh",
+                           key=True)
     for key in _LISTS:
         names = table.get(key, [])
-        if key in ("weight_ih", "weight_hh") and not names:
+        if key in ("weight_ih", "weight_hh") and not names and not stacked:
             raise places.error(("torch",), f"[torch] needs {key}: the {gates} block"
                                f"{'s' if gates > 1 else ''} of {key}_l0", key=True)
         count = (1, 2) if key == "output" else (gates,)

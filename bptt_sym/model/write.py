@@ -45,6 +45,8 @@ def model_toml(spec: ModelSpec) -> str:
     if spec.is_matrix:
         out += ["", "[sizes]  # the default size of each letter (--size sets them)"]
         out += [f"{_key(k)} = {n}" for k, n in spec.sizes.items()]
+        out += [f"{_key(k)} = {_q(' + '.join(v))}  # follows its parts"
+                for k, v in spec.derived_sizes.items()]
         out += ["", "[shapes]  # rows x columns of every name that is not a scalar"]
         out += [f"{_key(k)} = {_q(' x '.join(v))}" for k, v in spec.shapes.items()]
     if spec.torch:

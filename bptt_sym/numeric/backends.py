@@ -37,13 +37,26 @@ def _from_rules(compile_: Callable[[sp.Expr], Callable]) -> dict[str, Callable]:
             if role == "activation" and r.explicit is not None}
 
 
+def _np_stack(parts: list) -> np.ndarray:
+    """[a; b] of (n, B) columns; a zero part of one column spreads over the batch."""
+    width = max(np.shape(p)[1] for p in parts)
+    return np.concatenate([np.broadcast_to(p, (np.shape(p)[0], width)) for p in parts])
+
+
+def _b_stack(parts: list) -> np.ndarray:
+    """[a; b] of (B, n, cols) values; a part without the batch axis spreads over it."""
+    lead = np.broadcast_shapes(*(np.shape(p)[:-2] for p in parts))
+    return np.concatenate([np.broadcast_to(p, (*lead, *np.shape(p)[-2:])) for p in parts],
+                          axis=-2)
+
+
 # NumPy works on a batch of column vectors side by side: a vector is (n, B), so U x is one
 # matrix product and δ sᵀ = (H, B) @ (B, H) is already summed over the batch.
 NUMPY = SimpleNamespace(
     matmul=lambda a, b: a @ b, transpose=lambda a: a.T,
     hadamard=lambda a, b: a * b, ones=lambda shape: np.ones(shape), softmax=_np_softmax,
     xent=lambda yhat, y: -(y * np.log(yhat)).sum(axis=0),
-    diag=lambda v: np.diag(v[:, 0]),
+    diag=lambda v: np.diag(v[:, 0]), stack=_np_stack, rows=lambda a, i, j: a[i:j],
     funcs={**_from_rules(lambda e: sp.lambdify(_Z, e, "numpy")),
            "step": lambda z: (z > 0).astype(float),
            # the abstract f runs with its stand-in tanh (STAND_IN), and f' with tanh'
@@ -74,12 +87,13 @@ BATCHED = SimpleNamespace(
     hadamard=lambda a, b: a * b, ones=lambda shape: np.ones(shape), softmax=_b_softmax,
     xent=lambda yhat, y: -(y * np.log(yhat)).sum(axis=(-2, -1), keepdims=True),
     entrysum=lambda a: np.sum(a, axis=(-2, -1), keepdims=True) if np.ndim(a) >= 2 else a,
-    diag=lambda v: _b_diag(v),
+    diag=lambda v: _b_diag(v), stack=_b_stack, rows=lambda a, i, j: a[..., i:j, :],
     zeros=lambda shape: np.zeros(shape), funcs=NUMPY.funcs)
 SYMPY = SimpleNamespace(
     matmul=lambda a, b: a * b, transpose=lambda a: a.T,
     hadamard=lambda a, b: a.multiply_elementwise(b), ones=lambda shape: sp.ones(*shape),
     softmax=_sp_softmax, xent=lambda yhat, y: -sum(y[i] * sp.log(yhat[i])
                                                    for i in range(y.shape[0])),
-    diag=lambda v: sp.diag(*v),
+    diag=lambda v: sp.diag(*v), stack=lambda parts: sp.Matrix.vstack(*parts),
+    rows=lambda a, i, j: a[i:j, :],
     funcs={**_from_rules(lambda e: sp.Lambda(_Z, e)), "step": lambda z: sp.Heaviside(z, 0)})

@@ -30,6 +30,7 @@ from bptt_sym.graph.matrix import ELMAN, Apply, EntrySum, Softmax, Xent, matrix_
 from bptt_sym.model.calls import xent_targets
 from bptt_sym.numeric.backends import BATCHED, NUMPY, STAND_IN, SYMPY
 from bptt_sym.numeric.fused import fused_product, fused_sum, occurrences
+from bptt_sym.rules.expressions import Rows, Stack
 
 __all__ = ["evaluate", "compile_expr", "NUMPY", "BATCHED", "STAND_IN", "SYMPY", "backend",
            "forward_values", "matrix_gradients", "matrix_program", "MatrixProgram",
@@ -89,7 +90,8 @@ def _compile(expr: sp.Basic, xp: SimpleNamespace, shared: dict | None) -> Compil
         return lambda env: env[name]
     if isinstance(expr, sp.ZeroMatrix):  # a zero initial state's term at T = 1 (f ⊙ c_{-1})
         shape = tuple(int(n) for n in expr.shape)
-        return (lambda env: sp.zeros(*shape)) if xp is SYMPY else (lambda env: np.zeros(shape))
+        zeros = getattr(xp, "zeros", np.zeros)  # exact zeros for the exact backends
+        return (lambda env: sp.zeros(*shape)) if xp is SYMPY else (lambda env: zeros(shape))
     if expr.is_Number:
         value = float(expr) if xp in (NUMPY, BATCHED) else \
             getattr(xp, "number", lambda n: n)(expr)
@@ -107,6 +109,12 @@ def _compile(expr: sp.Basic, xp: SimpleNamespace, shared: dict | None) -> Compil
             raise UsageError(f"no numeric form of {expr.name}")
         arg = compile_expr(expr.arg, xp, shared)
         return (lambda env: arg(env).applyfunc(fn)) if xp is SYMPY else (lambda env: fn(arg(env)))
+    if isinstance(expr, Stack):  # [h_{t-1}; x_t]
+        stacked = [compile_expr(a, xp, shared) for a in expr.parts]
+        return lambda env: xp.stack([f(env) for f in stacked])
+    if isinstance(expr, Rows):  # the rows of one part of a stack
+        whole, start, stop = compile_expr(expr.arg, xp, shared), expr.start, expr.stop
+        return lambda env: xp.rows(whole(env), start, stop)
     if isinstance(expr, sp.MatAdd) and xp in (NUMPY, BATCHED):  # 1 − z as one subtraction
         fused = fused_sum(expr, lambda a: compile_expr(a, xp, shared))
         if fused is not None:

@@ -258,6 +258,10 @@ class LeibnizLatexPrinter(_Matrix, _Leibniz, LatexPrinter):
     names = {"delta": "\\delta", "yhat": "\\hat{y}"}
     step_sum = "\\sum_{t} "
     sum_sign, prod_sign = "\\sum", "\\prod"
+    stack = ("\\begin{bmatrix} ", " \\\\ ", " \\end{bmatrix}")
+
+    def _rows(self, inner: str, start: int, stop: int) -> str:
+        return f"{inner}_{{{start + 1}:{stop}}}"
 
     def _sub(self, index: str) -> str:
         return f"_{{{index}}}"

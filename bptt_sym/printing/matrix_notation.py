@@ -32,6 +32,7 @@ class Matrix:
     ones = "𝟏"  # a column of ones, as a factor of a product
     step_sum = "Σₜ "
     sum_sign, prod_sign = "Σ", "Π"
+    stack = ("[", "; ", "]")  # [h_{t-1}; x_t]
 
     def _sub(self, index: str) -> str:
         return index.translate(SUB).translate(SUB_LETTERS)
@@ -86,7 +87,7 @@ class Matrix:
 
     def _print_Transpose(self, expr: sp.Transpose) -> str:
         inner = self._print(expr.arg)
-        if not isinstance(expr.arg, sp.MatrixSymbol):
+        if not isinstance(expr.arg, sp.MatrixSymbol) and type(expr.arg).__name__ != "Stack":
             inner = self._paren(inner)
         return inner + self.transpose
 
@@ -118,6 +119,20 @@ class Matrix:
 
     def _print_Diag(self, expr: sp.Basic) -> str:
         return f"{self.functions.get('diag', 'diag')}{self._paren(self._print(expr.args[0]))}"
+
+    def _print_Stack(self, expr: sp.Basic) -> str:
+        start, sep, end = self.stack
+        return start + sep.join(self._print(a) for a in expr.args) + end
+
+    def _rows(self, inner: str, start: int, stop: int) -> str:
+        return f"{inner}[{start + 1}:{stop}]"
+
+    def _print_Rows(self, expr: sp.Basic) -> str:
+        """(g)[1:3]: rows 1 to 3 of g (counted from 1, the last one included)."""
+        inner = self._print(expr.arg)
+        if not isinstance(expr.arg, sp.MatrixSymbol):
+            inner = self._paren(inner)
+        return self._rows(inner, expr.start, expr.stop)
 
     def _print_Identity(self, expr: sp.Identity) -> str:
         return "I"

@@ -21,7 +21,7 @@ import sympy as sp
 from sympy.matrices.expressions import MatrixExpr
 
 from bptt_sym.errors import UsageError
-from bptt_sym.rules.expressions import Apply, EntrySum, Softmax, Xent
+from bptt_sym.rules.expressions import Apply, EntrySum, Rows, Softmax, Stack, Xent
 from bptt_sym.rules.functions import rule
 
 __all__ = ["Diag", "VJP", "JACOBIAN", "elementwise", "act_derivative", "edge_jacobians",
@@ -101,7 +101,8 @@ VJP: dict[str, Callable[..., M]] = {
     "softmax":      lambda g, p: sp.MatAdd(_had(p, g),                # n = softmax(l), to l
                                            sp.MatMul(-1, p, sp.Transpose(p), g)),
     "xent_softmax": lambda g, yhat, y: scaled(g, minus(yhat, y)),   # E = xent(softmax(l), y)
-}
+    "stack":        lambda g, n, i: Rows(g, n.offsets[i], n.offsets[i + 1]),  # n = [a; b], to
+}                                                                     # part i: its rows of g
 
 
 # ---- local Jacobians ∂node/∂argument, one line per kind of edge --------------------------
@@ -120,6 +121,9 @@ JACOBIAN: dict[str, Callable[..., sp.Basic]] = {
     "hadamard":    lambda other: Diag(other),                               # n = a ⊙ b, to a
     "entry_sum":   lambda X: sp.Transpose(sp.OneMatrix(*X.shape)),          # n = sum(X)
     "entry_sum_of": lambda other: sp.Transpose(other) if other.shape[1] == 1 else other,
+    "stack":       lambda n, i: Stack(*(sp.Identity(p.shape[0]) if j == i else  # n = [a; b]
+                                        sp.ZeroMatrix(p.shape[0], n.parts[i].shape[0])
+                                        for j, p in enumerate(n.parts))),        # to a: [I; 0]
 }
 
 
@@ -147,6 +151,10 @@ def jacobian(e: sp.Basic, p: sp.Basic, node_kind: Callable[[sp.Basic], str],
         return terms[0] if len(terms) == 1 else sp.MatAdd(*terms)
     if isinstance(e, Apply):
         return _then(Diag(act_derivative(e, out or e)), jacobian(e.arg, p, node_kind))
+    if isinstance(e, Stack):
+        terms = [_then(JACOBIAN["stack"](e, i), jacobian(a, p, node_kind))
+                 for i, a in enumerate(e.parts) if a.has(p)]
+        return terms[0] if len(terms) == 1 else sp.MatAdd(*terms)
     if isinstance(e, sp.HadamardProduct) and len(e.args) == 2:
         a, b = e.args
         terms = [_then(Diag(other), jacobian(x, p, node_kind))

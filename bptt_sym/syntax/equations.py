@@ -20,6 +20,7 @@ import sympy as sp
 from sympy.matrices.expressions import MatrixExpr
 
 from bptt_sym.errors import BpttError
+from bptt_sym.rules.expressions import Stack
 from bptt_sym.syntax import formula as _formula
 from bptt_sym.syntax.nodes import Call, Chain, Num, Op, ParseError, Sum
 
@@ -71,7 +72,8 @@ class Template:
 # The operators of the formula grammar (:mod:`bptt_sym.syntax.formula`) as a model line
 # means them: * and ⊙ elementwise, juxtaposition, @ and · the matrix product.
 _METHOD = {"+": "add", "-": "sub", "*": "mul", "⊙": "mul", "juxt": "juxt", "@": "juxt",
-           "·": "juxt", "/": "div", "^": "pow", "neg": "neg", "T": "transpose"}
+           "·": "juxt", "/": "div", "^": "pow", "neg": "neg", "T": "transpose",
+           "stack": "stack"}
 _SUBSCRIPTS = re.compile(r"[_{₀-₉₋]")
 # Other spellings of a function, as hand formulas read them: σ(z) and \sigma(z) are sigmoid.
 ALIASES = {"σ": "sigmoid", "sigma": "sigmoid"}
@@ -247,6 +249,18 @@ class _ToSympy:
 
     def transpose(self, a):  # noqa: ANN001, ANN201
         return sp.Transpose(a) if isinstance(a, MatrixExpr) else a
+
+    def stack(self, *parts):  # noqa: ANN001, ANN201
+        """[a; b]: columns (or matrices of one width) one above the other (a placeholder
+        call stack(a, b) while the shapes are not known yet)."""
+        matrices = [isinstance(p, MatrixExpr) for p in parts]  # a 1 x 1 part stacks too
+        if not any(matrices) and self.symbol is Ref.placeholder:
+            return sp.Function("stack")(*parts)
+        if not all(matrices) or len({p.shape[1] for p in parts}) != 1:
+            what = ", ".join(_shape(p) if m else f"{p} (a scalar)"
+                             for p, m in zip(parts, matrices))
+            raise BpttError(f"[a; b] stacks parts of one width (columns), not {what}")
+        return Stack(*parts)
 
     def div(self, a, b):  # noqa: ANN001, ANN201
         return a / b

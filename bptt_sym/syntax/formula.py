@@ -88,8 +88,9 @@ after_dots: power+
      | FRAC _LB (PARTIAL | PARTIALPLUS) NAME _RB _LB PARTIAL NAME _RB -> deriv_frac
      | FRAC _LB sum _RB _LB sum _RB -> frac
      | _LP sum _RP
+     | _LP sum (_SEMI sum)+ _RP -> stack
      | _LB sum _RB
-args: arg ("," arg)*
+args: arg ("," arg)* | sum (_SEMI sum)+ -> stacked
 ?arg: sum | ELLIPSIS -> ellipsis | LBRACESET args RBRACESET -> set_arg
 sumop: SUMSYM bounds product
 prodop: PRODSYM bounds product
@@ -127,6 +128,7 @@ _EQ: "="
 DEFINE.3: ":=" | "≔" | "\\coloneqq" | "\\triangleq" | "≜"
 NAMED.3: "=:" | "≕" | "\\eqqcolon"
 _COMMA: ","
+_SEMI: ";"
 FOR.4: /for(?![A-Za-z])/ | /\\(text|mbox|mathrm)\{\s*for\s*\}/
 REL: "<=" | "≤" | "\\le" | "\\leq" | "<" | ">=" | "≥" | "\\ge" | "\\geq" | ">"
 _LP: "(" | "\\left(" | "\\bigl(" | "\\Bigl(" | "[" | "\\left["
@@ -204,6 +206,9 @@ class _Build(Transformer):
     def args(self, *items):  # noqa: ANN001, ANN201
         return list(items)
 
+    def stacked(self, *parts):  # noqa: ANN001, ANN201 - W_f [h; x]: a name times a stack
+        return [self.stack(*parts)]
+
     def deriv_ascii(self, tok):  # noqa: ANN001, ANN201
         num, den = (part.strip() for part in str(tok).split("/"))
         col = tok.column
@@ -246,6 +251,9 @@ class _Build(Transformer):
 
     def juxt(self, a, b):  # noqa: ANN001, ANN201
         return Op("juxt", (a, b))
+
+    def stack(self, *parts):  # noqa: ANN001, ANN201 - [h_{t-1}; x_t]: one above the other
+        return Op("stack", tuple(parts))
 
     def dots(self, a, tok, b):  # noqa: ANN001, ANN201
         """``J_T J_{T-1} ⋯ J_{k+1}``: the product of the factors the ellipsis leaves out."""
@@ -333,7 +341,7 @@ def _depth_check(text: str) -> None:
 
 def _expected(exc: UnexpectedInput) -> str:
     names = sorted(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or [])
-    shown = {"_EQ": "'='", "_RP": "')'", "_RB": "'}'", "_LP": "'('", "_LB": "'{'",
+    shown = {"_EQ": "'='", "_RP": "')'", "_RB": "'}'", "_LP": "'('", "_LB": "'{'", "_SEMI": "';'",
              "NAME": "a name", "NUMBER": "a number", "DERIV": "a derivative"}
     words = sorted({shown.get(n, "") for n in names} - {""})
     return f"; expected {' or '.join(words)}" if words else ""
@@ -371,10 +379,7 @@ def parse(text: str, *, functions: frozenset[str] | None = None) -> Chain:
         what = "end of formula" if tok is None or tok.type == "$END" else repr(str(tok))
         found = "" if what == "end of formula" else str(tok)
         expected = frozenset(getattr(exc, "expected", None) or ())
-        if col in (-1, None) or what == "end of formula":
-            col = len(source) + 1
-        else:
-            col = typed(col)
+        col = len(source) + 1 if col in (-1, None) or what == "end of formula" else typed(col)
         why = unread(found, "" if tok is None else tok.type,
                      text[:getattr(exc, "pos_in_stream", 0) or 0])
         if why:

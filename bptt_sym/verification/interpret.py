@@ -114,6 +114,9 @@ class _ToClosures:
     def transpose(self, a):  # noqa: ANN001, ANN201
         return lambda run, t: run.ops.transpose(a(run, t))
 
+    def stack(self, *parts):  # noqa: ANN001, ANN201
+        return lambda run, t: run.ops.stack(*(p(run, t) for p in parts))
+
     def div(self, a, b):  # noqa: ANN001, ANN201
         return _binary(lambda p, q: p / q, a, b)
 

@@ -52,6 +52,9 @@ class ScalarOps:
     def transpose(self, a: Value) -> Value:
         return a
 
+    def stack(self, *parts: Value) -> Value:
+        raise BpttError("[a; b] stacks vectors: it needs a model with [shapes]")
+
 
 SCALAR_OPS = ScalarOps()
 
@@ -78,6 +81,15 @@ class MatrixOps(ScalarOps):
         if len(getattr(a, "shape", ())) < 2:
             return a
         return self.xp.swapaxes(a, -1, -2)
+
+    def stack(self, *parts: Value) -> Value:
+        """[a; b]: rows after rows (axis -2); a part without the batch axis (a zero initial
+        state) spreads over the batch."""
+        shapes = [tuple(getattr(p, "shape", ())) for p in parts]
+        lead = max((s[:-2] for s in shapes), key=len)
+        parts = tuple(p if s[:-2] == lead else self.xp.zeros((*lead, *s[-2:])) + p
+                      for p, s in zip(parts, shapes))
+        return self.xp.concatenate(parts, axis=-2)
 
 
 def shape_of(spec: ModelSpec, base: str, sizes: Mapping[str, int]) -> tuple[int, int]:
@@ -124,7 +136,14 @@ def infer_sizes(spec: ModelSpec, values: Mapping[str, Value]) -> dict[str, int]:
                                 f"{seen[letter]} has {letter} = {sizes[letter]}")
             sizes.setdefault(letter, int(n))
             seen.setdefault(letter, key)
-    return {**spec.sizes, **sizes}
+    out = {**spec.sizes, **{k: n for k, n in sizes.items() if k not in spec.derived_sizes}}
+    for letter, parts in spec.derived_sizes.items():
+        want = sum(out[p] for p in parts)
+        if letter in sizes and sizes[letter] != want:
+            raise BpttError(f"model {spec.name}: {seen[letter]} has {letter} = {sizes[letter]} "
+                            f"but {letter} is {' + '.join(parts)} = {want}")
+        out[letter] = want
+    return out
 
 
 def _softmax(xp: ModuleType) -> Callable[[Value], Value]:

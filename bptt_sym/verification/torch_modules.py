@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable, Mapping
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -48,6 +49,8 @@ def torch_program(spec: object, theta: Mapping[str, np.ndarray],
 
     table = spec.torch
     module = table["module"]
+    if "weight" in table:  # W [h; x]: the first H columns on h, the rest on x
+        return _stacked_program(spec, theta, data, steps)
     blocks = {"weight_ih_l0": table["weight_ih"], "weight_hh_l0": table["weight_hh"],
               "bias_ih_l0": table.get("bias_ih", []), "bias_hh_l0": table.get("bias_hh", [])}
     hidden, inputs = theta[blocks["weight_ih_l0"][0]].shape
@@ -94,3 +97,37 @@ def torch_program(spec: object, theta: Mapping[str, np.ndarray],
             grads[n] = out[k].grad.detach().numpy().reshape(theta[n].shape)
         return grads
     return run
+
+
+def _stacked_program(spec: object, theta: Mapping[str, np.ndarray],
+                     data: Mapping[str, np.ndarray],
+                     steps: int) -> Callable[[], dict[str, np.ndarray]]:
+    """:func:`torch_program` of a cell with one weight per gate on [h_{t-1}; x_t]: each
+    weight split into its blocks of weight_hh_l0 and weight_ih_l0 (bias_hh_l0 zero)."""
+    table = spec.torch
+    hidden = theta[table["weight"][0]].shape[0]
+    theta = dict(theta)
+    split = {"weight_hh": [], "weight_ih": [], "bias_ih": [], "bias_hh": []}
+    for n in table["weight"]:
+        theta[f"{n}:h"], theta[f"{n}:x"] = theta[n][:, :hidden], theta[n][:, hidden:]
+        split["weight_hh"].append(f"{n}:h")
+        split["weight_ih"].append(f"{n}:x")
+    for n in table.get("bias", []):
+        theta[f"{n}:0"] = np.zeros_like(theta[n])
+        split["bias_ih"].append(n)
+        split["bias_hh"].append(f"{n}:0")
+    kept = {k: v for k, v in table.items() if k not in ("weight", "bias")}
+    parts = SimpleNamespace(torch={**kept, **split}, name=spec.name, inputs=spec.inputs,
+                            targets=spec.targets, states=spec.states)
+    for n in table["weight"]:
+        theta.pop(n)
+    run = torch_program(parts, theta, data, steps)
+
+    def joined() -> dict[str, np.ndarray]:
+        grads = run()
+        for n in table["weight"]:
+            grads[n] = np.hstack([grads.pop(f"{n}:h"), grads.pop(f"{n}:x")])
+        for n in table.get("bias", []):
+            grads.pop(f"{n}:0")
+        return grads
+    return joined
