@@ -119,13 +119,13 @@ def test_derive_writes_the_stack_and_the_rows_of_its_adjoint() -> None:
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert "∂E/∂W_i = Σₜ ((dCₜ ⊙ gₜ) ⊙ (iₜ ⊙ (1 − iₜ))) [hₜ₋₁; xₜ]ᵀ" in out
-    assert "(W_iᵀ ((dCₜ₊₁ ⊙ gₜ₊₁) ⊙ (iₜ₊₁ ⊙ (1 − iₜ₊₁))))[1:2]" in out  # the rows of h
+    assert "(W_iᵀ ((dCₜ₊₁ ⊙ gₜ₊₁) ⊙ (iₜ₊₁ ⊙ (1 − iₜ₊₁))))[1:H]" in out  # rows of h
     assert "M = 5" in out.splitlines()[0]
     assert "[0; x₀]" in out  # the zero initial state in the stack at step 0
     latex = bptt("derive", "--model", str(ROOT / COLAH), "--steps", "2", "--wrt", "W_i",
                  "--format", "latex").stdout
     assert "\\begin{bmatrix} h_{t-1} \\\\ x_{t} \\end{bmatrix}^{\\top}" in latex
-    assert ")_{1:3}" in latex
+    assert ")_{1:H}" in latex
 
 
 @pytest.mark.parametrize("steps, sizes", [(1, {"H": 2, "D": 1, "K": 2}),
@@ -184,3 +184,75 @@ def test_check_reads_the_stack_in_hand_formulas(tmp_path: Path) -> None:
     assert "stacks D then H rows; the model's M is H + D" in r.stdout
     assert "two paths reach C_t" in r.stdout
     assert r.returncode == 1
+
+
+# ---- the rows (g)[1:H] of a column in hand formulas ------------------------------------------
+
+@pytest.mark.parametrize("text", ["(W_f^T d_t)[1:H]", "(W_f^T d_t)_{1:H}",
+                                  "\\left(W_{f}^{\\top} d_{t}\\right)_{1:H}"])
+def test_the_rows_of_a_column_read_with_their_bounds(text: str) -> None:
+    rhs = parse(f"z = {text}").sides[1]
+    assert rhs.op == "rows"
+    assert (rhs.args[1].start, rhs.args[1].stop) == ("1", "H")
+
+
+def test_rows_in_sums_of_size_letters_and_a_latex_column() -> None:
+    rhs = parse("z = (g)[H+1:M] + a").sides[1]
+    assert rhs.args[0].op == "rows" and rhs.args[0].args[1].start == "H+1"
+    latex = parse("z = W \\begin{bmatrix} h_{t-1} \\\\ x_{t} \\end{bmatrix}").sides[1]
+    assert latex.args[1].op == "stack" and [a.base for a in latex.args[1].args] == ["h", "x"]
+
+
+def test_a_broken_span_is_an_error_at_its_column() -> None:
+    with pytest.raises(ParseError) as err:
+        parse("z = (g)[1:]")
+    assert err.value.column == 10
+
+
+GATE_F = "(W_f^T ((dC_{t+1} * C_t) * (f_{t+1} * (1 - f_{t+1}))))"
+ROWS_CHECKED = [  # the δh recursion of lstm-colah.toml, in rows of each gate's adjoint
+    ("dh_t = V^T (yhat_t - y_t) + (W_o^T ((dh_{t+1} * tanh(C_{t+1})) * (o_{t+1} * "
+     "(1 - o_{t+1}))))[1:H] + (W_C^T ((dC_{t+1} * i_{t+1}) * (1 - g_{t+1} * g_{t+1})))[1:H] + "
+     "(W_i^T ((dC_{t+1} * g_{t+1}) * (i_{t+1} * (1 - i_{t+1}))))_{1:H} + " + GATE_F + "[1:H]",
+     "holds", ""),
+    ("dh_t = V^T (yhat_t - y_t) + (W_o^T ((dh_{t+1} * tanh(C_{t+1})) * (o_{t+1} * "
+     "(1 - o_{t+1}))))[1:H] + (W_C^T ((dC_{t+1} * i_{t+1}) * (1 - g_{t+1} * g_{t+1})))[1:H] + "
+     "(W_i^T ((dC_{t+1} * g_{t+1}) * (i_{t+1} * (1 - i_{t+1}))))[1:H]",
+     "fails", "missing the term (W_fᵀ"),
+    ("dh_t = V^T (yhat_t - y_t) + " + GATE_F + "[H+1:M]", "fails", "(D×1): the shapes differ"),
+    ("dh_t = V^T (yhat_t - y_t) + " + GATE_F + "[0:H]", "fails", "are not rows it has"),
+    ("dh_t = V^T (yhat_t - y_t) + " + GATE_F + "[1:M+1]", "fails", "are not rows it has"),
+    ("dh_t = V^T (yhat_t - y_t) + " + GATE_F + "[H:1]", "fails", "are not rows it has"),
+    ("dh_t = V^T (yhat_t - y_t) + " + GATE_F + "[1:Z]", "fails",
+     "the bound Z is not a sum of whole numbers and the size letters of model lstm-colah"),
+    ("dh_t = V^T (yhat_t - y_t) + " + GATE_F + "[1:]", "invalid", "syntax error at column"),
+]
+
+
+def test_check_reads_the_rows_of_the_hidden_adjoint(tmp_path: Path) -> None:
+    path = tmp_path / "rows.txt"
+    path.write_text("\n".join(f for f, _, _ in ROWS_CHECKED) + "\n", encoding="utf-8")
+    r = bptt("check", "--model", str(ROOT / COLAH), "--steps", "3", str(path))
+    blocks = r.stdout.split("\nline ")
+    assert len(blocks) == len(ROWS_CHECKED), r.stdout
+    for block, (_, verdict, why) in zip(blocks, ROWS_CHECKED):
+        assert block.split(":")[1].strip() == verdict, block
+        assert why in block, block
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("fmt, suffix", [("ascii", "txt"), ("latex", "tex")])
+def test_what_derive_writes_check_reads_back_as_holding(tmp_path: Path, fmt: str,
+                                                        suffix: str) -> None:
+    """derive's own output (the stack, the rows of every gate's adjoint, the unrolled steps)
+    read back by check; each line is judged against the model, not against derive."""
+    out = bptt("derive", "--model", str(ROOT / COLAH), "--steps", "3", "--wrt", "W_f",
+               "--format", fmt)
+    assert out.returncode == 0, out.stderr
+    assert "1:H" in out.stdout
+    path = tmp_path / f"derived.{suffix}"
+    path.write_text(out.stdout, encoding="utf-8")
+    r = bptt("check", "--model", str(ROOT / COLAH), "--steps", "3", str(path))
+    assert r.returncode == 0, r.stdout
+    assert r.stdout.strip().endswith("11 hold, 0 fail, 0 invalid"), r.stdout

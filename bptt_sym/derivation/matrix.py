@@ -119,7 +119,9 @@ def _vjp(graph: Graph, e: sp.Basic, g: sp.Basic, out: sp.Basic | None = None
     if isinstance(e, sp.Transpose):
         return _vjp(graph, e.arg, VJP["transpose"](g))
     if isinstance(e, Stack):
-        return [c for i, a in enumerate(e.parts) for c in _vjp(graph, a, VJP["stack"](g, e, i))]
+        spans = _spans(graph, e)
+        return [c for i, a in enumerate(e.parts)
+                for c in _vjp(graph, a, VJP["stack"](g, e, i, spans[i] if spans else None))]
     if isinstance(e, sp.MatAdd):
         return [c for a in e.args for c in _vjp(graph, a, VJP["add"](g))]
     if isinstance(e, sp.HadamardProduct):
@@ -148,6 +150,30 @@ def _vjp(graph: Graph, e: sp.Basic, g: sp.Basic, out: sp.Basic | None = None
                                                               key=str)]
     raise UsageError(f"cannot differentiate {e}: no vector-Jacobian rule for "
                      f"{type(e).__name__}")
+
+
+def _spans(graph: Graph, e: Stack) -> list[tuple[str, str]] | None:
+    """The rows of each part of [h_{t-1}; x_t] in size letters, [("1", "H"), ("H+1", "M")]
+    (M when the model derives it as H + D); None when a part's letter is not known."""
+    letters = []
+    for part in e.parts:
+        node = graph.nodes.get(part)
+        shape = graph.spec.shapes.get(node.base) if node is not None else None
+        if shape is None:  # a zero initial state: the letter of its size, if only one has it
+            named = [k for k, n in graph.dims.items() if n == part.shape[0]
+                     and k not in graph.spec.derived_sizes]
+            shape = (named[0], "1") if len(named) == 1 else None
+        if shape is None:
+            return None
+        letters.append(shape[0])
+    spans, before = [], []
+    for letter in letters:
+        start = "+".join(before + ["1"]) if before else "1"
+        stop = "+".join(before + [letter])
+        whole = [k for k, v in graph.spec.derived_sizes.items() if list(v) == before + [letter]]
+        spans.append((start, whole[0] if whole and before else stop))
+        before.append(letter)
+    return spans
 
 
 def state_jacobian(graph: Graph) -> Equation | None:

@@ -33,6 +33,7 @@ from flint import fmpq
 from bptt_sym.errors import BpttError
 from bptt_sym.graph import entries as _entries
 from bptt_sym.graph import names as _names
+from bptt_sym.graph import resolve_blocks as _blocks
 from bptt_sym.graph.chain_product import chain_tree
 from bptt_sym.graph.exact import Integers, diag_of, exact, identity_like
 from bptt_sym.graph.names import (
@@ -45,6 +46,7 @@ from bptt_sym.graph.names import (
     length,
 )
 from bptt_sym.graph.resolve import MAX_EXPONENT, MAX_SUM_TERMS, InvalidFormula, one_argument
+from bptt_sym.graph.resolve_blocks import ShapeError, _dims, _no_tensor
 from bptt_sym.notation import STEP_LETTERS
 from bptt_sym.rules.functions import rule_names
 from bptt_sym.syntax.equations import ALIASES
@@ -60,14 +62,6 @@ MATMUL = PRODUCTS - ELEMENTWISE
 _ACTIVATIONS = {**{n: n for n in rule_names("activation") if n not in ("f", "identity")}, **ALIASES}
 _UNARY = frozenset({"exp", "log", "step"})
 KINK_FUNCS = frozenset({"relu", "step"})  # the kinks a point must see on both sides
-
-
-class ShapeError(BpttError):
-    """Two shapes that do not fit; the message names both."""
-
-
-def _dims(shape: tuple) -> str:
-    return "×".join(shape)
 
 
 class Walk:
@@ -148,7 +142,9 @@ class Walk:
         if node.op == "^":
             return self._power(node, env)
         if node.op == "stack":
-            return self._stack(node, env)
+            return _blocks.stack(self, node, env)
+        if node.op == "rows":
+            return _blocks.rows(self, node, env)
         (sa, va), (sb, vb) = self(node.args[0], env), self(node.args[1], env)
         if node.op in MATMUL:
             return self._matmul(node, sa, va, sb, vb)
@@ -193,29 +189,6 @@ class Walk:
         if va is None or vb is None:
             return shape, None
         return shape, va.dot(vb)
-
-    def _stack(self, node: Op, env: Mapping[str, int | None]) -> tuple[Shape, object]:
-        """[h_{t-1}; x_t]: the rows of its parts, the model's letter for their sum (M when
-        its [sizes] says M = "H + D")."""
-        parts = [self(a, env) for a in node.args]
-        for a, (shape, _) in zip(node.args, parts):
-            _no_tensor(a, shape)
-            if shape[1] != parts[0][0][1]:
-                raise ShapeError(f"[…; …] stacks parts of one width: {show(node.args[0])} is "
-                                 f"{_dims(parts[0][0])} and {show(a)} is {_dims(shape)}")
-        rows = tuple(shape[0] for shape, _ in parts)
-        derived = self.names.spec.derived_sizes
-        named = [k for k, v in derived.items() if v == rows]
-        swapped = [k for k, v in derived.items() if sorted(v) == sorted(rows) and v != rows]
-        if swapped and not named:
-            want = derived[swapped[0]]
-            raise ShapeError(f"{show(node)} stacks {' then '.join(rows)} rows; the model's "
-                             f"{swapped[0]} is {' + '.join(want)} (the parts in that order)")
-        shape = (named[0] if named else "+".join(rows), parts[0][0][1])
-        values = [v for _, v in parts]
-        if any(v is None for v in values):
-            return shape, None
-        return shape, np.concatenate([np.asarray(v, dtype=object) for v in values])
 
     def _power(self, node: Op, env: Mapping[str, int | None]) -> tuple[Shape, object]:
         """A square matrix's power is the matrix power (W² = W W, (Wᵀ)^{t-k} in the step
@@ -378,12 +351,6 @@ class Walk:
 
     def _scalar(self, value: fmpq) -> np.ndarray:
         return np.array([[value]], dtype=object)
-
-
-def _no_tensor(node: object, shape: tuple) -> None:
-    if len(shape) == 3:
-        raise ShapeError(f"{show(node)} is a 3-tensor ({shape[0]} by {_dims(shape[1:])}); it "
-                         "can only stand last in a chain, after a row such as ∂E_t/∂s_k")
 
 
 def side(node: object, names: MatrixNames, env: Mapping[str, int | None],

@@ -160,8 +160,6 @@ def _compile(expr: sp.Basic, xp: SimpleNamespace, shared: dict | None) -> Compil
     first = parts[0] if parts else None
     if isinstance(expr, EntrySum) and hasattr(xp, "entrysum"):
         return lambda env: xp.entrysum(first(env))
-    if isinstance(expr, sp.ZeroMatrix) and hasattr(xp, "zeros"):
-        return lambda env: xp.zeros(expr.shape)
     simple: dict[type, Compiled] = {
         sp.Transpose: lambda env: xp.transpose(first(env)),
         Softmax: lambda env: xp.softmax(first(env)),

@@ -260,8 +260,8 @@ class LeibnizLatexPrinter(_Matrix, _Leibniz, LatexPrinter):
     sum_sign, prod_sign = "\\sum", "\\prod"
     stack = ("\\begin{bmatrix} ", " \\\\ ", " \\end{bmatrix}")
 
-    def _rows(self, inner: str, start: int, stop: int) -> str:
-        return f"{inner}_{{{start + 1}:{stop}}}"
+    def _rows(self, inner: str, start: str, stop: str) -> str:
+        return f"{inner}_{{{start}:{stop}}}"
 
     def _sub(self, index: str) -> str:
         return f"_{{{index}}}"

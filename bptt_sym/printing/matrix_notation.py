@@ -124,15 +124,15 @@ class Matrix:
         start, sep, end = self.stack
         return start + sep.join(self._print(a) for a in expr.args) + end
 
-    def _rows(self, inner: str, start: int, stop: int) -> str:
-        return f"{inner}[{start + 1}:{stop}]"
+    def _rows(self, inner: str, start: str, stop: str) -> str:
+        return f"{inner}[{start}:{stop}]"
 
     def _print_Rows(self, expr: sp.Basic) -> str:
-        """(g)[1:3]: rows 1 to 3 of g (counted from 1, the last one included)."""
+        """(g)[1:H]: rows 1 to H of g (counted from 1, the last one included)."""
         inner = self._print(expr.arg)
         if not isinstance(expr.arg, sp.MatrixSymbol):
             inner = self._paren(inner)
-        return self._rows(inner, expr.start, expr.stop)
+        return self._rows(inner, *expr.span)
 
     def _print_Identity(self, expr: sp.Identity) -> str:
         return "I"

@@ -108,10 +108,13 @@ class Stack(MatrixExpr):
 
 
 class Rows(MatrixExpr):
-    """(g)_{start+1:stop}: rows start … stop − 1 (counted from 0) of a matrix."""
+    """(g)[start+1:stop]: rows start … stop − 1 (counted from 0) of a matrix; ``span`` the
+    same bounds in size letters as printed, counted from 1 (``("1", "H")``), when known."""
 
-    def __new__(cls, arg: MatrixExpr, start: int, stop: int) -> Rows:
-        return MatrixExpr.__new__(cls, arg, sp.Integer(start), sp.Integer(stop))
+    def __new__(cls, arg: MatrixExpr, start: int, stop: int, *span: object) -> Rows:
+        span = span[0] if len(span) == 1 else span  # (…, ("1", "H")) or SymPy's own rebuild
+        named = (Str(str(span[0])), Str(str(span[1]))) if span else ()
+        return MatrixExpr.__new__(cls, arg, sp.Integer(start), sp.Integer(stop), *named)
 
     @property
     def arg(self) -> MatrixExpr:
@@ -124,6 +127,13 @@ class Rows(MatrixExpr):
     @property
     def stop(self) -> int:
         return int(self.args[2])
+
+    @property
+    def span(self) -> tuple[str, str]:
+        """The printed bounds: size letters when known, else the numbers (from 1)."""
+        if len(self.args) == 5:
+            return (str(self.args[3]), str(self.args[4]))
+        return (str(self.start + 1), str(self.stop))
 
     @property
     def shape(self) -> tuple:

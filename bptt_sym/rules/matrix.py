@@ -101,8 +101,9 @@ VJP: dict[str, Callable[..., M]] = {
     "softmax":      lambda g, p: sp.MatAdd(_had(p, g),                # n = softmax(l), to l
                                            sp.MatMul(-1, p, sp.Transpose(p), g)),
     "xent_softmax": lambda g, yhat, y: scaled(g, minus(yhat, y)),   # E = xent(softmax(l), y)
-    "stack":        lambda g, n, i: Rows(g, n.offsets[i], n.offsets[i + 1]),  # n = [a; b], to
-}                                                                     # part i: its rows of g
+    "stack":        lambda g, n, i, span=None: Rows(g, n.offsets[i], n.offsets[i + 1],  # [a; b]
+                                                    span),            # to part i: its rows
+}
 
 
 # ---- local Jacobians ∂node/∂argument, one line per kind of edge --------------------------

@@ -150,6 +150,8 @@ def _foreign(node: object) -> str:
         return f"{node.name}′ or ∂{node.name}: a derivative has no place in a model line"
     if isinstance(node, Sum):
         return "a model line sums over all the steps only: sum_t …"
+    if isinstance(node, Op) and node.op == "rows":
+        return "rows of a vector, (g)[1:H], are for hand formulas; a model line stacks [a; b]"
     kind = type(node).__name__
     return {"Deriv": "a derivative has no place in a model line",
             "DerivCall": "a derivative has no place in a model line",

@@ -32,8 +32,11 @@ from bptt_sym.syntax.nodes import (
     ParseError,
     Prod,
     Ref,
+    Span,
     Sum,
+    depth_check,
     deriv_call,
+    expected_text,
     hadamard_power,
     named,
 )
@@ -72,7 +75,7 @@ condition: _COMMA? FOR? sum REL sum
 ?juxt: power | juxt power -> juxt | juxt ELLIPSIS after_dots -> dots
 after_dots: power+
 ?power: atom | atom POW exponent -> pow | atom SUP -> sup | atom TRANSPOSE -> transpose
-       | atom HPOW -> hpow
+       | atom HPOW -> hpow | atom ROWS -> rows
 ?exponent: atom | SUB exponent -> neg | ADD exponent -> pos | atom POW exponent -> pow
 ?atom: NUMBER -> number
      | NAME -> ref
@@ -124,6 +127,7 @@ DIV: "/"
 POW.2: "^" | "**"
 HPOW.3: /\^\s*\{\s*(⊙|∘|\\odot|\\circ)\s*\d+\s*\}/ | /\^\s*(⊙|∘)\s*\d+/
 SUP: /[⁰¹²³⁴⁵⁶⁷⁸⁹]+/
+ROWS.3: /\[\s*[A-Za-z0-9+\- ]+:[A-Za-z0-9+\- ]+\]/ | /_\{\s*[A-Za-z0-9+\- ]+:[A-Za-z0-9+\- ]+\}/
 _EQ: "="
 DEFINE.3: ":=" | "≔" | "\\coloneqq" | "\\triangleq" | "≜"
 NAMED.3: "=:" | "≕" | "\\eqqcolon"
@@ -252,6 +256,10 @@ class _Build(Transformer):
     def juxt(self, a, b):  # noqa: ANN001, ANN201
         return Op("juxt", (a, b))
 
+    def rows(self, a, tok):  # noqa: ANN001, ANN201 - (g)[1:H], (g)_{H+1:M}: rows of g
+        start, stop = (p.replace(" ", "") for p in str(tok).strip("_{}[]").split(":"))
+        return self._bracket(a, lambda x: Op("rows", (x, Span(start, stop))))
+
     def stack(self, *parts):  # noqa: ANN001, ANN201 - [h_{t-1}; x_t]: one above the other
         return Op("stack", tuple(parts))
 
@@ -327,26 +335,6 @@ class _Build(Transformer):
         return Condition(left, op, right)
 
 
-def _depth_check(text: str) -> None:
-    depth = 0
-    for i, ch in enumerate(text):
-        if ch in "({[":
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise ParseError(f"brackets nested deeper than {MAX_DEPTH}", column=i + 1,
-                                 source=text)
-        elif ch in ")}]":
-            depth -= 1
-
-
-def _expected(exc: UnexpectedInput) -> str:
-    names = sorted(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or [])
-    shown = {"_EQ": "'='", "_RP": "')'", "_RB": "'}'", "_LP": "'('", "_LB": "'{'", "_SEMI": "';'",
-             "NAME": "a name", "NUMBER": "a number", "DERIV": "a derivative"}
-    words = sorted({shown.get(n, "") for n in names} - {""})
-    return f"; expected {' or '.join(words)}" if words else ""
-
-
 def parse(text: str, *, functions: frozenset[str] | None = None) -> Chain:
     """Parse one equation (or chain ``A = B = C``); raises :class:`ParseError` with a column.
 
@@ -355,7 +343,7 @@ def parse(text: str, *, functions: frozenset[str] | None = None) -> Chain:
     source = text.strip()
     if not source:
         raise ParseError("empty formula", column=1, source=source)
-    _depth_check(source)
+    depth_check(source, MAX_DEPTH)
     if len(source) > MAX_LENGTH:
         raise ParseError(f"formula longer than {MAX_LENGTH} characters", column=MAX_LENGTH + 1,
                          source=source)
@@ -389,7 +377,7 @@ def parse(text: str, *, functions: frozenset[str] | None = None) -> Chain:
             raise ParseError("no '=' in this formula: write an equation such as dE/du = …",
                              column=len(source) + 1, source=source, found=found,
                              expected=expected) from None
-        raise ParseError(f"unexpected {what}{_expected(exc)}", column=col, source=source,
+        raise ParseError(f"unexpected {what}{expected_text(exc)}", column=col, source=source,
                          found=found, expected=expected) from None
     except VisitError as exc:
         reason = str(exc.orig_exc) if isinstance(exc.orig_exc, BpttError) else "cannot read"

@@ -127,6 +127,7 @@ _MID = re.compile(r"\\mid(?![A-Za-z])")
 _THETA = re.compile(r"\\theta(?![A-Za-z])")
 _E_POWER = re.compile(r"(?<![A-Za-z\\])e\s*\^\s*(?=\{)")  # e^{z}: exp(z)
 _PHI = re.compile(r"\\(?:var)?phi(?![A-Za-z])")
+_COLUMN = re.compile(r"\\begin\{[bp]matrix\}(.*?)\\end\{[bp]matrix\}", re.S)  # [h; x]
 _REL = (r"\s*(\\leq?(?![A-Za-z])|\\geq?(?![A-Za-z])|\\lt(?![A-Za-z])|\\gt(?![A-Za-z])|[<>≤≥]|<=|>=)"
         r"\s*")
 _EXPR = r"([A-Za-z0-9τ]+(?:\s*[-+]\s*[A-Za-z0-9τ]+)*)"
@@ -218,6 +219,16 @@ def _between(m: re.Match[str]) -> list[Piece]:
     return [m.span(1), "_{" + var + "=" + lo + "}^{" + hi + "}"]
 
 
+def _stacked(m: re.Match[str]) -> list[Piece]:
+    r"""\begin{bmatrix} h_{t-1} \\ x_t \end{bmatrix}: the stack [h_{t-1}; x_t]."""
+    pieces: list[Piece] = ["["]
+    at = m.start(1)
+    for row in re.finditer(r"\\\\", m[1]):
+        pieces += [(at, m.start(1) + row.start()), ";"]
+        at = m.start(1) + row.end()
+    return pieces + [(at, m.end(1)), "]"]
+
+
 def rewrite(source: str) -> tuple[str, list[int]]:
     """``source`` in the grammar's spellings, and the original column of each character."""
     t = Text(source)
@@ -234,6 +245,7 @@ def rewrite(source: str) -> tuple[str, list[int]]:
     t.sub(_THETA, lambda m: ["θ"])
     t.sub(_MID, lambda m: ["|"])
     t.sub(_PHI, lambda m: ["φ"])
+    t.sub(_COLUMN, _stacked)
     for m in reversed(list(_E_POWER.finditer(t.text))):
         end = _group_end(t.text, m.end())
         if end is not None:

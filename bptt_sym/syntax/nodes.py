@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from bptt_sym.errors import BpttError
 
 __all__ = ["ParseError", "Num", "Ref", "Deriv", "Call", "DerivCall", "Op", "Sum", "Prod",
-           "Condition", "Chain", "named", "deriv_call", "PRODUCTS"]
+           "Condition", "Chain", "Span", "named", "deriv_call", "depth_check", "expected_text",
+           "PRODUCTS"]
 
 
 # The products an Op can name: ``*`` as typed, ``⊙`` (\odot, ∘), ``@``, ``·`` (\cdot, ×) and
@@ -95,6 +96,18 @@ class Op:
 
     op: str
     args: tuple
+
+
+@dataclass(frozen=True)
+class Span:
+    """The rows ``start`` … ``stop`` (counted from 1, both in) of ``(g)[1:H]``: each a size
+    letter, a number, or a sum of them (``H+1``, ``H+D``); the second operand of ``rows``."""
+
+    start: str
+    stop: str
+
+    def __str__(self) -> str:
+        return f"[{self.start}:{self.stop}]"
 
 
 @dataclass(frozen=True)
@@ -287,3 +300,25 @@ def chain(items: list, op: str = "juxt") -> object:
     for item in items[1:]:
         out = Op(op, (out, item))
     return out
+
+
+def depth_check(text: str, limit: int) -> None:
+    """Brackets nested deeper than ``limit`` are a ParseError at the bracket."""
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in "({[":
+            depth += 1
+            if depth > limit:
+                raise ParseError(f"brackets nested deeper than {limit}", column=i + 1,
+                                 source=text)
+        elif ch in ")}]":
+            depth -= 1
+
+
+def expected_text(exc: object) -> str:
+    """'; expected ')' or a name': what the parser wanted, in words."""
+    names = sorted(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or [])
+    shown = {"_EQ": "'='", "_RP": "')'", "_RB": "'}'", "_LP": "'('", "_LB": "'{'", "_SEMI": "';'",
+             "NAME": "a name", "NUMBER": "a number", "DERIV": "a derivative"}
+    words = sorted({shown.get(n, "") for n in names} - {""})
+    return f"; expected {' or '.join(words)}" if words else ""

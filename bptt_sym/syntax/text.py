@@ -61,6 +61,8 @@ def show(node: object) -> str:
             return f"−{_wrapped(node.args[0], 'neg')}"
         if node.op == "T":
             return f"{_wrapped(node.args[0], 'T')}ᵀ"
+        if node.op == "rows":
+            return f"{_wrapped(node.args[0], 'T')}{node.args[1]}"
         if node.op == "stack":
             return "[" + "; ".join(show(a) for a in node.args) + "]"
         if node.op == "^":
