@@ -39,7 +39,11 @@ __all__ = ["Judge", "judge_sides", "POINTS", "POOL"]
 
 POINTS = 8   # points that must agree (more where a kink needs both sides)
 POOL = 64    # points drawn at most for one equation (kink sides, spares for unsure ones)
-SYMBOLIC_SECONDS = 0.3
+# A guard against SymPy hanging, not a limit that decides: a difference of at most
+# SYMBOLIC_OPS operations simplifies in milliseconds, but the first simplify of a process
+# loads SymPy's simplification modules (0.09 s of CPU here, over 0.3 s on a cold CI machine,
+# where it once turned "holds (symbolic)" into "holds (8 random points)").
+SYMBOLIC_SECONDS = 3.0
 SYMBOLIC_OPS = 40
 EXPLAIN_SECONDS = 0.45
 
