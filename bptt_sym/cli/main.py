@@ -13,6 +13,7 @@ import threading
 from collections.abc import Sequence
 
 from bptt_sym.check.checker import check_graph, summary
+from bptt_sym.cli.gradcheck import gradcheck_cmd, values_cmd
 from bptt_sym.cli.matrix import (
     check_vector,
     derive_vector,
@@ -341,7 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _apply_sizes(args)
         _default_choices(args)
         handlers = {"derive": _derive, "unroll": _unroll, "verify": _verify, "check": _check,
-                    "models": _models, "export": _export, "graph": _draw}
+                    "models": _models, "export": _export, "graph": _draw,
+                    "values": values_cmd, "gradcheck": gradcheck_cmd}
         handler = handlers[args.command]
         status = handler(args) if args.command == "check" else in_thread(handler, args)
         flush_stdout()

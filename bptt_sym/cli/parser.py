@@ -241,6 +241,9 @@ def parser() -> _Parser:
                     help="dot (Graphviz source, needs no program), svg or png (need the dot "
                     "program) (default: from the suffix of -o; dot for -)")
 
+    from bptt_sym.cli.gradcheck import add_commands  # values, gradcheck
+    add_commands(sub, _model_options, _output_option, _seed, _positive)
+
     m = sub.add_parser("models", help="list the built-in models; --show prints one's model file",
                        description="List the built-in models, one line each. With --show NAME, "
                        "print that model's file (TOML): save it, edit it and pass it as "

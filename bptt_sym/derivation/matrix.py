@@ -285,6 +285,7 @@ class MatrixDerivation:
     unrolled: tuple[Equation, ...]
     per_output: tuple[Equation, ...]
     graph: Graph = field(repr=False, compare=False)
+    terms: tuple[tuple[int, sp.Basic], ...] = ()  # (step k, ∂E/∂wrt_k): the gradient's terms
 
 
 def _sweep(graph: Graph, keep: bool = True) -> tuple[dict, list[Equation]]:
@@ -376,4 +377,6 @@ def derive_matrix(graph: Graph, *, wrt: str) -> MatrixDerivation:
             k = graph.nodes[own[0]].step
             term = _template_names(value[own[0]].xreplace(to_shared), k)
             template.append(Equation(_template_names(lhs, k), StepSum(term), "gradient"))
-    return MatrixDerivation(wrt, tuple(template), tuple(unrolled), (), graph)
+    terms = tuple((graph.nodes[c].step, value[c].xreplace(to_shared)) for c in copies
+                  if not isinstance(value[c], sp.ZeroMatrix))
+    return MatrixDerivation(wrt, tuple(template), tuple(unrolled), (), graph, terms)

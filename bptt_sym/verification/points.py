@@ -29,26 +29,46 @@ is D numbers).  Sizes are named ``--size D=3``.
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from bptt_sym.errors import UsageError
-from bptt_sym.files import read_json
+from bptt_sym.files import MAX_INPUT_BYTES, read_bytes, read_json
 from bptt_sym.graph.build import Graph
 from bptt_sym.model.calls import xent_targets
 from bptt_sym.notation import split_name
 from bptt_sym.numeric.matrix import is_elman
 
-__all__ = ["read_elman_points"]
+__all__ = ["read_elman_points", "read_arrays"]
 
 _OPTION = {"H": "--hidden", "D": "--inputs", "K": "--classes", "T": "--steps"}
 TARGET_SUM_TOLERANCE = 1e-9
 
 
+def read_arrays(path: str | Path, what: str) -> dict:
+    """The named arrays of a .npz file (as nested lists) or the JSON object of any other
+    file; an unreadable or malformed file is one line."""
+    if str(path).endswith(".npz"):
+        data = read_bytes(str(path), what, MAX_INPUT_BYTES)
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                return {k: npz[k].tolist() for k in npz.files}
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise UsageError(f"{what} {str(path)!r} is not a readable .npz file: "
+                             f"{str(exc).splitlines()[0][:120] if str(exc) else 'unreadable'}"
+                             ) from None
+    raw = read_json(str(path), what)  # at most 5 MB; every failure is one line
+    if not isinstance(raw, dict):
+        raise UsageError(f"{what} {str(path)!r} must hold one JSON object of names")
+    return raw
+
+
 def _load(path: str | Path) -> dict:
-    raw = read_json(str(path), "--at file")  # at most 5 MB; every failure is one line
+    raw = read_arrays(path, "--at file")
     if not isinstance(raw, dict):
         raise UsageError(f"--at file {str(path)!r} must hold one JSON object of names")
     return raw
@@ -209,12 +229,13 @@ def _leaf_shape(graph: Graph, name: str) -> tuple[int, int]:
     raise KeyError(name)
 
 
-def read_elman_points(path: str | Path, graph: Graph) -> dict[str, np.ndarray]:
+def read_elman_points(path: str | Path, graph: Graph, raw: dict | None = None
+                      ) -> dict[str, np.ndarray]:
     """The values of the JSON object in ``path`` for ``graph``: weights (n, m), inputs
     ``x_t`` (B, D, 1), targets ``y_t`` (B, K, 1), ``s_{-1}`` (B, H, 1); for any matrix
     model every per-point value (B, rows, cols)."""
     label = str(path)
-    raw = _load(path)
+    raw = _load(path) if raw is None else raw  # raw: the file's names, already read
     layout = _Layout(graph)
     sizes = {**graph.dims, "T": graph.steps}
     weights, seqs, initial = _classify(raw, layout, label)

@@ -1,0 +1,199 @@
+"""``bptt-sym values`` (a point for a person's backward pass) and ``bptt-sym gradcheck`` (their
+gradients at that point judged against the exact ones, with the name of their mistake)."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+
+import numpy as np
+
+from bptt_sym.check.backward import exact_gradients, judge
+from bptt_sym.cli.matrix import vector_graph, vector_spec
+from bptt_sym.errors import UsageError
+from bptt_sym.files import check_output, emit, json_text, warn, write_output
+from bptt_sym.graph.build import Graph
+from bptt_sym.model.registry import MODELS
+from bptt_sym.numeric.matrix import random_values
+from bptt_sym.verification.points import read_arrays, read_elman_points
+
+__all__ = ["add_commands", "values_cmd", "gradcheck_cmd"]
+
+LAYOUTS = ("columns", "rows")
+
+
+def add_commands(sub: argparse._SubParsersAction, model_options: object,
+                 output_option: object, seed: object, positive: object) -> None:
+    """The two subcommands, with the model options every command shares."""
+    v = sub.add_parser("values", help="write a random point to run a backward pass at",
+                       description="Write the values of a matrix model's parameters, inputs, "
+                       "targets and initial states (zero) at a random point, as JSON or, for "
+                       "a FILE ending in .npz, as NumPy arrays; each name's shape is printed "
+                       "to stderr. Run your backward pass at it and give its gradients to "
+                       "`bptt-sym gradcheck --at FILE --grads GRADS`.")
+    model_options(v)
+    v.add_argument("--seed", type=seed, default=0, metavar="N",
+                   help="random seed, a whole number ≥ 0 (default: 0)")
+    v.add_argument("--batch", type=positive, default=1, metavar="N",
+                   help="points in the batch: each input, target and initial state gets a "
+                   "leading axis of N (default: 1, no batch axis)")
+    v.add_argument("--layout", choices=LAYOUTS, default="columns",
+                   help="columns: vectors are columns and W multiplies them (U x + W h, as "
+                   "the model); rows: each weight is written transposed, for code that "
+                   "writes x @ Wx + h @ Wh (default: columns)")
+    output_option(v, "point (.npz: NumPy arrays; anything else: JSON)")
+
+    g = sub.add_parser("gradcheck", help="judge a backward pass's gradients at a point",
+                       description="Compare your gradients (--grads, one array per "
+                       "parameter, at the values of --at) with the exact ones (the "
+                       "derivation evaluated in 256-bit ball arithmetic). Each parameter "
+                       "matches (within its dtype's round-off, stated) or is wrong; a wrong "
+                       "one is compared with the usual mistakes (sign, transpose, averaged "
+                       "over the steps, one step's term where += belongs, clipped, a step "
+                       "index off by one, h[t-1] wrapping to the last state at t = 0); the "
+                       "one that fits is named. Exit 0 when all match, 1 when one is wrong, 2 "
+                       "for bad input.")
+    model_options(g)
+    g.add_argument("--at", required=True, metavar="FILE",
+                   help="the point (.json or .npz) your gradients were computed at, as "
+                   "`bptt-sym values` writes it")
+    g.add_argument("--grads", required=True, metavar="FILE",
+                   help="your gradients (.json or .npz): one array per parameter, by its "
+                   "name in the model (or as --map names it)")
+    g.add_argument("--map", default=None, metavar="YOURS=OURS,…",
+                   help="your names of the parameters, e.g. dWxh=U,dWhh=W,dWhy=V")
+    g.add_argument("--layout", choices=LAYOUTS, default="columns",
+                   help="rows: the point's and your gradients' weights are transposed (x @ "
+                   "W code), as `values --layout rows` writes them (default: columns)")
+    g.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _graph(args: argparse.Namespace) -> Graph:
+    """The matrix model's graph; a scalar model (the default doc) is one clear line."""
+    spec = vector_spec(args)
+    if spec is None or not spec.is_matrix:
+        matrix = ", ".join(name for name, m in MODELS.items() if m.is_matrix)
+        raise UsageError(f"{args.command} needs a matrix model: --model {matrix}, or a model "
+                         f"file with [sizes] ({getattr(spec, 'name', args.model)} is scalar)")
+    return vector_graph(args)
+
+
+def _point(g: Graph, values: dict[str, np.ndarray], layout: str, batch: int) -> dict:
+    """The values of ``random_values`` in a file's layout: weights as matrices (transposed
+    for rows), biases and vectors step by step (x_0 …) without their 1s, with a batch axis
+    if N > 1."""
+    out = {}
+    for name, v in values.items():
+        if name in g.copies and 1 in np.shape(v):  # a bias: its numbers, as the reader reads
+            out[name] = np.ravel(v)
+        elif name in g.copies:
+            out[name] = v.T if layout == "rows" else v
+        else:
+            a = np.asarray(v)[..., 0]  # (B, n)
+            out[name] = a[0] if batch == 1 else a
+    return out
+
+
+def values_cmd(args: argparse.Namespace) -> int:
+    check_output(args.output_file, force=args.force)
+    g = _graph(args)
+    point = _point(g, random_values(g, np.random.default_rng(args.seed), batch=args.batch),
+                   args.layout, args.batch)
+    if args.output_file.endswith(".npz"):
+        buf = io.BytesIO()
+        np.savez(buf, **point)
+        data = buf.getvalue()
+    else:
+        data = (json.dumps({k: v.tolist() for k, v in point.items()}) + "\n").encode()
+    write_output(args.output_file, data, force=args.force)
+    shapes = ", ".join(f"{k} {'×'.join(map(str, np.shape(v))) or 'scalar'}"
+                       for k, v in point.items())
+    batch = f"; a batch of {args.batch}: the first axis of each vector" if args.batch > 1 else ""
+    warn(f"bptt-sym values: {g.spec.name}, T = {g.steps}, {args.layout} layout{batch}: {shapes}")
+    return 0
+
+
+def _mapping(text: str | None, g: Graph) -> dict[str, str]:
+    """--map dWxh=U,…: their name → ours; every name of ours checked."""
+    out: dict[str, str] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        yours, eq, ours = part.partition("=")
+        if not eq or not yours.strip() or not ours.strip():
+            raise UsageError(f"--map: {part.strip()!r} is not YOURS=OURS (e.g. dWxh=U)")
+        if ours.strip() not in g.copies:
+            raise UsageError(f"--map: {ours.strip()!r} is no parameter of {g.spec.name}; its "
+                             f"parameters are {', '.join(g.copies)}")
+        out[yours.strip()] = ours.strip()
+    return out
+
+
+def _theirs(args: argparse.Namespace, g: Graph, want: dict[str, np.ndarray]) -> dict:
+    raw = read_arrays(args.grads, "--grads file")
+    names = _mapping(args.map, g)
+    single = _single(args.grads)
+    ours: dict[str, np.ndarray] = {}
+    for key, value in raw.items():
+        p = names.get(key, key)
+        if p not in g.copies:
+            continue  # a δ array or a name the model does not have: not a parameter
+        try:
+            a = np.asarray(value, dtype=np.float32 if key in single else np.float64)
+        except (TypeError, ValueError):
+            raise UsageError(f"--grads {args.grads!r}: {key} is not an array of numbers") from None
+        if not np.all(np.isfinite(a)):
+            raise UsageError(f"--grads {args.grads!r}: {key} holds NaN or infinity")
+        if args.layout == "rows" and a.ndim == 2:
+            a = a.T
+        shape = want[p].shape
+        if a.shape != shape and a.shape != shape[::-1] and a.size == np.prod(shape) and \
+                1 in shape:
+            a = a.reshape(shape)  # a bias written as a flat vector
+        if a.shape != shape and a.shape != shape[::-1]:
+            raise UsageError(f"--grads {args.grads!r}: {key} has shape {a.shape}; {p} is "
+                             f"{shape}")
+        ours[p] = a
+    missing = [p for p in g.copies if p not in ours]
+    if missing:
+        given = ", ".join(raw) or "nothing"
+        raise UsageError(f"--grads {args.grads!r} has no gradient of {', '.join(missing)} (it "
+                         f"holds {given}); name them as the model does or map them with --map")
+    return ours
+
+
+def _single(path: str) -> set[str]:
+    """The arrays of a .npz file written in float32 or float16 (JSON numbers are float64)."""
+    if not path.endswith(".npz"):
+        return set()
+    with np.load(path, allow_pickle=False) as npz:
+        return {k for k in npz.files if npz[k].dtype in (np.float32, np.float16)}
+
+
+def gradcheck_cmd(args: argparse.Namespace) -> int:
+    g = _graph(args)
+    raw = read_arrays(args.at, "--at file")
+    if args.layout == "rows":
+        raw = {k: (np.asarray(v).T.tolist() if k in g.copies and np.ndim(v) == 2 else v)
+               for k, v in raw.items()}
+    point = read_elman_points(args.at, g, raw)
+    exact = exact_gradients(g, point)
+    results = judge(exact, _theirs(args, g, exact.total))
+    if args.json:
+        emit(json_text({"model": g.spec.name, "steps": g.steps,
+                        "parameters": [r.to_json() for r in results],
+                        "all_match": all(r.verdict == "matches" for r in results)}, indent=1))
+    else:
+        for r in results:
+            why = r.diagnosis or ""
+            line = f"{r.name}: {r.verdict}" + (f": {why}" if why else "")
+            emit(line)
+            if r.detail:
+                emit(f"  {r.detail}")
+            else:  # a named mistake: it accounts for the whole difference
+                emit(f"  yours differs by {r.error:.1e} of the largest entry; that mistake "
+                     f"accounts for all of it (to {r.dtype} round-off)")
+        wrong = sum(r.verdict != "matches" for r in results)
+        emit(f"{len(results) - wrong} match, {wrong} wrong")
+    return 0 if all(r.verdict == "matches" for r in results) else 1

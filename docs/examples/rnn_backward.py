@@ -1,0 +1,40 @@
+"""A backward pass for the Elman RNN as a course would write it (column vectors, the states
+kept in a list, a loop back over the steps), to try `bptt-sym gradcheck` on:
+
+    python docs/examples/rnn_backward.py point.npz grads.npz          # correct
+    python docs/examples/rnn_backward.py point.npz grads.npz --wrap   # the h[t-1] bug
+
+With --wrap it makes a mistake published code has made: the states are a list indexed
+``hs[t - 1]``, which at t = 0 is hs[-1], the last state, not the initial one."""
+
+import sys
+
+import numpy as np
+
+
+def main(point_file: str, grads_file: str, wrap: bool) -> None:
+    p = dict(np.load(point_file))
+    U, W, V = p["U"], p["W"], p["V"]
+    T = sum(1 for k in p if k.startswith("x_"))
+    xs = [p[f"x_{t}"].reshape(-1, 1) for t in range(T)]
+    ys = [p[f"y_{t}"].reshape(-1, 1) for t in range(T)]
+    h0 = p["s_{-1}"].reshape(-1, 1)
+    hs, ps = [], []
+    for t in range(T):
+        hs.append(np.tanh(U @ xs[t] + W @ (hs[t - 1] if t else h0)))
+        e = np.exp(V @ hs[t] - np.max(V @ hs[t]))
+        ps.append(e / e.sum())
+    dU, dW, dV = np.zeros_like(U), np.zeros_like(W), np.zeros_like(V)
+    dh_next = np.zeros_like(h0)
+    for t in reversed(range(T)):
+        dy = ps[t] - ys[t]
+        dV += dy @ hs[t].T
+        dz = (V.T @ dy + dh_next) * (1 - hs[t] ** 2)
+        dU += dz @ xs[t].T
+        dW += dz @ (hs[t - 1] if (t or wrap) else h0).T
+        dh_next = W.T @ dz
+    np.savez(grads_file, U=dU, W=dW, V=dV)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], "--wrap" in sys.argv[3:])

@@ -1,0 +1,197 @@
+"""gradcheck (issue 14, first part): a person's backward pass judged against the exact
+gradients, and each of their mistakes named.  The backward passes are written for the tests
+in the styles people use (tests/gradcheck/); the reference is each one's own correct version
+and, independently, autograd's gradient of a forward pass written here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from autograd import grad
+
+from .gradcheck import elman_columns
+from .tools import bptt
+
+STEPS, SIZES = "5", "H=3,D=4,K=4"
+
+
+def _point(tmp_path: Path, *extra: str, name: str = "point.npz") -> dict:
+    path = tmp_path / name
+    r = bptt("values", "--model", "elman", "--steps", STEPS, "--size", SIZES, "--seed", "1",
+             "-o", str(path), *extra)
+    assert r.returncode == 0, r.stderr
+    assert ("U 4×3" if "rows" in extra else "U 3×4") in r.stderr  # each name's shape
+    if name.endswith(".npz"):
+        with np.load(path) as npz:
+            return {k: npz[k] for k in npz.files}
+    return {k: np.asarray(v) for k, v in json.loads(path.read_text()).items()}
+
+
+def _gradcheck(tmp_path: Path, grads: dict, *extra: str, at: str = "point.npz"):
+    np.savez(tmp_path / "grads.npz", **grads)
+    r = bptt("gradcheck", "--model", "elman", "--steps", STEPS, "--size", SIZES, "--at",
+             str(tmp_path / at), "--grads", str(tmp_path / "grads.npz"), "--json", *extra)
+    assert r.returncode in (0, 1), r.stderr
+    report = json.loads(r.stdout)
+    return r.returncode, {p["parameter"]: p for p in report["parameters"]}
+
+
+def test_the_exact_gradient_is_autograds_and_a_correct_pass_matches(tmp_path: Path) -> None:
+    point = _point(tmp_path)
+
+    def loss(weights: tuple) -> float:
+        U, W, V = weights
+        s = point["s_{-1}"].reshape(-1, 1)
+        total = 0.0
+        for t in range(int(STEPS)):
+            s = anp.tanh(U @ point[f"x_{t}"].reshape(-1, 1) + W @ s)
+            logits = V @ s
+            logp = logits - anp.log(anp.sum(anp.exp(logits)))
+            total = total - anp.sum(point[f"y_{t}"].reshape(-1, 1) * logp)
+        return total
+
+    reference = grad(loss)((point["U"], point["W"], point["V"]))
+    mine = elman_columns.backward(point)
+    for name, ref in zip("UWV", reference):
+        assert np.max(np.abs(mine[name] - ref)) < 1e-12  # the test's backward is right
+    status, got = _gradcheck(tmp_path, mine)
+    assert status == 0
+    assert all(p["verdict"] == "matches" and p["dtype"] == "float64" for p in got.values())
+    assert max(p["relative_error"] for p in got.values()) < 1e-14
+
+
+@pytest.mark.parametrize("mistake, names, diagnosis", [
+    ("sign", "W", "the sign"),
+    ("transpose", "W", "transposed"),
+    ("mean", "UWV", "averaged over the 5 steps"),
+    ("overwrite", "W", "overwritten instead of accumulated: yours is step 0's term"),
+    ("clip", "UWV", "clipped to ±0.05"),
+    ("off-by-one", "W", "a step index off by one"),
+    ("wrap", "W", "the initial state taken from the last step"),
+])
+def test_each_mistake_is_named(tmp_path: Path, mistake: str, names: str, diagnosis: str) -> None:
+    point = _point(tmp_path)
+    status, got = _gradcheck(tmp_path, elman_columns.backward(point, mistake))
+    assert status == 1
+    for p in "UWV":
+        if p in names and (mistake != "clip" or got[p]["verdict"] == "wrong"):
+            assert got[p]["verdict"] == "wrong", got[p]
+            assert (got[p]["diagnosis"] or "").startswith(diagnosis), got[p]
+        else:
+            assert got[p]["verdict"] == "matches", got[p]
+    assert sum(p["verdict"] == "wrong" for p in got.values()) >= 1
+
+
+@pytest.mark.parametrize("mistake", ["no-through-time", "no-activation-derivative"])
+def test_a_mistake_not_known_yet_is_wrong_with_where_it_differs(tmp_path: Path,
+                                                                 mistake: str) -> None:
+    point = _point(tmp_path)
+    status, got = _gradcheck(tmp_path, elman_columns.backward(point, mistake))
+    assert status == 1
+    assert got["V"]["verdict"] == "matches"
+    for p in "UW":
+        assert got[p]["verdict"] == "wrong" and got[p]["diagnosis"] is None
+        assert "no known mistake fits; the largest difference is at entry" in got[p]["detail"]
+
+
+def test_float32_matches_with_its_own_round_off(tmp_path: Path) -> None:
+    point = _point(tmp_path)
+    status, got = _gradcheck(tmp_path, elman_columns.backward(point, None, np.float32))
+    assert status == 0
+    assert {p["dtype"] for p in got.values()} == {"float32"}
+    assert all(1e-9 < p["relative_error"] < p["bound"] for p in got.values())
+
+
+def test_rows_layout_json_and_a_batch(tmp_path: Path) -> None:
+    rows = _point(tmp_path, "--layout", "rows", "--batch", "3", name="rows.json")
+    assert rows["x_0"].shape == (3, 4) and rows["U"].shape == (4, 3)  # Uᵀ for x @ U
+    columns = {k: (v.T if k in "UWV" else v) for k, v in rows.items()}
+    grads = {k: v.T for k, v in elman_columns.backward(columns).items()}  # their x @ W grads
+    status, got = _gradcheck(tmp_path, grads, "--layout", "rows", at="rows.json")
+    assert status == 0, got
+    status, got = _gradcheck(tmp_path, {k: v.T for k, v in grads.items()}, "--layout",
+                             "rows", at="rows.json")
+    assert status == 1 and got["W"]["diagnosis"].startswith("transposed")
+
+
+def test_their_names_by_map_and_bad_input_is_one_line(tmp_path: Path) -> None:
+    point = _point(tmp_path)
+    mine = elman_columns.backward(point)
+    theirs = {"dWxh": mine["U"], "dWhh": mine["W"], "dWhy": mine["V"]}
+    status, _ = _gradcheck(tmp_path, theirs, "--map", "dWxh=U,dWhh=W,dWhy=V")
+    assert status == 0
+    np.savez(tmp_path / "g.npz", **theirs)
+    cases = [
+        (["--map", "dWxh=U,dWhh=Q"], "--map: 'Q' is no parameter of elman"),
+        ([], "has no gradient of U, W, V (it holds dWxh, dWhh, dWhy)"),
+        (["--map", "dWxh"], "--map: 'dWxh' is not YOURS=OURS"),
+    ]
+    for extra, message in cases:
+        r = bptt("gradcheck", "--model", "elman", "--steps", STEPS, "--size", SIZES, "--at",
+                 str(tmp_path / "point.npz"), "--grads", str(tmp_path / "g.npz"), *extra)
+        assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+    bad = dict(mine, W=np.ones((2, 2)))
+    np.savez(tmp_path / "bad.npz", **bad)
+    r = bptt("gradcheck", "--model", "elman", "--steps", STEPS, "--size", SIZES, "--at",
+             str(tmp_path / "point.npz"), "--grads", str(tmp_path / "bad.npz"))
+    assert r.returncode == 2 and "W has shape (2, 2); W is (3, 3)" in r.stderr
+    np.savez(tmp_path / "nan.npz", **dict(mine, V=mine["V"] * np.nan))
+    r = bptt("gradcheck", "--model", "elman", "--steps", STEPS, "--size", SIZES, "--at",
+             str(tmp_path / "point.npz"), "--grads", str(tmp_path / "nan.npz"))
+    assert r.returncode == 2 and "V holds NaN or infinity" in r.stderr
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    r = bptt("gradcheck", "--model", "elman", "--steps", STEPS, "--size", SIZES, "--at",
+             str(tmp_path / "point.npz"), "--grads", str(tmp_path / "junk.npz"))
+    assert r.returncode == 2 and "is not a readable .npz file" in r.stderr
+    r = bptt("values", "-o", str(tmp_path / "p.json"))
+    assert r.returncode == 2 and "values needs a matrix model" in r.stderr
+
+
+GATED = {"lstm": ("lstm_columns", "W_hf", "W_hi"), "gru": ("gru_columns", "W_hn", "W_hz")}
+
+
+@pytest.mark.parametrize("model", sorted(GATED))
+@pytest.mark.parametrize("mistake, diagnosis", [
+    (None, None),
+    ("sign", "the sign"),
+    ("transpose", "transposed"),
+    ("mean", "averaged over the 4 steps"),
+    ("overwrite", "overwritten instead of accumulated: yours is step 0's term"),
+    ("clip", "clipped to ±0.05"),
+    ("off-by-one", "a step index off by one"),
+    ("wrap", "the initial state taken from the last step"),
+])
+def test_gated_cells_mistakes_are_named(tmp_path: Path, model: str, mistake: str | None,
+                                        diagnosis: str | None) -> None:
+    """Hand-written LSTM and GRU backward passes (torch's equations): the correct one
+    matches every parameter; each mistake is named on the parameters it changes, and the
+    parameters it leaves alone still match."""
+    import importlib
+    module = importlib.import_module(f"tests.gradcheck.{GATED[model][0]}")
+    point_file = tmp_path / "point.npz"
+    r = bptt("values", "--model", model, "--steps", "4", "--seed", "2", "-o", str(point_file))
+    assert r.returncode == 0, r.stderr
+    with np.load(point_file) as npz:
+        point = {k: npz[k] for k in npz.files}
+    correct = module.backward(point)
+    theirs = module.backward(point, mistake)
+    np.savez(tmp_path / "grads.npz", **theirs)
+    r = bptt("gradcheck", "--model", model, "--steps", "4", "--at", str(point_file),
+             "--grads", str(tmp_path / "grads.npz"), "--json")
+    got = {p["parameter"]: p for p in json.loads(r.stdout)["parameters"]}
+    changed = {k for k in correct if correct[k].shape != theirs[k].shape
+               or not np.array_equal(correct[k], theirs[k])}
+    assert r.returncode == (1 if changed else 0), r.stdout
+    for name, p in got.items():
+        if name in changed:
+            assert p["verdict"] == "wrong" and (p["diagnosis"] or "").startswith(diagnosis), p
+        else:
+            assert p["verdict"] == "matches", p
+    if mistake in ("sign", "transpose"):
+        assert changed == {GATED[model][1]}
+    if mistake == "overwrite":
+        assert changed == {GATED[model][2]}
