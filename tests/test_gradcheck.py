@@ -86,7 +86,32 @@ def test_each_mistake_is_named(tmp_path: Path, mistake: str, names: str, diagnos
     assert sum(p["verdict"] == "wrong" for p in got.values()) >= 1
 
 
-@pytest.mark.parametrize("mistake", ["no-through-time", "no-activation-derivative"])
+@pytest.mark.parametrize("k", [0, 1, 2, 3])
+def test_truncated_bptt_is_named_with_its_k(tmp_path: Path, k: int) -> None:
+    """Tutorial-style truncation (the error of step t back to steps t − k … t), and the
+    backward pass that drops the through-time term (k = 0) written as people write it."""
+    point = _point(tmp_path)
+    grads = elman_columns.backward_truncated(point, k)
+    if k == 0:
+        dropped = elman_columns.backward(point, "no-through-time")
+        assert all(np.allclose(grads[p], dropped[p], rtol=0, atol=1e-15) for p in "UWV")
+    status, got = _gradcheck(tmp_path, grads)
+    assert status == 1 and got["V"]["verdict"] == "matches"
+    want = "the through-time term dropped" if k == 0 else f"truncated after {k} step"
+    # at k = T − 2 the one piece dropped from W's gradient, ∂E_4/∂W_0 = δ_0 s_{-1}ᵀ,
+    # multiplies the zero initial state: W is exact, U is not
+    wrong = "U" if k == int(STEPS) - 2 else "UW"
+    for p in "UW":
+        if p in wrong:
+            assert got[p]["verdict"] == "wrong" and got[p]["diagnosis"].startswith(want), got[p]
+        else:
+            assert got[p]["verdict"] == "matches", got[p]
+    full = elman_columns.backward_truncated(point, int(STEPS))  # k ≥ T − 1: no truncation
+    status, got = _gradcheck(tmp_path, full)
+    assert status == 0
+
+
+@pytest.mark.parametrize("mistake", ["no-activation-derivative"])
 def test_a_mistake_not_known_yet_is_wrong_with_where_it_differs(tmp_path: Path,
                                                                  mistake: str) -> None:
     point = _point(tmp_path)

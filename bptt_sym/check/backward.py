@@ -8,7 +8,9 @@ it is within the round-off of their dtype (the bound is stated: ``ROUNDOFF``).  
 the usual wrong variants are made from the same derivation and theirs is compared with each,
 to the same bound: a sign, a transpose, the step terms averaged (÷ T) or one step's term
 left where += belongs, the gradient clipped to ±c, a step index off by one (s_k where s_{k-1}
-belongs), the initial state taken from the last step (``h[t-1]`` at t = 0 wraps to h_{T-1}).
+belongs), the initial state taken from the last step (``h[t-1]`` at t = 0 wraps to h_{T-1}),
+truncated BPTT after k steps (k = 0: the through-time term dropped; the pieces ∂E_t/∂W_s of
+:mod:`bptt_sym.derivation.truncated`).
 
     >>> import numpy as np
     >>> from bptt_sym.graph.matrix import unroll_vector
@@ -32,7 +34,8 @@ from flint import arb
 
 from bptt_sym.check.decide import working
 from bptt_sym.check.truth_matrix import MP
-from bptt_sym.derivation.matrix import derive_matrix
+from bptt_sym.derivation.matrix import derive_matrix, step_losses
+from bptt_sym.derivation.truncated import per_loss_pieces
 from bptt_sym.graph.build import Graph
 from bptt_sym.notation import split_name
 from bptt_sym.numeric.matrix import MatrixProgram
@@ -174,6 +177,10 @@ def exact_gradients(graph: Graph, values: Mapping[str, np.ndarray]) -> Exact:
     for p, terms in per_weight.items():
         for kind, parts in _step_variants(graph, names, terms).items():
             named += [(f"{p}|{kind}|{k}", e) for k, e in enumerate(parts)]
+    if step_losses(graph) is not None:  # ∂E_t/∂p_s: the pieces of truncated BPTT
+        more, pieces = per_loss_pieces(graph)
+        deltas.update(more)
+        named += [(f"{p}|piece|{t}.{k}", e) for (p, t, k), e in pieces.items()]
     program = MatrixProgram(graph, tuple(deltas.items()), tuple(named))
     batch = max([np.shape(v)[0] for v in values.values() if np.ndim(v) == 3] or [1])
     floats: dict[str, np.ndarray] = {}
@@ -184,11 +191,13 @@ def exact_gradients(graph: Graph, values: Mapping[str, np.ndarray]) -> Exact:
                 v = _floats(v, graph.copies[k.split("|")[0]][0].shape)
                 floats[k] = floats[k] + v if k in floats else v
     terms: dict[str, list[tuple[int, np.ndarray]]] = {p: [] for p in graph.copies}
-    extra: dict[str, dict[str, dict[int, np.ndarray]]] = {p: {} for p in graph.copies}
+    extra: dict[str, dict[str, dict]] = {p: {} for p in graph.copies}
     for key, v in floats.items():
         p, kind, k = key.split("|")
         if kind == "term":
             terms[p].append((int(k), v))
+        elif kind == "piece":
+            extra[p].setdefault(kind, {})[tuple(map(int, k.split(".")))] = v
         else:
             extra[p].setdefault(kind, {})[int(k)] = v
     total = {p: sum((v for _, v in terms[p]), np.zeros(graph.copies[p][0].shape))
@@ -198,12 +207,21 @@ def exact_gradients(graph: Graph, values: Mapping[str, np.ndarray]) -> Exact:
 
 
 def _variants(graph: Graph, p: str, total: np.ndarray, terms: list[tuple[int, np.ndarray]],
-              extra: dict[str, dict[int, np.ndarray]]) -> list[tuple[str, np.ndarray]]:
+              extra: dict[str, dict]) -> list[tuple[str, np.ndarray]]:
     T = graph.steps
     out = [(f"the sign: yours is −∂E/∂{p}", -total)]
     if T > 1:
         out.append((f"averaged over the {T} steps: yours is ∂E/∂{p} / {T} (the loss is "
                     "their sum)", total / T))
+    pieces = extra.pop("piece", {})
+    for k in range(T - 1):  # truncated after k steps: step t's error reaches steps t − k … t
+        value = sum((v for (t, s), v in pieces.items() if t - s <= k), np.zeros_like(total))
+        if not np.array_equal(value, total):
+            what = ("the through-time term dropped: each step's error reaches only its own "
+                    "step's weights (truncated after 0 steps)") if k == 0 else \
+                (f"truncated after {k} step{'s' if k > 1 else ''}: step t's error reaches the "
+                 f"weights of steps t − {k} … t only")
+            out.append((what, value))
     by_step = dict(terms)
     if T > 1:  # a loop back over the steps leaves step 0's term, one forward step T − 1's
         for k in (0, T - 1):

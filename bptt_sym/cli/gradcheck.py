@@ -51,7 +51,8 @@ def add_commands(sub: argparse._SubParsersAction, model_options: object,
                        "matches (within its dtype's round-off, stated) or is wrong; a wrong "
                        "one is compared with the usual mistakes (sign, transpose, averaged "
                        "over the steps, one step's term where += belongs, clipped, a step "
-                       "index off by one, h[t-1] wrapping to the last state at t = 0); the "
+                       "index off by one, h[t-1] wrapping to the last state at t = 0, truncated "
+                       "BPTT after k steps, the through-time term dropped); the "
                        "one that fits is named. Exit 0 when all match, 1 when one is wrong, 2 "
                        "for bad input.")
     model_options(g)

@@ -52,3 +52,27 @@ def backward(point: dict, mistake: str | None = None, dtype: type = np.float64) 
     if mistake == "clip":
         grads = {k: np.clip(v, -0.05, 0.05) for k, v in grads.items()}
     return grads
+
+
+def backward_truncated(point: dict, k: int) -> dict:
+    """Truncated BPTT as tutorial code writes it (WildML's ``bptt_truncate``): the error of
+    step t goes back to the steps max(0, t - k) … t only."""
+    U, W, V = (np.asarray(point[n], dtype=float) for n in ("U", "W", "V"))
+    T = sum(1 for n in point if n.startswith("x_"))
+    xs = [np.asarray(point[f"x_{t}"], dtype=float).reshape(-1, 1) for t in range(T)]
+    ys = [np.asarray(point[f"y_{t}"], dtype=float).reshape(-1, 1) for t in range(T)]
+    s = {-1: np.asarray(point["s_{-1}"], dtype=float).reshape(-1, 1)}
+    yhat = {}
+    for t in range(T):
+        s[t] = np.tanh(U @ xs[t] + W @ s[t - 1])
+        yhat[t] = _softmax(V @ s[t])
+    dU, dW, dV = np.zeros_like(U), np.zeros_like(W), np.zeros_like(V)
+    for t in range(T):
+        dl = yhat[t] - ys[t]
+        dV += dl @ s[t].T
+        dz = (V.T @ dl) * (1 - s[t] ** 2)
+        for step in range(t, max(0, t - k) - 1, -1):
+            dW += dz @ s[step - 1].T
+            dU += dz @ xs[step].T
+            dz = (W.T @ dz) * (1 - s[step - 1] ** 2)
+    return {"U": dU, "W": dW, "V": dV}
