@@ -220,3 +220,58 @@ def test_gated_cells_mistakes_are_named(tmp_path: Path, model: str, mistake: str
         assert changed == {GATED[model][1]}
     if mistake == "overwrite":
         assert changed == {GATED[model][2]}
+
+
+USER_CODE = '''
+import numpy as np
+
+
+def helper(x):
+    return x @ np.ones((7, 7))
+
+
+def raises(point):
+    return helper(point["W"])
+
+
+def by_name(U, W, V, **rest):
+    return {"U": U * 0, "W": W * 0, "V": V * 0}
+
+
+def not_a_dict(point):
+    return 3
+'''
+
+
+def test_call_runs_their_function_on_the_point(tmp_path: Path) -> None:
+    """--call imports the person's file: FUNC(point) (docs/examples/rnn_backward.py, right
+    and with its h[t-1] bug), FUNC(**point) by names; their exception is shown with their
+    traceback and is exit 2, as is a function that returns no dict or does not exist."""
+    root = Path(__file__).resolve().parent.parent
+    example = root / "docs" / "examples" / "rnn_backward.py"
+    wrapped = tmp_path / "wrapped.py"
+    wrapped.write_text(f"import sys\nsys.path.insert(0, {str(example.parent)!r})\n"
+                       "import rnn_backward\n\n\ndef backward(point):\n"
+                       "    return rnn_backward.backward(point, wrap=True)\n")
+    base = ("gradcheck", "--model", "elman", "--steps", "4", "--seed", "3", "--call")
+    r = bptt(*base, f"{example}:backward")
+    assert r.returncode == 0 and r.stdout.strip().endswith("3 match, 0 wrong"), r.stdout
+    r = bptt(*base, f"{wrapped}:backward")
+    assert r.returncode == 1 and "W: wrong: the initial state taken from the last step" in \
+        r.stdout
+    user = tmp_path / "user.py"
+    user.write_text(USER_CODE)
+    r = bptt(*base, f"{user}:by_name")
+    assert r.returncode == 1 and "U: wrong: yours is zero" in r.stdout
+    r = bptt(*base, f"{user}:raises")
+    assert r.returncode == 2 and "Traceback (most recent call last), in your code" in r.stderr
+    assert 'line 6, in helper' in r.stderr and "raised ValueError" in r.stderr.splitlines()[-1]
+    for target, message in [(f"{user}:not_a_dict", "returned int; return a dict"),
+                            (f"{user}:nope", "has no function 'nope' (it has helper, raises"),
+                            (f"{tmp_path}/none.py:f", "--call: no file"),
+                            ("backward", "write FILE.py:FUNC")]:
+        r = bptt(*base, target)
+        assert r.returncode == 2 and message in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+    r = bptt("gradcheck", "--model", "elman", "--grads", str(tmp_path / "g.npz"))
+    assert r.returncode == 2 and "--grads needs --at FILE" in r.stderr

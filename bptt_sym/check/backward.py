@@ -273,11 +273,13 @@ def judge(exact: Exact, theirs: Mapping[str, np.ndarray]) -> list[Result]:
         if want.shape[0] == want.shape[1]:
             candidates.append((f"transposed: yours is (∂E/∂{p})ᵀ", want.T))
         c = float(np.max(np.abs(got)))
-        if np.max(np.abs(want)) > c * (1 + bound):
+        if 0 < c and np.max(np.abs(want)) > c * (1 + bound):
             candidates.append((f"clipped to ±{c:.6g}: yours is clip(∂E/∂{p}, −{c:.6g}, "
                                f"{c:.6g})", np.clip(want, -c, c)))
         found = next((what for what, v in candidates
                       if _error(got, v, max(float(np.max(np.abs(v))), scale)) <= bound), None)
+        if found is None and c == 0:
+            found = "yours is zero: nothing was added into it"
         detail = _where(exact, p, got) if found is None else ""
         results.append(Result(p, "wrong", err, bound, dtype, found, detail))
     return results

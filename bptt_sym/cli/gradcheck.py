@@ -11,6 +11,7 @@ import numpy as np
 
 from bptt_sym.check.backward import exact_gradients, judge
 from bptt_sym.cli.matrix import vector_graph, vector_spec
+from bptt_sym.cli.user_code import call_backward
 from bptt_sym.errors import UsageError
 from bptt_sym.files import check_output, emit, json_text, warn, write_output
 from bptt_sym.graph.build import Graph
@@ -56,12 +57,21 @@ def add_commands(sub: argparse._SubParsersAction, model_options: object,
                        "one that fits is named. Exit 0 when all match, 1 when one is wrong, 2 "
                        "for bad input.")
     model_options(g)
-    g.add_argument("--at", required=True, metavar="FILE",
+    g.add_argument("--at", metavar="FILE",
                    help="the point (.json or .npz) your gradients were computed at, as "
-                   "`bptt-sym values` writes it")
-    g.add_argument("--grads", required=True, metavar="FILE",
-                   help="your gradients (.json or .npz): one array per parameter, by its "
-                   "name in the model (or as --map names it)")
+                   "`bptt-sym values` writes it (with --call: default a random point, "
+                   "--seed)")
+    yours = g.add_mutually_exclusive_group(required=True)
+    yours.add_argument("--grads", metavar="FILE",
+                       help="your gradients (.json or .npz): one array per parameter, by its "
+                       "name in the model (or as --map names it)")
+    yours.add_argument("--call", metavar="FILE.py:FUNC",
+                       help="import your FILE.py and call FUNC(point), the point's arrays "
+                       "named as `values` writes them (FUNC(**point) when FUNC's first "
+                       "parameter is one of those names); it returns a dict of "
+                       "gradients. This runs your own code, as pytest runs a test file")
+    g.add_argument("--seed", type=seed, default=0, metavar="N",
+                   help="random seed of the point --call is run at without --at (default: 0)")
     g.add_argument("--map", default=None, metavar="YOURS=OURS,…",
                    help="your names of the parameters, e.g. dWxh=U,dWhh=W,dWhy=V")
     g.add_argument("--layout", choices=LAYOUTS, default="columns",
@@ -131,10 +141,18 @@ def _mapping(text: str | None, g: Graph) -> dict[str, str]:
     return out
 
 
-def _theirs(args: argparse.Namespace, g: Graph, want: dict[str, np.ndarray]) -> dict:
-    raw = read_arrays(args.grads, "--grads file")
+def _theirs(args: argparse.Namespace, g: Graph, want: dict[str, np.ndarray],
+            point: dict) -> dict:
+    if args.call:
+        raw = call_backward(args.call, point)
+        single = {k for k, v in raw.items()
+                  if getattr(v, "dtype", None) in (np.float32, np.float16)}
+        where = f"--call {args.call}"
+    else:
+        raw = read_arrays(args.grads, "--grads file")
+        single = _single(args.grads)
+        where = f"--grads {args.grads!r}"
     names = _mapping(args.map, g)
-    single = _single(args.grads)
     ours: dict[str, np.ndarray] = {}
     for key, value in raw.items():
         p = names.get(key, key)
@@ -143,9 +161,9 @@ def _theirs(args: argparse.Namespace, g: Graph, want: dict[str, np.ndarray]) -> 
         try:
             a = np.asarray(value, dtype=np.float32 if key in single else np.float64)
         except (TypeError, ValueError):
-            raise UsageError(f"--grads {args.grads!r}: {key} is not an array of numbers") from None
+            raise UsageError(f"{where}: {key} is not an array of numbers") from None
         if not np.all(np.isfinite(a)):
-            raise UsageError(f"--grads {args.grads!r}: {key} holds NaN or infinity")
+            raise UsageError(f"{where}: {key} holds NaN or infinity")
         if args.layout == "rows" and a.ndim == 2:
             a = a.T
         shape = want[p].shape
@@ -153,13 +171,13 @@ def _theirs(args: argparse.Namespace, g: Graph, want: dict[str, np.ndarray]) -> 
                 1 in shape:
             a = a.reshape(shape)  # a bias written as a flat vector
         if a.shape != shape and a.shape != shape[::-1]:
-            raise UsageError(f"--grads {args.grads!r}: {key} has shape {a.shape}; {p} is "
+            raise UsageError(f"{where}: {key} has shape {a.shape}; {p} is "
                              f"{shape}")
         ours[p] = a
     missing = [p for p in g.copies if p not in ours]
     if missing:
         given = ", ".join(raw) or "nothing"
-        raise UsageError(f"--grads {args.grads!r} has no gradient of {', '.join(missing)} (it "
+        raise UsageError(f"{where} has no gradient of {', '.join(missing)} (it "
                          f"holds {given}); name them as the model does or map them with --map")
     return ours
 
@@ -174,13 +192,22 @@ def _single(path: str) -> set[str]:
 
 def gradcheck_cmd(args: argparse.Namespace) -> int:
     g = _graph(args)
-    raw = read_arrays(args.at, "--at file")
+    if args.at is None and args.call is None:
+        raise UsageError("--grads needs --at FILE: the point your gradients were computed at")
+    if args.at is None:  # --call at a random point, as `values --seed` writes it
+        raw = _point(g, random_values(g, np.random.default_rng(args.seed)), args.layout, 1)
+        label = f"the random point of --seed {args.seed}"
+    else:
+        raw = read_arrays(args.at, "--at file")
+        label = args.at
+    given = {k: np.asarray(v) for k, v in raw.items()}  # as the file holds it, for --call
     if args.layout == "rows":
         raw = {k: (np.asarray(v).T.tolist() if k in g.copies and np.ndim(v) == 2 else v)
                for k, v in raw.items()}
-    point = read_elman_points(args.at, g, raw)
+    raw = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in raw.items()}
+    point = read_elman_points(label, g, raw)
     exact = exact_gradients(g, point)
-    results = judge(exact, _theirs(args, g, exact.total))
+    results = judge(exact, _theirs(args, g, exact.total, given))
     if args.json:
         emit(json_text({"model": g.spec.name, "steps": g.steps,
                         "parameters": [r.to_json() for r in results],

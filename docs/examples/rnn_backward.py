@@ -3,6 +3,7 @@ kept in a list, a loop back over the steps), to try `bptt-sym gradcheck` on:
 
     python docs/examples/rnn_backward.py point.npz grads.npz          # correct
     python docs/examples/rnn_backward.py point.npz grads.npz --wrap   # the h[t-1] bug
+    bptt-sym gradcheck --model elman --call docs/examples/rnn_backward.py:backward
 
 With --wrap it makes a mistake published code has made: the states are a list indexed
 ``hs[t - 1]``, which at t = 0 is hs[-1], the last state, not the initial one."""
@@ -12,8 +13,9 @@ import sys
 import numpy as np
 
 
-def main(point_file: str, grads_file: str, wrap: bool) -> None:
-    p = dict(np.load(point_file))
+def backward(p: dict, wrap: bool = False) -> dict:
+    """The gradients of U, W and V at the point ``p`` (the arrays `bptt-sym values` writes);
+    `bptt-sym gradcheck --call docs/examples/rnn_backward.py:backward` calls it."""
     U, W, V = p["U"], p["W"], p["V"]
     T = sum(1 for k in p if k.startswith("x_"))
     xs = [p[f"x_{t}"].reshape(-1, 1) for t in range(T)]
@@ -33,7 +35,11 @@ def main(point_file: str, grads_file: str, wrap: bool) -> None:
         dU += dz @ xs[t].T
         dW += dz @ (hs[t - 1] if (t or wrap) else h0).T
         dh_next = W.T @ dz
-    np.savez(grads_file, U=dU, W=dW, V=dV)
+    return {"U": dU, "W": dW, "V": dV}
+
+
+def main(point_file: str, grads_file: str, wrap: bool) -> None:
+    np.savez(grads_file, **backward(dict(np.load(point_file)), wrap))
 
 
 if __name__ == "__main__":
