@@ -72,6 +72,9 @@ def test_the_exact_gradient_is_autograds_and_a_correct_pass_matches(tmp_path: Pa
     ("clip", "UWV", "clipped to ±0.05"),
     ("off-by-one", "W", "a step index off by one"),
     ("wrap", "W", "the initial state taken from the last step"),
+    ("no-activation-derivative", "UW", "the derivative of tanh of s left out (taken as 1)"),
+    ("sigmoid-derivative", "UW", "tanh′ of s written as sigmoid′ of the same value "
+     "(s ⊙ (1 - s) where 1 - s² belongs)"),
 ])
 def test_each_mistake_is_named(tmp_path: Path, mistake: str, names: str, diagnosis: str) -> None:
     point = _point(tmp_path)
@@ -111,16 +114,23 @@ def test_truncated_bptt_is_named_with_its_k(tmp_path: Path, k: int) -> None:
     assert status == 0
 
 
-@pytest.mark.parametrize("mistake", ["no-activation-derivative"])
-def test_a_mistake_not_known_yet_is_wrong_with_where_it_differs(tmp_path: Path,
-                                                                 mistake: str) -> None:
-    point = _point(tmp_path)
-    status, got = _gradcheck(tmp_path, elman_columns.backward(point, mistake))
-    assert status == 1
-    assert got["V"]["verdict"] == "matches"
-    for p in "UW":
-        assert got[p]["verdict"] == "wrong" and got[p]["diagnosis"] is None
-        assert "no known mistake fits; the largest difference is at entry" in got[p]["detail"]
+def test_a_mistake_not_known_yet_is_wrong_with_where_it_differs(tmp_path: Path) -> None:
+    """An LSTM backward pass that leaves out only the cell state's path back (dc_next): no
+    variant fits; the report says so and where the difference is largest."""
+    from .gradcheck import lstm_columns
+    point_file = tmp_path / "point.npz"
+    assert bptt("values", "--model", "lstm", "--steps", "4", "--seed", "2", "-o",
+                str(point_file)).returncode == 0
+    with np.load(point_file) as npz:
+        point = {k: npz[k] for k in npz.files}
+    np.savez(tmp_path / "grads.npz", **lstm_columns.backward(point, "no-cell-through-time"))
+    r = bptt("gradcheck", "--model", "lstm", "--steps", "4", "--at", str(point_file),
+             "--grads", str(tmp_path / "grads.npz"), "--json")
+    got = {p["parameter"]: p for p in json.loads(r.stdout)["parameters"]}
+    assert r.returncode == 1
+    assert got["V"]["verdict"] == "matches" and got["W_hi"]["verdict"] == "wrong"
+    assert got["W_hi"]["diagnosis"] is None
+    assert "no known mistake fits; the largest difference is at entry" in got["W_hi"]["detail"]
 
 
 def test_float32_matches_with_its_own_round_off(tmp_path: Path) -> None:
@@ -189,6 +199,8 @@ GATED = {"lstm": ("lstm_columns", "W_hf", "W_hi"), "gru": ("gru_columns", "W_hn"
     ("clip", "clipped to ±0.05"),
     ("off-by-one", "a step index off by one"),
     ("wrap", "the initial state taken from the last step"),
+    ("no-tanh-c-derivative", "the derivative of tanh in tanh(c) left out"),
+    ("g-sigmoid-derivative", "tanh′ of g written as sigmoid′"),
 ])
 def test_gated_cells_mistakes_are_named(tmp_path: Path, model: str, mistake: str | None,
                                         diagnosis: str | None) -> None:
@@ -196,6 +208,11 @@ def test_gated_cells_mistakes_are_named(tmp_path: Path, model: str, mistake: str
     matches every parameter; each mistake is named on the parameters it changes, and the
     parameters it leaves alone still match."""
     import importlib
+    if model == "gru" and mistake and "derivative" in mistake:  # the GRU's tanh is n's
+        mistake, diagnosis = {
+            "no-tanh-c-derivative": ("no-n-derivative", "the derivative of tanh of n left out"),
+            "g-sigmoid-derivative": ("n-sigmoid-derivative", "tanh′ of n written as sigmoid′"),
+        }[mistake]
     module = importlib.import_module(f"tests.gradcheck.{GATED[model][0]}")
     point_file = tmp_path / "point.npz"
     r = bptt("values", "--model", model, "--steps", "4", "--seed", "2", "-o", str(point_file))

@@ -10,7 +10,8 @@ to the same bound: a sign, a transpose, the step terms averaged (÷ T) or one st
 left where += belongs, the gradient clipped to ±c, a step index off by one (s_k where s_{k-1}
 belongs), the initial state taken from the last step (``h[t-1]`` at t = 0 wraps to h_{T-1}),
 truncated BPTT after k steps (k = 0: the through-time term dropped; the pieces ∂E_t/∂W_s of
-:mod:`bptt_sym.derivation.truncated`).
+:mod:`bptt_sym.derivation.truncated`), and, derived again, an activation's derivative left
+out or written as another's (σ′ = s ⊙ (1 − s) for a tanh unit) at one place of the cell.
 
     >>> import numpy as np
     >>> from bptt_sym.graph.matrix import unroll_vector
@@ -26,7 +27,7 @@ truncated BPTT after k steps (k = 0: the through-time term dropped; the pieces �
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import sympy as sp
@@ -38,7 +39,10 @@ from bptt_sym.derivation.matrix import derive_matrix, step_losses
 from bptt_sym.derivation.truncated import per_loss_pieces
 from bptt_sym.graph.build import Graph
 from bptt_sym.notation import split_name
-from bptt_sym.numeric.matrix import MatrixProgram
+from bptt_sym.numeric.matrix import MatrixProgram, matrix_program
+from bptt_sym.rules.expressions import Apply
+from bptt_sym.rules.functions import rule, rule_names
+from bptt_sym.rules.matrix import place, replaced
 
 __all__ = ["Exact", "Result", "exact_gradients", "judge", "ROUNDOFF", "BITS"]
 
@@ -56,6 +60,16 @@ class Exact:
     total: dict[str, np.ndarray]
     terms: dict[str, list[tuple[int, np.ndarray]]]
     variants: dict[str, list[tuple[str, np.ndarray]]]  # (what the mistake is, its gradient)
+    values: dict = field(default_factory=dict, repr=False)
+    _derived: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def derivative_variants(self, p: str) -> list[tuple[str, np.ndarray]]:
+        """p's gradient with an activation's derivative left out or written as another's:
+        derived again for every parameter, so made only once a gradient is wrong."""
+        if "all" not in self._derived:
+            self._derived["all"] = _derivative_variants(self.graph, self.values)
+        return [(what, grads[p]) for what, grads in self._derived["all"]
+                if not np.array_equal(grads[p], self.total[p])]
 
 
 @dataclass(frozen=True)
@@ -181,15 +195,7 @@ def exact_gradients(graph: Graph, values: Mapping[str, np.ndarray]) -> Exact:
         more, pieces = per_loss_pieces(graph)
         deltas.update(more)
         named += [(f"{p}|piece|{t}.{k}", e) for (p, t, k), e in pieces.items()]
-    program = MatrixProgram(graph, tuple(deltas.items()), tuple(named))
-    batch = max([np.shape(v)[0] for v in values.values() if np.ndim(v) == 3] or [1])
-    floats: dict[str, np.ndarray] = {}
-    with working(BITS):
-        for b in range(batch):  # E is the sum of the batch's losses
-            point = {k: _balls(v[b] if np.ndim(v) == 3 else v) for k, v in values.items()}
-            for k, v in program(point, MP).items():
-                v = _floats(v, graph.copies[k.split("|")[0]][0].shape)
-                floats[k] = floats[k] + v if k in floats else v
+    floats = _run(graph, MatrixProgram(graph, tuple(deltas.items()), tuple(named)), values)
     terms: dict[str, list[tuple[int, np.ndarray]]] = {p: [] for p in graph.copies}
     extra: dict[str, dict[str, dict]] = {p: {} for p in graph.copies}
     for key, v in floats.items():
@@ -203,7 +209,54 @@ def exact_gradients(graph: Graph, values: Mapping[str, np.ndarray]) -> Exact:
     total = {p: sum((v for _, v in terms[p]), np.zeros(graph.copies[p][0].shape))
              for p in graph.copies}
     variants = {p: _variants(graph, p, total[p], terms[p], extra[p]) for p in graph.copies}
-    return Exact(graph, total, terms, variants)
+    return Exact(graph, total, terms, variants, dict(values))
+
+
+def _run(graph: Graph, program: MatrixProgram, values: Mapping[str, np.ndarray]
+         ) -> dict[str, np.ndarray]:
+    """Run ``program`` in 256-bit balls at every point of the batch; the sum, as floats."""
+    batch = max([np.shape(v)[0] for v in values.values() if np.ndim(v) == 3] or [1])
+    floats: dict[str, np.ndarray] = {}
+    with working(BITS):
+        for b in range(batch):  # E is the sum of the batch's losses
+            point = {k: _balls(v[b] if np.ndim(v) == 3 else v) for k, v in values.items()}
+            for k, v in program(point, MP).items():
+                v = _floats(v, graph.copies[k.split("|")[0]][0].shape)
+                floats[k] = floats[k] + v if k in floats else v
+    return floats
+
+
+WRONG_DERIVATIVES = ("tanh", "sigmoid")  # the derivatives people write for one another
+
+
+def _derivative_variants(graph: Graph, values: Mapping[str, np.ndarray]
+                         ) -> list[tuple[str, dict[str, np.ndarray]]]:
+    """Every gradient derived again with one activation's derivative left out (as 1), or
+    written as another's in the same node value (σ′ = s ⊙ (1 − s) for a tanh unit)."""
+    known = set(rule_names("activation")) - {"identity"}
+    places: dict[str, str] = {}  # g -> tanh, tanh(c) -> tanh: each place of a function
+    for sym, n in graph.nodes.items():
+        for a in (n.expr.atoms(Apply) if n.expr is not None else ()):
+            if a.name in known:
+                places[place(a, sym if n.expr == a else a)] = a.name
+    out = []
+    for where, name in sorted(places.items()):
+        at = "" if where == name else f" in {where}" if "(" in where else f" of {where}"
+        for by in (None, *(w for w in WRONG_DERIVATIVES if w != name)):
+            with replaced(where, by):
+                program = matrix_program(graph)
+            grads = _run(graph, program, values)
+            what = (f"the derivative of {name}{at} left out (taken as 1)" if by is None else
+                    f"{name}′{at} written as {by}′ of the same value "
+                    f"({_in_values(by)} where {_in_values(name)} belongs)")
+            out.append((what, grads))
+    return out
+
+
+def _in_values(name: str) -> str:
+    s = sp.Symbol("s")
+    d = rule("activation", name).derivative(sp.Symbol("z"), out=s)
+    return str(d).replace("**2", "²").replace("*", " ⊙ ")
 
 
 def _variants(graph: Graph, p: str, total: np.ndarray, terms: list[tuple[int, np.ndarray]],
@@ -276,13 +329,21 @@ def judge(exact: Exact, theirs: Mapping[str, np.ndarray]) -> list[Result]:
         if 0 < c and np.max(np.abs(want)) > c * (1 + bound):
             candidates.append((f"clipped to ±{c:.6g}: yours is clip(∂E/∂{p}, −{c:.6g}, "
                                f"{c:.6g})", np.clip(want, -c, c)))
-        found = next((what for what, v in candidates
-                      if _error(got, v, max(float(np.max(np.abs(v))), scale)) <= bound), None)
+        found = _fitting(got, candidates, scale, bound)
+        if found is None:
+            found = _fitting(got, exact.derivative_variants(p), scale, bound)
         if found is None and c == 0:
             found = "yours is zero: nothing was added into it"
         detail = _where(exact, p, got) if found is None else ""
         results.append(Result(p, "wrong", err, bound, dtype, found, detail))
     return results
+
+
+def _fitting(got: np.ndarray, candidates: list[tuple[str, np.ndarray]], scale: float,
+             bound: float) -> str | None:
+    """The first mistake whose gradient is yours to the bound."""
+    return next((what for what, v in candidates
+                 if _error(got, v, max(float(np.max(np.abs(v))), scale)) <= bound), None)
 
 
 def _where(exact: Exact, p: str, got: np.ndarray) -> str:

@@ -53,7 +53,8 @@ def add_commands(sub: argparse._SubParsersAction, model_options: object,
                        "one is compared with the usual mistakes (sign, transpose, averaged "
                        "over the steps, one step's term where += belongs, clipped, a step "
                        "index off by one, h[t-1] wrapping to the last state at t = 0, truncated "
-                       "BPTT after k steps, the through-time term dropped); the "
+                       "BPTT after k steps, the through-time term dropped, an activation's "
+                       "derivative left out or written as another's); the "
                        "one that fits is named. Exit 0 when all match, 1 when one is wrong, 2 "
                        "for bad input.")
     model_options(g)

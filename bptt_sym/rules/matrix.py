@@ -15,16 +15,19 @@ is written for the weight stacked column by column (vec), hence the Kronecker pr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import sympy as sp
 from sympy.matrices.expressions import MatrixExpr
 
 from bptt_sym.errors import UsageError
+from bptt_sym.notation import split_name
 from bptt_sym.rules.expressions import Apply, EntrySum, Rows, Softmax, Stack, Xent
 from bptt_sym.rules.functions import rule
 
-__all__ = ["Diag", "VJP", "JACOBIAN", "elementwise", "act_derivative", "edge_jacobians",
+__all__ = ["Diag", "VJP", "JACOBIAN", "elementwise", "act_derivative", "replaced", "place",
+           "edge_jacobians",
            "jacobian", "minus", "scaled"]
 
 M = MatrixExpr
@@ -67,10 +70,39 @@ def elementwise(expr: sp.Expr, mapping: dict[sp.Symbol, MatrixExpr], shape: tupl
     raise UsageError(f"cannot write {expr} elementwise")
 
 
+# Wrong derivatives on purpose, for gradcheck's variants: f′ of a function taken from another
+# function's rule (in the same node value), or 1 (None).  Empty but inside `replaced`.
+_REPLACED: dict[str, str | None] = {}
+
+
+@contextmanager
+def replaced(name: str, by: str | None) -> Iterator[None]:
+    """Derive with ``name``′ written as ``by``′ in node values (None: left out, as 1);
+    ``name`` is a function (tanh), or one place of it (:func:`place`: g, tanh(c))."""
+    _REPLACED[name] = by
+    try:
+        yield
+    finally:
+        _REPLACED.pop(name, None)
+
+
+def place(node: Apply, out: MatrixExpr) -> str:
+    """Where an elementwise function stands: the base of the node it makes (g for g_t =
+    tanh(…)), or the function of a node inside an expression (tanh(c) in o_t ⊙ tanh(c_t))."""
+    if isinstance(out, sp.MatrixSymbol) and out is not node:
+        return split_name(out.name)[0]
+    if isinstance(node.arg, sp.MatrixSymbol):
+        return f"{node.name}({split_name(node.arg.name)[0]})"
+    return node.name
+
+
 def act_derivative(node: Apply, out: MatrixExpr) -> M:
     """f'(z) for the node out = f(z), from the scalar rule table, in node values."""
     z, s = sp.symbols("z s")
-    d = rule("activation", node.name).derivative(z, out=s)
+    name = _REPLACED.get(place(node, out), _REPLACED.get(node.name, node.name))
+    if name is None:
+        return sp.OneMatrix(*out.shape)
+    d = rule("activation", name).derivative(z, out=s)
     return elementwise(d, {z: node.arg, s: out}, out.shape)
 
 

@@ -35,6 +35,8 @@ def backward(point: dict, mistake: str | None = None, dtype: type = np.float64) 
         dz = ds * (1 - s[t] ** 2)
         if mistake == "no-activation-derivative":
             dz = ds
+        if mistake == "sigmoid-derivative":  # σ′ = s(1 − s) written for a tanh unit
+            dz = ds * s[t] * (1 - s[t])
         dU += dz @ xs[t].T
         prev = {"off-by-one": s[t], "wrap": states[t - 1]}.get(mistake, s[t - 1])
         if mistake == "overwrite":

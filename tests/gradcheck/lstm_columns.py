@@ -42,10 +42,13 @@ def backward(point: dict, mistake: str | None = None) -> dict:
         d["b_y"] += dl
         dh = P["V"].T @ dl + dh_next
         tc = np.tanh(c[t])
-        dc = dh * G["o"] * (1 - tc ** 2) + (0 if mistake == "no-cell-through-time" else dc_next)
+        tanh_c = 1 if mistake == "no-tanh-c-derivative" else 1 - tc ** 2  # tanh′(c_t) forgotten
+        dc = dh * G["o"] * tanh_c + (0 if mistake == "no-cell-through-time" else dc_next)
         local = {"i": dc * G["g"], "f": dc * c[t - 1], "g": dc * G["i"], "o": dh * tc}
         da = {q: local[q] * ((1 - G[q] ** 2) if q == "g" else G[q] * (1 - G[q]))
               for q in GATES}
+        if mistake == "g-sigmoid-derivative":  # σ′ written for the tanh candidate g
+            da["g"] = local["g"] * G["g"] * (1 - G["g"])
         states = [h[k] for k in range(T)]  # a list: states[t - 1] at t = 0 is the last one
         prev = {"off-by-one": h[t], "wrap": states[t - 1]}.get(mistake, h[t - 1])
         for q in GATES:
