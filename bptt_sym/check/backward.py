@@ -122,17 +122,17 @@ class _Names:
         self.by = {split_name(s.name): s for s in graph.nodes if isinstance(s, sp.MatrixSymbol)}
         self.by.update({split_name(n): sp.MatrixSymbol(n, *e.shape) for n, e in adjoints.items()})
 
-    def moved(self, expr: sp.Basic, by: int, zero_below: int = 0) -> sp.Basic | None:
+    def moved(self, expr: sp.Basic, by: int) -> sp.Basic | None:
         """``expr`` with every step-k symbol moved to step k + ``by``; a symbol that does not
-        exist there is 0 when the step is below ``zero_below`` (an initial state left out),
-        else the move fails (None)."""
+        exist there is 0 when the step is below 0 (a zero initial state, left out of the
+        graph), else the move fails (None)."""
         subs = {}
         for s in expr.atoms(sp.MatrixSymbol):
             base, step = split_name(s.name)
             if step is None:
                 continue
             new = self.by.get((base, step + by))
-            if new is None and step + by < zero_below:
+            if new is None and step + by < 0:
                 new = sp.ZeroMatrix(*s.shape)
             if new is None:
                 return None
@@ -154,7 +154,7 @@ def _step_variants(graph: Graph, names: _Names, terms: list[tuple[int, sp.Basic]
         return {}
     if 0 not in by_step and 1 in by_step:
         left, right = by_step[1]
-        left0, right0 = names.moved(left, -1), names.moved(right, -1, zero_below=0)
+        left0, right0 = names.moved(left, -1), names.moved(right, -1)
         if left0 is None or right0 is None:
             return {}
         by_step[0] = (left0, right0)

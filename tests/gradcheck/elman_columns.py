@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .after import finished
+
 
 def _softmax(v: np.ndarray) -> np.ndarray:
     e = np.exp(v - v.max(axis=0, keepdims=True))
@@ -45,15 +47,7 @@ def backward(point: dict, mistake: str | None = None, dtype: type = np.float64) 
             dW += dz @ prev.T
         ds_next = W.T @ dz
     grads = {"U": dU, "W": dW, "V": dV}
-    if mistake == "sign":
-        grads["W"] = -dW
-    if mistake == "transpose":
-        grads["W"] = dW.T
-    if mistake == "mean":
-        grads = {k: v / T for k, v in grads.items()}
-    if mistake == "clip":
-        grads = {k: np.clip(v, -0.05, 0.05) for k, v in grads.items()}
-    return grads
+    return finished(grads, mistake, "W", T)
 
 
 def backward_truncated(point: dict, k: int) -> dict:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .after import finished
+
 
 def _sigmoid(v: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-v))
@@ -55,12 +57,4 @@ def backward(point: dict, mistake: str | None = None) -> dict:
                 d[f"W_h{q}"] += da @ prev.T
             d[f"b_h{q}"] += da
         dh_next = dh * z[t] + P["W_hr"].T @ dar + P["W_hz"].T @ daz + P["W_hn"].T @ dm
-    if mistake == "sign":
-        d["W_hn"] = -d["W_hn"]
-    if mistake == "transpose":
-        d["W_hn"] = d["W_hn"].T
-    if mistake == "mean":
-        d = {k: v / T for k, v in d.items()}
-    if mistake == "clip":
-        d = {k: np.clip(v, -0.05, 0.05) for k, v in d.items()}
-    return d
+    return finished(d, mistake, "W_hn", T)

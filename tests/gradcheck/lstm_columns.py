@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .after import finished
+
 GATES = "ifgo"
 
 
@@ -61,12 +63,4 @@ def backward(point: dict, mistake: str | None = None) -> dict:
             d[f"b_h{q}"] += da[q]
         dh_next = sum(P[f"W_h{q}"].T @ da[q] for q in GATES)
         dc_next = dc * G["f"]
-    if mistake == "sign":
-        d["W_hf"] = -d["W_hf"]
-    if mistake == "transpose":
-        d["W_hf"] = d["W_hf"].T
-    if mistake == "mean":
-        d = {k: v / T for k, v in d.items()}
-    if mistake == "clip":
-        d = {k: np.clip(v, -0.05, 0.05) for k, v in d.items()}
-    return d
+    return finished(d, mistake, "W_hf", T)
