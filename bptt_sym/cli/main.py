@@ -23,6 +23,7 @@ from bptt_sym.cli.matrix import (
     verify_vector,
 )
 from bptt_sym.cli.parser import SIZE_LETTERS, parser
+from bptt_sym.cli.truncated import derive_truncated, verify_truncated_cmd
 from bptt_sym.deep import in_thread
 from bptt_sym.derivation.forms import FORMS, PathLimitError, derive
 from bptt_sym.errors import BpttError, TooDeep, UsageError
@@ -138,6 +139,8 @@ def _targets(args: argparse.Namespace, g: Graph) -> tuple[list[str], str]:
 
 
 def _derive(args: argparse.Namespace) -> int:
+    if args.truncate is not None:
+        return derive_truncated(args, _graph, _split)
     if _vector(args):
         return derive_vector(args, _split)
     forms = _forms(args)
@@ -206,6 +209,8 @@ def _verify(args: argparse.Namespace) -> int:
         raise UsageError(f"verify runs at most {MAX_VERIFY_STEPS} steps (--steps {args.steps}): "
                          "it compiles and runs every form and oracle; use a smaller --steps")
     keep_freed_memory()  # the compiled programs' arrays: kept for the next call
+    if args.truncate is not None:
+        return verify_truncated_cmd(args, _graph, _split)
     if _vector(args):
         return verify_vector(args)
     if args.at is None:

@@ -156,6 +156,9 @@ def parser() -> _Parser:
     d.add_argument("--format", default="unicode", choices=FORMATS,
                    help="unicode (∂, ·, subscripts), ascii (dE/du), latex or json "
                    "(default: unicode)")
+    _truncate_option(d, "print the gradient of truncated BPTT instead of the four forms: "
+                     "each loss's delta recursion within K steps, the truncated sum (≈) and "
+                     "the terms it drops")
 
     u = sub.add_parser("unroll", help="print the unrolled forward equations",
                        description="Print the model's equations for every step, as the "
@@ -187,6 +190,9 @@ def parser() -> _Parser:
                    "rows), y (T rows) and optionally s_{-1} (see docs/elman.md); at most "
                    f"{MAX_INPUT_BYTES // 1_000_000} MB, - reads stdin")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
+    _truncate_option(v, "check the truncated gradient instead of the full one, against "
+                     "autograd and finite differences of the model's equations with every "
+                     "node before step t - K of loss E_t held at its value")
 
     c = sub.add_parser("check", help="check a hand derivation, equation by equation",
                        description="Read every equation of FILE (plain text, one a line; or "
@@ -252,6 +258,15 @@ def parser() -> _Parser:
                    help="print the model file of the built-in model NAME, or a model file "
                         "FILE as the tool reads it (checked, every key written out)")
     return top
+
+
+def _truncate_option(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--truncate", type=lambda t: _whole(t, 0), default=None, metavar="K",
+                   help="truncated BPTT after K steps (Williams and Peng's BPTT(h); the "
+                   "tutorial loop `for s in range(max(0, t - K), t + 1)`): the error of the "
+                   "loss at step t reaches the weights of steps t - K ... t only (a loss that "
+                   "is not a sum over steps counts as one loss at the last step); K = 0 drops "
+                   f"every through-time term. With it, {what}")
 
 
 def _first(text: str) -> int:

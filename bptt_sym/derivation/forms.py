@@ -40,6 +40,7 @@ class Equation:
     ref: str = ""
     math_note: str = ""  # the note with $…$ LaTeX math, where it differs from ``note``
     last: int | None = None  # the equation holds for t < last only
+    relation: str = "="  # ≈: the right side approximates the left (a truncated gradient)
 
     def condition(self, fmt: str) -> str:
         """``, t < 2`` after an equation that holds before the last step only."""

@@ -212,6 +212,9 @@ class AsciiPrinter(_Matrix, _Leibniz, StrPrinter):
     def _sub(self, index: str) -> str:
         return f"_{index}" if index.isalnum() and not index.startswith("-") else f"_{{{index}}}"
 
+    def _sup(self, root: str) -> str:
+        return f"^({root})"
+
 
 class UnicodePrinter(_Matrix, _Leibniz, StrPrinter):
     """Unicode: ``∂E/∂u``, ``·``, subscripts ``s₋₁``."""
@@ -265,6 +268,9 @@ class LeibnizLatexPrinter(_Matrix, _Leibniz, LatexPrinter):
 
     def _sub(self, index: str) -> str:
         return f"_{{{index}}}"
+
+    def _sup(self, root: str) -> str:
+        return f"^{{({root})}}"
 
     def _index(self, base: str, step: int) -> str:
         return f"{base}_{{{step}}}"
@@ -329,9 +335,17 @@ def render_derivation(d: Derivation, fmt: str) -> str:
         if e.note or e.ref:
             ref = f"({e.ref}) " if e.ref else ""
             lines.append(f"{comment} {ref}{e.note}".rstrip())
-        lines.append(f"{leibniz(e.lhs, fmt, depth=depth)} = {leibniz(e.rhs, fmt, depth=depth)}"
-                     f"{e.condition(fmt)}")
+        lines.append(f"{leibniz(e.lhs, fmt, depth=depth)} {relation(e.relation, fmt)} "
+                     f"{leibniz(e.rhs, fmt, depth=depth)}{e.condition(fmt)}")
     return "\n".join(lines)
+
+
+RELATIONS = {"≈": {"ascii": "~=", "unicode": "≈", "latex": "\\approx"}}
+
+
+def relation(name: str, fmt: str) -> str:
+    """How an equation's relation prints: = in every format, ≈ as ~= in ASCII."""
+    return RELATIONS[name][fmt] if name in RELATIONS else name
 
 
 def _both(expr: sp.Expr, depth: int) -> dict[str, str]:
@@ -350,5 +364,6 @@ def derivation_json(d: Derivation) -> dict[str, object]:
     depth = d.graph.steps
     return {"of": d.of, "wrt": d.wrt, "form": d.form,
             "equations": [{"kind": e.kind, "note": e.note, "ref": e.ref or None,
+                           **({"relation": e.relation} if e.relation != "=" else {}),
                            "lhs": _both(e.lhs, depth), "rhs": _both(e.rhs, depth)}
                           for e in d.equations]}

@@ -19,6 +19,10 @@ SUB_LETTERS = str.maketrans("tkj+", "ₜₖⱼ₊")
 _TEMPLATE = re.compile(r"^(?P<base>[A-Za-z]+(?:_[A-Za-z]+)?)"
                        r"_(?:\{(?P<braced>[^{}]+)\}|(?P<plain>[0-9A-Za-z]+))$")
 
+_ROOTED = re.compile(r"^(?P<base>[A-Za-z]+)\^\((?P<root>\d+)\)_(?:\{(?P<braced>[^{}]+)\}"
+                     r"|(?P<plain>[0-9A-Za-z]+))$")  # delta^(2)_0: loss E_2's own δ_0
+SUP = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
+
 
 class Matrix:
     """Matrix notation: products by juxtaposition (ASCII ``@``), ᵀ, ⊙, Σ_t, diag."""
@@ -37,8 +41,17 @@ class Matrix:
     def _sub(self, index: str) -> str:
         return index.translate(SUB).translate(SUB_LETTERS)
 
+    def _sup(self, root: str) -> str:
+        """The superscript (t) of one loss's adjoint: ⁽²⁾."""
+        return f"({root})".translate(SUP)
+
     def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
         name = expr.name
+        rooted = _ROOTED.match(name)
+        if rooted:
+            base = self.names.get(rooted["base"], rooted["base"])
+            return base + self._sup(rooted["root"]) + self._sub(rooted["braced"] or
+                                                                rooted["plain"])
         if "/" in name:  # dE/dW: a gradient's name
             num, den = name.split("/")
             return self._partial(num[1:], den[1:])

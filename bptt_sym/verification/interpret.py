@@ -208,7 +208,9 @@ def _name(base: str, step: int | None) -> str:
 
 def evaluate(spec: ModelSpec, values: Mapping[str, Value], *, steps: int,
              functions: Mapping[str, Callable[..., Value]], xp: ModuleType | None = None,
-             sizes: Mapping[str, int] | None = None) -> dict[tuple[str, int | None], Value]:
+             sizes: Mapping[str, int] | None = None,
+             cut: tuple[int, Callable[[tuple, Value], Value]] | None = None
+             ) -> dict[tuple[str, int | None], Value]:
     """Every node's value: ``(base, step)`` -> array (``step`` None after the last step).
 
     The cell runs at t = 0 … steps-1, then the head (at t = steps-1, as the graph builds it).
@@ -217,10 +219,13 @@ def evaluate(spec: ModelSpec, values: Mapping[str, Value], *, steps: int,
     weight may be ``(rows, cols)``), an input ``x_t`` per step or ``x`` as ``(B, T, rows,
     cols)``, a scalar ``(B, 1, 1)``.  ``sizes`` (default: read off the values, then
     ``spec.sizes``) gives the shape of what is zero: an optional parameter left out of
-    ``values`` and a zero initial state.
+    ``values`` and a zero initial state.  ``cut = (k, fn)`` replaces every node computed
+    before step k by ``fn(key, value)`` (a constant: truncated BPTT's oracles).
     """
     run = _Run(spec, steps, values, functions, xp, sizes)
     for t in range(steps):
+        if cut is not None and t == cut[0]:  # the nodes before step cut[0], replaced
+            run.nodes = {key: cut[1](key, v) for key, v in run.nodes.items()}
         for source in spec.cell:
             _define(run, source, t)
     for source in spec.head:
