@@ -118,8 +118,19 @@ def test_truncated_bptt_is_named_with_its_k(tmp_path: Path, k: int) -> None:
 
 
 def test_a_mistake_not_known_yet_is_wrong_with_where_it_differs(tmp_path: Path) -> None:
-    """An LSTM backward pass that leaves out only the cell state's path back (dc_next): no
-    variant fits; the report says so and where the difference is largest."""
+    """An elman backward pass that forgets the target in the output's error (ŷ_t where
+    ŷ_t − y_t belongs): no variant fits; the report says so and where the difference is."""
+    point = _point(tmp_path)
+    status, got = _gradcheck(tmp_path, elman_columns.backward(point, "no-target"))
+    assert status == 1
+    for p in "UWV":
+        assert got[p]["verdict"] == "wrong" and got[p]["diagnosis"] is None, got[p]
+        assert "no known mistake fits; the largest difference is at entry" in got[p]["detail"]
+
+
+def test_one_path_of_a_gated_cell_dropped_is_named(tmp_path: Path) -> None:
+    """An LSTM backward pass that leaves out only the cell state's path back (dc_next):
+    every weight but the output's is named, V and b_y match."""
     from .gradcheck import lstm_columns
     point_file = tmp_path / "point.npz"
     assert bptt("values", "--model", "lstm", "--steps", "4", "--seed", "2", "-o",
@@ -131,9 +142,11 @@ def test_a_mistake_not_known_yet_is_wrong_with_where_it_differs(tmp_path: Path) 
              "--grads", str(tmp_path / "grads.npz"), "--json")
     got = {p["parameter"]: p for p in json.loads(r.stdout)["parameters"]}
     assert r.returncode == 1
-    assert got["V"]["verdict"] == "matches" and got["W_hi"]["verdict"] == "wrong"
-    assert got["W_hi"]["diagnosis"] is None
-    assert "no known mistake fits; the largest difference is at entry" in got["W_hi"]["detail"]
+    assert got["V"]["verdict"] == "matches" and got["b_y"]["verdict"] == "matches"
+    for name in set(got) - {"V", "b_y"}:
+        assert got[name]["verdict"] == "wrong", got[name]
+        assert got[name]["diagnosis"].startswith("the path back through time along c "
+                                                 "dropped"), got[name]
 
 
 def test_float32_matches_with_its_own_round_off(tmp_path: Path) -> None:

@@ -33,12 +33,13 @@ import numpy as np
 import sympy as sp
 from flint import arb
 
+from bptt_sym.check import mistakes
 from bptt_sym.check.decide import working
+from bptt_sym.check.mistakes import Names, step_variants
 from bptt_sym.check.truth_matrix import MP
-from bptt_sym.derivation.matrix import derive_matrix, step_losses
-from bptt_sym.derivation.truncated import per_loss_pieces
+from bptt_sym.derivation.matrix import derive_matrix, kept_adjoints, step_losses
+from bptt_sym.derivation.truncated import path_dropped, per_loss_pieces
 from bptt_sym.graph.build import Graph
-from bptt_sym.notation import split_name
 from bptt_sym.numeric.matrix import MatrixProgram, matrix_program
 from bptt_sym.rules.expressions import Apply
 from bptt_sym.rules.functions import rule, rule_names
@@ -61,6 +62,12 @@ class Exact:
     terms: dict[str, list[tuple[int, np.ndarray]]]
     variants: dict[str, list[tuple[str, np.ndarray]]]  # (what the mistake is, its gradient)
     values: dict = field(default_factory=dict, repr=False)
+    # each kept adjoint's exact value at steps 0 … T − 1 (B × n each, B = 1 without a batch),
+    # and its wrong variants by kind: "own", step t's own part δ⁽ᵗ⁾_t (the error of E_t
+    # alone, when the loss is a sum of step losses); "cut-c", c's path back dropped
+    adjoints: dict[str, list[np.ndarray]] = field(default_factory=dict, repr=False)
+    wrong_steps: dict[str, dict[str, list[np.ndarray]]] = field(default_factory=dict,
+                                                                repr=False)
     _derived: dict = field(default_factory=dict, repr=False, compare=False)
 
     def derivative_variants(self, p: str) -> list[tuple[str, np.ndarray]]:
@@ -104,74 +111,6 @@ def _floats(value: object, shape: tuple[int, ...]) -> np.ndarray:
     return np.array([float(arb(x).mid()) for x in a.ravel()], dtype=float).reshape(shape)
 
 
-def _operand(term: sp.Basic) -> tuple[sp.Basic, sp.Basic] | None:
-    """A weight's step term L Rᵀ (an adjoint times the vector the weight multiplies) as
-    (L, R); None for any other form (a bias's term, a stack's)."""
-    if isinstance(term, sp.MatMul) and isinstance(term.args[-1], sp.Transpose) and \
-            isinstance(term.args[-1].arg, sp.MatrixSymbol):
-        left = term.args[:-1]
-        return (left[0] if len(left) == 1 else sp.MatMul(*left)), term.args[-1].arg
-    return None
-
-
-class _Names:
-    """The symbols of a derivation by (base, step): node values and the named adjoints; a
-    zero initial state (c_{-1}, left out of the graph) is its zeros."""
-
-    def __init__(self, graph: Graph, adjoints: Mapping[str, sp.Basic]) -> None:
-        self.by = {split_name(s.name): s for s in graph.nodes if isinstance(s, sp.MatrixSymbol)}
-        self.by.update({split_name(n): sp.MatrixSymbol(n, *e.shape) for n, e in adjoints.items()})
-
-    def moved(self, expr: sp.Basic, by: int) -> sp.Basic | None:
-        """``expr`` with every step-k symbol moved to step k + ``by``; a symbol that does not
-        exist there is 0 when the step is below 0 (a zero initial state, left out of the
-        graph), else the move fails (None)."""
-        subs = {}
-        for s in expr.atoms(sp.MatrixSymbol):
-            base, step = split_name(s.name)
-            if step is None:
-                continue
-            new = self.by.get((base, step + by))
-            if new is None and step + by < 0:
-                new = sp.ZeroMatrix(*s.shape)
-            if new is None:
-                return None
-            subs[s] = new
-        return expr.xreplace(subs)
-
-    def at(self, symbol: sp.Basic, step: int) -> sp.Basic | None:
-        return self.by.get((split_name(symbol.name)[0], step))
-
-
-def _step_variants(graph: Graph, names: _Names, terms: list[tuple[int, sp.Basic]]
-                   ) -> dict[str, list[sp.Basic]]:
-    """The step terms of two index mistakes in a weight's gradient L_k R_kᵀ: R_k from one
-    step late (s_k where s_{k-1} belongs), and, at t = 0, R from the last step (h[t-1]
-    wrapping).  A term that a zero initial state leaves out (step 0's) is step 1's moved
-    back a step."""
-    by_step = {k: _operand(t) for k, t in terms}
-    if not by_step or any(v is None for v in by_step.values()):
-        return {}
-    if 0 not in by_step and 1 in by_step:
-        left, right = by_step[1]
-        left0, right0 = names.moved(left, -1), names.moved(right, -1)
-        if left0 is None or right0 is None:
-            return {}
-        by_step[0] = (left0, right0)
-    out: dict[str, list[sp.Basic]] = {"shift": [], "wrap": []}
-    last = graph.steps - 1
-    for k, (left, right) in sorted(by_step.items()):
-        late = names.moved(right, 1) if not isinstance(right, sp.ZeroMatrix) else None
-        if late is None and k == 0 and 1 in by_step:
-            late = by_step[1][1]  # step 0's own state: the operand of step 1
-        if late is None:
-            return {}
-        out["shift"].append(left * late.T)
-        wrapped = names.at(by_step.get(1, (None, right))[1], last) if k == 0 else None
-        out["wrap"].append(left * wrapped.T if wrapped is not None else left * right.T)
-    return out
-
-
 def exact_gradients(graph: Graph, values: Mapping[str, np.ndarray]) -> Exact:
     """Every parameter's gradient, its step terms and its wrong variants that need the
     derivation (a step index off by one, the wrapped initial state), at ``values`` (the
@@ -187,15 +126,27 @@ def exact_gradients(graph: Graph, values: Mapping[str, np.ndarray]) -> Exact:
         for k, term in d.terms:
             named.append((f"{p}|term|{k}", term))
         per_weight[p] = list(d.terms)
-    names = _Names(graph, deltas)
+    names = Names(graph, deltas)
     for p, terms in per_weight.items():
-        for kind, parts in _step_variants(graph, names, terms).items():
+        for kind, parts in step_variants(graph, names, terms).items():
             named += [(f"{p}|{kind}|{k}", e) for k, e in enumerate(parts)]
     if step_losses(graph) is not None:  # ∂E_t/∂p_s: the pieces of truncated BPTT
         more, pieces = per_loss_pieces(graph)
         deltas.update(more)
         named += [(f"{p}|piece|{t}.{k}", e) for (p, t, k), e in pieces.items()]
-    floats = _run(graph, MatrixProgram(graph, tuple(deltas.items()), tuple(named)), values)
+    if len(graph.spec.initial) > 1:  # one state's path back cut, the others kept
+        for state in graph.spec.initial:
+            more, grads = path_dropped(graph, state)
+            deltas.update(more)
+            named += [(f"{p}|cut-{state}|0", e) for p, e in grads.items()]
+    steps = _adjoint_outputs(graph, deltas)
+    floats = _run(graph, MatrixProgram(graph, tuple(deltas.items()), tuple(named + steps)),
+                  values, {key: e.shape for key, e in steps})
+    adjoints: dict[str, dict[str, list]] = {}
+    for key, _ in steps:
+        name, kind, t = key.split("|")
+        by_name = adjoints.setdefault(kind, {})
+        by_name.setdefault(name, [None] * graph.steps)[int(t)] = floats.pop(key)
     terms: dict[str, list[tuple[int, np.ndarray]]] = {p: [] for p in graph.copies}
     extra: dict[str, dict[str, dict]] = {p: {} for p in graph.copies}
     for key, v in floats.items():
@@ -208,22 +159,49 @@ def exact_gradients(graph: Graph, values: Mapping[str, np.ndarray]) -> Exact:
             extra[p].setdefault(kind, {})[int(k)] = v
     total = {p: sum((v for _, v in terms[p]), np.zeros(graph.copies[p][0].shape))
              for p in graph.copies}
-    variants = {p: _variants(graph, p, total[p], terms[p], extra[p]) for p in graph.copies}
-    return Exact(graph, total, terms, variants, dict(values))
+    variants = {p: mistakes.variants(graph, p, total[p], terms[p], extra[p]) for p in graph.copies}
+    full = adjoints.pop("delta", {})
+    return Exact(graph, total, terms, variants, dict(values), full,
+                 {kind: {n: v for n, v in by.items() if all(a is not None for a in v)}
+                  for kind, by in adjoints.items()})
 
 
-def _run(graph: Graph, program: MatrixProgram, values: Mapping[str, np.ndarray]
-         ) -> dict[str, np.ndarray]:
-    """Run ``program`` in 256-bit balls at every point of the batch; the sum, as floats."""
+def _adjoint_outputs(graph: Graph, deltas: Mapping[str, sp.Basic]
+                     ) -> list[tuple[str, sp.Basic]]:
+    """Each kept adjoint at each step (``delta|delta|t``) and, when the loss is a sum of
+    step losses, step t's own part of it (``delta|own|t``: δ⁽ᵗ⁾_t of E_t's sweep), and it
+    with one state's path back dropped (``delta|cut-c|t``)."""
+    out = []
+    for name in kept_adjoints(graph).values():
+        for t in range(graph.steps):
+            kinds = [("delta", f"{name}_{t}"), ("own", f"{name}^({t})_{t}"),
+                     *((f"cut-{c}", f"{name}^(no {c})_{t}") for c in graph.spec.initial)]
+            for kind, symbol in kinds:
+                if symbol in deltas:
+                    out.append((f"{name}|{kind}|{t}",
+                                sp.MatrixSymbol(symbol, *deltas[symbol].shape)))
+    return out
+
+
+def _run(graph: Graph, program: MatrixProgram, values: Mapping[str, np.ndarray],
+         stacked: Mapping[str, tuple[int, int]] | None = None) -> dict[str, np.ndarray]:
+    """Run ``program`` in 256-bit balls at every point of the batch; the sum, as floats;
+    an output of ``stacked`` (its shape n × 1) is not summed but each point's n numbers, a
+    B × n array."""
+    stacked = stacked or {}
     batch = max([np.shape(v)[0] for v in values.values() if np.ndim(v) == 3] or [1])
     floats: dict[str, np.ndarray] = {}
+    rows: dict[str, list[np.ndarray]] = {k: [] for k in stacked}
     with working(BITS):
         for b in range(batch):  # E is the sum of the batch's losses
             point = {k: _balls(v[b] if np.ndim(v) == 3 else v) for k, v in values.items()}
             for k, v in program(point, MP).items():
+                if k in stacked:
+                    rows[k].append(np.ravel(_floats(v, stacked[k])))
+                    continue
                 v = _floats(v, graph.copies[k.split("|")[0]][0].shape)
                 floats[k] = floats[k] + v if k in floats else v
-    return floats
+    return {**floats, **{k: np.array(v) for k, v in rows.items()}}
 
 
 WRONG_DERIVATIVES = ("tanh", "sigmoid")  # the derivatives people write for one another
@@ -257,39 +235,6 @@ def _in_values(name: str) -> str:
     s = sp.Symbol("s")
     d = rule("activation", name).derivative(sp.Symbol("z"), out=s)
     return str(d).replace("**2", "²").replace("*", " ⊙ ")
-
-
-def _variants(graph: Graph, p: str, total: np.ndarray, terms: list[tuple[int, np.ndarray]],
-              extra: dict[str, dict]) -> list[tuple[str, np.ndarray]]:
-    T = graph.steps
-    out = [(f"the sign: yours is −∂E/∂{p}", -total)]
-    if T > 1:
-        out.append((f"averaged over the {T} steps: yours is ∂E/∂{p} / {T} (the loss is "
-                    "their sum)", total / T))
-    pieces = extra.pop("piece", {})
-    for k in range(T - 1):  # truncated after k steps: step t's error reaches steps t − k … t
-        value = sum((v for (t, s), v in pieces.items() if t - s <= k), np.zeros_like(total))
-        if not np.array_equal(value, total):
-            what = ("the through-time term dropped: each step's error reaches only its own "
-                    "step's weights (truncated after 0 steps)") if k == 0 else \
-                (f"truncated after {k} step{'s' if k > 1 else ''}: step t's error reaches the "
-                 f"weights of steps t − {k} … t only")
-            out.append((what, value))
-    by_step = dict(terms)
-    if T > 1:  # a loop back over the steps leaves step 0's term, one forward step T − 1's
-        for k in (0, T - 1):
-            out.append((f"overwritten instead of accumulated: yours is step {k}'s term "
-                        f"∂E/∂{p}_{k} alone (= where += belongs)",
-                        by_step.get(k, np.zeros_like(total))))  # none: a zero initial state
-    for kind, what in (("shift", "a step index off by one: step k's state where step k − 1's "
-                        "belongs in ∂E/∂{p}_k"),
-                       ("wrap", "the initial state taken from the last step: at t = 0, "
-                        "h[t-1] wrapped to step {last}'s state")):
-        if extra.get(kind):
-            value = sum(extra[kind].values(), np.zeros_like(total))
-            if not np.array_equal(value, total):
-                out.append((what.format(p=p, last=T - 1), value))
-    return out
 
 
 def _error(theirs: np.ndarray, want: np.ndarray, scale: float) -> float:

@@ -6,12 +6,15 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
 
 import numpy as np
 
-from bptt_sym.check.backward import exact_gradients, judge
+from bptt_sym.check.backward import Exact, exact_gradients, judge
+from bptt_sym.check.deltas import judge_deltas
 from bptt_sym.cli.matrix import vector_graph, vector_spec
 from bptt_sym.cli.user_code import call_backward
+from bptt_sym.derivation.matrix import kept_adjoints
 from bptt_sym.errors import UsageError
 from bptt_sym.files import check_output, emit, json_text, warn, write_output
 from bptt_sym.graph.build import Graph
@@ -65,7 +68,10 @@ def add_commands(sub: argparse._SubParsersAction, model_options: object,
     yours = g.add_mutually_exclusive_group(required=True)
     yours.add_argument("--grads", metavar="FILE",
                        help="your gradients (.json or .npz): one array per parameter, by its "
-                       "name in the model (or as --map names it)")
+                       "name in the model (or as --map names it); optionally your per-step "
+                       "adjoints, named as the model's adjoints (elman: delta_0 … delta_{T-1}"
+                       " = ∂E/∂z_t, or one array delta with the step first): the first step, "
+                       "counting back, where yours departs is named")
     yours.add_argument("--call", metavar="FILE.py:FUNC",
                        help="import your FILE.py and call FUNC(point), the point's arrays "
                        "named as `values` writes them (FUNC(**point) when FUNC's first "
@@ -74,7 +80,8 @@ def add_commands(sub: argparse._SubParsersAction, model_options: object,
     g.add_argument("--seed", type=seed, default=0, metavar="N",
                    help="random seed of the point --call is run at without --at (default: 0)")
     g.add_argument("--map", default=None, metavar="YOURS=OURS,…",
-                   help="your names of the parameters, e.g. dWxh=U,dWhh=W,dWhy=V")
+                   help="your names of the parameters and adjoints, e.g. "
+                   "dWxh=U,dWhh=W,dWhy=V,dhraw=delta")
     g.add_argument("--layout", choices=LAYOUTS, default="columns",
                    help="rows: the point's and your gradients' weights are transposed (x @ "
                    "W code), as `values --layout rows` writes them (default: columns)")
@@ -127,7 +134,9 @@ def values_cmd(args: argparse.Namespace) -> int:
 
 
 def _mapping(text: str | None, g: Graph) -> dict[str, str]:
-    """--map dWxh=U,…: their name → ours; every name of ours checked."""
+    """--map dWxh=U,dhraw=delta,…: their name → ours (a parameter or a kept adjoint); every
+    name of ours checked."""
+    adjoints = list(kept_adjoints(g).values())
     out: dict[str, str] = {}
     for part in (text or "").split(","):
         if not part.strip():
@@ -135,15 +144,63 @@ def _mapping(text: str | None, g: Graph) -> dict[str, str]:
         yours, eq, ours = part.partition("=")
         if not eq or not yours.strip() or not ours.strip():
             raise UsageError(f"--map: {part.strip()!r} is not YOURS=OURS (e.g. dWxh=U)")
-        if ours.strip() not in g.copies:
+        if ours.strip() not in g.copies and ours.strip() not in adjoints:
+            more = f"; its adjoints (per-step δs) {', '.join(adjoints)}" if adjoints else ""
             raise UsageError(f"--map: {ours.strip()!r} is no parameter of {g.spec.name}; its "
-                             f"parameters are {', '.join(g.copies)}")
+                             f"parameters are {', '.join(g.copies)}{more}")
         out[yours.strip()] = ours.strip()
     return out
 
 
-def _theirs(args: argparse.Namespace, g: Graph, want: dict[str, np.ndarray],
-            point: dict) -> dict:
+_STEP = re.compile(r"^(?P<base>.+?)_\{?(?P<t>\d+)\}?$")  # dh_3, dh_{3}
+
+
+def _adjoint_arrays(found: dict[str, dict], exact: Exact, where: str
+                    ) -> dict[str, list[np.ndarray]]:
+    """Their per-step adjoints, each step as the exact one's B × n: from NAME_t arrays (every
+    step 0 … T − 1) or one array NAME whose first axis is the step."""
+    out = {}
+    for name, given in found.items():
+        want = exact.adjoints[name]
+        T, shape = len(want), want[0].shape
+        if "stacked" in given and len(given) > 1:
+            raise UsageError(f"{where}: {name} is given both as one array and step by step; "
+                             "give one of them")
+        if "stacked" in given:
+            key, a = given["stacked"]
+            if a.ndim == 0 or a.shape[0] != T:
+                raise UsageError(f"{where}: {key} has shape {a.shape}; as one array of every "
+                                 f"step's {name} its first axis is the step (T = {T})")
+            steps = {t: (f"{key}[{t}]", a[t]) for t in range(T)}
+        else:
+            steps = given
+        missing = [str(t) for t in range(T) if t not in steps]
+        extra = [str(t) for t in steps if t >= T]
+        if missing or extra:
+            bad = (f"no step {', '.join(missing)}" if missing else
+                   f"step {', '.join(extra)} beyond the last step {T - 1}")
+            raise UsageError(f"{where}: {name} has {bad}; give {name}_0 … {name}_{T - 1} (or "
+                             f"--map your name), or one array {name} of T = {T} rows")
+        out[name] = [_one_step(key, a, shape, name, where) for key, a in
+                     (steps[t] for t in range(T))]
+    return out
+
+
+def _one_step(key: str, a: np.ndarray, shape: tuple[int, int], name: str, where: str
+              ) -> np.ndarray:
+    B, n = shape
+    if a.size == B * n and (B == 1 or a.shape in ((B, n), (B, n, 1))):
+        return a.reshape(B, n)
+    if B > 1 and a.shape in ((n, B), (n, B, 1)):  # a batch in columns
+        return a.reshape(n, B).T
+    want = f"{n}" if B == 1 else f"{B}×{n} (a batch of {B})"
+    raise UsageError(f"{where}: {key} has shape {a.shape}; {name} at one step is {want}")
+
+
+def _theirs(args: argparse.Namespace, g: Graph, exact: Exact, point: dict
+            ) -> tuple[dict, dict, list[str]]:
+    """Their gradients by parameter, their per-step adjoints by name, and the names of the
+    arrays that are neither (reported as skipped)."""
     if args.call:
         raw = call_backward(args.call, point)
         single = {k for k, v in raw.items()
@@ -155,19 +212,27 @@ def _theirs(args: argparse.Namespace, g: Graph, want: dict[str, np.ndarray],
         where = f"--grads {args.grads!r}"
     names = _mapping(args.map, g)
     ours: dict[str, np.ndarray] = {}
+    adjoints: dict[str, dict] = {}
+    skipped = []
     for key, value in raw.items():
         p = names.get(key, key)
-        if p not in g.copies:
-            continue  # a δ array or a name the model does not have: not a parameter
+        step = _STEP.match(key) if p not in g.copies and p not in exact.adjoints else None
+        base = names.get(step["base"], step["base"]) if step else p
+        if p not in g.copies and base not in exact.adjoints:
+            skipped.append(key)
+            continue
         try:
             a = np.asarray(value, dtype=np.float32 if key in single else np.float64)
         except (TypeError, ValueError):
             raise UsageError(f"{where}: {key} is not an array of numbers") from None
         if not np.all(np.isfinite(a)):
             raise UsageError(f"{where}: {key} holds NaN or infinity")
+        if p not in g.copies:
+            adjoints.setdefault(base, {})[int(step["t"]) if step else "stacked"] = (key, a)
+            continue
         if args.layout == "rows" and a.ndim == 2:
             a = a.T
-        shape = want[p].shape
+        shape = exact.total[p].shape
         if a.shape != shape and a.shape != shape[::-1] and a.size == np.prod(shape) and \
                 1 in shape:
             a = a.reshape(shape)  # a bias written as a flat vector
@@ -180,7 +245,7 @@ def _theirs(args: argparse.Namespace, g: Graph, want: dict[str, np.ndarray],
         given = ", ".join(raw) or "nothing"
         raise UsageError(f"{where} has no gradient of {', '.join(missing)} (it "
                          f"holds {given}); name them as the model does or map them with --map")
-    return ours
+    return ours, _adjoint_arrays(adjoints, exact, where), skipped
 
 
 def _single(path: str) -> set[str]:
@@ -208,21 +273,34 @@ def gradcheck_cmd(args: argparse.Namespace) -> int:
     raw = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in raw.items()}
     point = read_elman_points(label, g, raw)
     exact = exact_gradients(g, point)
-    results = judge(exact, _theirs(args, g, exact.total, given))
+    grads, adjoints, skipped = _theirs(args, g, exact, given)
+    if skipped:
+        known = ", ".join([*g.copies, *exact.adjoints])
+        warn(f"bptt-sym gradcheck: skipped {', '.join(skipped)}: no parameter or adjoint of "
+             f"{g.spec.name} ({known}); --map YOURS=OURS names them")
+    results = judge(exact, grads)
+    steps = judge_deltas(exact, adjoints)
+    ok = all(r.verdict == "matches" for r in [*results, *steps])
     if args.json:
         emit(json_text({"model": g.spec.name, "steps": g.steps,
                         "parameters": [r.to_json() for r in results],
-                        "all_match": all(r.verdict == "matches" for r in results)}, indent=1))
-    else:
-        for r in results:
-            why = r.diagnosis or ""
-            line = f"{r.name}: {r.verdict}" + (f": {why}" if why else "")
-            emit(line)
-            if r.detail:
-                emit(f"  {r.detail}")
-            else:  # a named mistake: it accounts for the whole difference
-                emit(f"  yours differs by {r.error:.1e} of the largest entry; that mistake "
-                     f"accounts for all of it (to {r.dtype} round-off)")
-        wrong = sum(r.verdict != "matches" for r in results)
-        emit(f"{len(results) - wrong} match, {wrong} wrong")
-    return 0 if all(r.verdict == "matches" for r in results) else 1
+                        "adjoints": [r.to_json() for r in steps], "skipped": skipped,
+                        "all_match": ok}, indent=1))
+        return 0 if ok else 1
+    for r in results:
+        why = r.diagnosis or ""
+        line = f"{r.name}: {r.verdict}" + (f": {why}" if why else "")
+        emit(line)
+        if r.detail:
+            emit(f"  {r.detail}")
+        else:  # a named mistake: it accounts for the whole difference
+            emit(f"  yours differs by {r.error:.1e} of the largest entry; that mistake "
+                 f"accounts for all of it (to {r.dtype} round-off)")
+    for d in steps:
+        emit(f"{d.name} ({d.meaning}, by step): {d.verdict}")
+        emit(f"  {d.detail}")
+    wrong = sum(r.verdict != "matches" for r in results)
+    departs = sum(d.verdict != "matches" for d in steps)
+    emit(f"{len(results) - wrong} match, {wrong} wrong" +
+         (f"; adjoints: {len(steps) - departs} match, {departs} depart" if steps else ""))
+    return 0 if ok else 1

@@ -35,7 +35,7 @@ from bptt_sym.errors import UsageError
 from bptt_sym.graph.build import Graph
 from bptt_sym.notation import Partial
 
-__all__ = ["loss_roots", "per_loss_pieces", "truncated", "truncated_derivation",
+__all__ = ["loss_roots", "per_loss_pieces", "path_dropped", "truncated", "truncated_derivation",
            "truncated_closed", "dropped_terms", "CITATION"]
 
 CITATION = "Williams and Peng's BPTT(h), 1990"
@@ -88,6 +88,35 @@ def per_loss_pieces(graph: Graph, k: int | None = None
             if c in step_of and not isinstance(value, sp.ZeroMatrix) and value != 0:
                 pieces[(param_of[c], t, step_of[c])] = value.xreplace(to_shared)
     return deltas, pieces
+
+
+def path_dropped(graph: Graph, state: str
+                 ) -> tuple[list[tuple[str, sp.Basic]], dict[str, sp.Basic]]:
+    """The gradient with one state's path back through time cut: no step-t node sends its
+    error to ``state`` of step t − 1 (an LSTM's c: a loop that never adds ``dc_next``); the
+    other paths are kept.  The δ equations of that sweep (named ``δ^(no c)_t``) and each
+    parameter's gradient.  A matrix graph."""
+    kept = kept_adjoints(graph)
+    to_shared = shared(graph)
+    ends = [c for copies in graph.copies.values() for c in copies]
+
+    def name(n: sp.Basic) -> sp.Basic | None:
+        b = graph.nodes[n].base
+        return adjoint_symbol(n, f"{kept[b]}^(no {state})", b) if b in kept else None
+
+    def send(n: sp.Basic, g: sp.Basic) -> list[tuple]:
+        step = graph.nodes[n].step
+        return [(p, c) for p, c in _contributions(graph, n, g)
+                if not (graph.nodes[p].base == state and step is not None and
+                        graph.nodes[p].step is not None and graph.nodes[p].step < step)]
+
+    sweep = backward(graph, graph.loss, sp.S.One, send=send,
+                     join=lambda n, parts: _total(parts, n), keep=name,
+                     order=lambda child, n: graph.nodes[child].step or 0, ends=ends)
+    grads = {p: _total([sweep.adjoint[c] for c in copies if c in sweep.adjoint], copies[0])
+             for p, copies in graph.copies.items()}
+    return ([(d.name, e.xreplace(to_shared)) for _, d, e in sweep.kept],
+            {p: e.xreplace(to_shared) for p, e in grads.items()})
 
 
 def truncated(pieces: dict[tuple[str, int, int], object], p: str, k: int) -> list[object]:

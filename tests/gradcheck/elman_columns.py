@@ -15,7 +15,10 @@ def _softmax(v: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=0, keepdims=True)
 
 
-def backward(point: dict, mistake: str | None = None, dtype: type = np.float64) -> dict:
+def backward(point: dict, mistake: str | None = None, dtype: type = np.float64,
+             deltas: bool = False) -> dict:
+    """The gradients of U, W, V; with ``deltas`` also each step's dz = ∂E/∂z_t as
+    ``delta_t``, the model's name of that adjoint."""
     U, W, V = (np.asarray(point[k], dtype=dtype) for k in ("U", "W", "V"))
     T = sum(1 for k in point if k.startswith("x_"))
     col = (lambda a: np.asarray(a, dtype=dtype).reshape(len(a), -1)) \
@@ -30,8 +33,9 @@ def backward(point: dict, mistake: str | None = None, dtype: type = np.float64) 
     states = [s[t] for t in range(T)]  # a list: states[t - 1] at t = 0 is the last one
     dU, dW, dV = np.zeros_like(U), np.zeros_like(W), np.zeros_like(V)
     ds_next = np.zeros_like(s[0])
+    dzs = {}
     for t in reversed(range(T)):
-        dl = yhat[t] - ys[t]
+        dl = yhat[t] if mistake == "no-target" else yhat[t] - ys[t]  # no-target: −y forgotten
         dV += dl @ s[t].T
         ds = V.T @ dl + (0 if mistake == "no-through-time" else ds_next)
         dz = ds * (1 - s[t] ** 2)
@@ -40,14 +44,15 @@ def backward(point: dict, mistake: str | None = None, dtype: type = np.float64) 
         if mistake == "sigmoid-derivative":  # σ′ = s(1 − s) written for a tanh unit
             dz = ds * s[t] * (1 - s[t])
         dU += dz @ xs[t].T
+        dzs[t] = dz
         prev = {"off-by-one": s[t], "wrap": states[t - 1]}.get(mistake, s[t - 1])
         if mistake == "overwrite":
             dW = dz @ prev.T
         else:
             dW += dz @ prev.T
         ds_next = W.T @ dz
-    grads = {"U": dU, "W": dW, "V": dV}
-    return finished(grads, mistake, "W", T)
+    grads = finished({"U": dU, "W": dW, "V": dV}, mistake, "W", T)
+    return {**grads, **{f"delta_{t}": dz for t, dz in dzs.items()}} if deltas else grads
 
 
 def backward_truncated(point: dict, k: int) -> dict:

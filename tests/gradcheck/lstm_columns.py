@@ -16,7 +16,9 @@ def _sigmoid(v: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-v))
 
 
-def backward(point: dict, mistake: str | None = None) -> dict:
+def backward(point: dict, mistake: str | None = None, deltas: bool = False) -> dict:
+    """The gradients of every weight and bias; with ``deltas`` also each step's dh and dc
+    (∂E/∂h_t and ∂E/∂c_t, all paths) as ``dh_t``, ``dc_t``, the model's names."""
     P = {k: np.asarray(v, dtype=float) for k, v in point.items()}
     for k, v in P.items():
         if k.startswith("b_"):
@@ -37,15 +39,17 @@ def backward(point: dict, mistake: str | None = None) -> dict:
         yhat[t] = e / e.sum()
     d = {k: np.zeros_like(v) for k, v in P.items() if k[0] in "Wb" or k == "V"}
     dh_next, dc_next = np.zeros((H, 1)), np.zeros((H, 1))
+    steps = {}
     for t in reversed(range(T)):
         G = gate[t]
         dl = yhat[t] - ys[t]
         d["V"] += dl @ h[t].T
         d["b_y"] += dl
-        dh = P["V"].T @ dl + dh_next
+        dh = P["V"].T @ dl + (0 if mistake == "no-hidden-through-time" else dh_next)
         tc = np.tanh(c[t])
         tanh_c = 1 if mistake == "no-tanh-c-derivative" else 1 - tc ** 2  # tanh′(c_t) forgotten
         dc = dh * G["o"] * tanh_c + (0 if mistake == "no-cell-through-time" else dc_next)
+        steps[f"dh_{t}"], steps[f"dc_{t}"] = dh, dc
         local = {"i": dc * G["g"], "f": dc * c[t - 1], "g": dc * G["i"], "o": dh * tc}
         da = {q: local[q] * ((1 - G[q] ** 2) if q == "g" else G[q] * (1 - G[q]))
               for q in GATES}
@@ -63,4 +67,5 @@ def backward(point: dict, mistake: str | None = None) -> dict:
             d[f"b_h{q}"] += da[q]
         dh_next = sum(P[f"W_h{q}"].T @ da[q] for q in GATES)
         dc_next = dc * G["f"]
-    return finished(d, mistake, "W_hf", T)
+    grads = finished(d, mistake, "W_hf", T)
+    return {**grads, **steps} if deltas else grads
