@@ -238,3 +238,22 @@ def test_bad_adjoint_arrays_are_one_line(tmp_path: Path) -> None:
     assert status == 0
     assert "skipped cache, dh_raw_2: no parameter or adjoint of elman (U, W, V, delta)" in \
         stderr
+
+
+def test_a_mean_loss_summed_is_named(tmp_path: Path) -> None:
+    """docs/examples/models/elman-mean.toml (E = 1/T Σ_t E_t): a pass for the sum is named
+    "summed where the loss is their mean"; divided by T it matches; a sign still is named."""
+    model = str(Path(__file__).resolve().parent.parent / "docs/examples/models/elman-mean.toml")
+    point = _values(tmp_path, model, "--size", SIZES)
+    summed = elman_columns.backward(point)
+    status, got, _, _ = _check(tmp_path, {k: v / T for k, v in summed.items()}, model,
+                               "--size", SIZES)
+    assert status == 0, got
+    status, got, _, _ = _check(tmp_path, summed, model, "--size", SIZES)
+    assert status == 1
+    for p in "UWV":
+        assert got[p]["diagnosis"].startswith(
+            f"summed over the {T} steps where the loss is their mean: yours is {T} ∂E/∂{p}")
+    status, got, _, _ = _check(tmp_path, {k: -v / T for k, v in summed.items()}, model,
+                               "--size", SIZES)
+    assert got["W"]["diagnosis"].startswith("the sign")

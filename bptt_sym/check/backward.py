@@ -286,9 +286,16 @@ def judge(exact: Exact, theirs: Mapping[str, np.ndarray]) -> list[Result]:
 
 def _fitting(got: np.ndarray, candidates: list[tuple[str, np.ndarray]], scale: float,
              bound: float) -> str | None:
-    """The first mistake whose gradient is yours to the bound."""
-    return next((what for what, v in candidates
-                 if _error(got, v, max(float(np.max(np.abs(v))), scale)) <= bound), None)
+    """The first mistake whose gradient is yours to the bound; when others give the same
+    numbers for this parameter, they are named after it (an LSTM's output gate never sees
+    dc_next: dropping dh_next alone and dropping every path back give it the same)."""
+    fits = [what for what, v in candidates
+            if _error(got, v, max(float(np.max(np.abs(v))), scale)) <= bound]
+    if not fits:
+        return None
+    also = [w.split(":")[0] for w in fits[1:]]
+    return fits[0] + (f" (for this parameter these give the same numbers: "
+                      f"{'; '.join(also)})" if also else "")
 
 
 def _where(exact: Exact, p: str, got: np.ndarray) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 import sympy as sp
 
+from bptt_sym.derivation.matrix import mean_of_step_losses
 from bptt_sym.graph.build import Graph
 from bptt_sym.notation import split_name
 
@@ -88,7 +89,10 @@ def variants(graph: Graph, p: str, total: np.ndarray, terms: list[tuple[int, np.
               extra: dict[str, dict]) -> list[tuple[str, np.ndarray]]:
     T = graph.steps
     out = [(f"the sign: yours is −∂E/∂{p}", -total)]
-    if T > 1:
+    if T > 1 and mean_of_step_losses(graph):
+        out.append((f"summed over the {T} steps where the loss is their mean: yours is {T} "
+                    f"∂E/∂{p} (the loss is E = 1/T Σ_t E_t)", total * T))
+    elif T > 1:
         out.append((f"averaged over the {T} steps: yours is ∂E/∂{p} / {T} (the loss is "
                     "their sum)", total / T))
     pieces = extra.pop("piece", {})

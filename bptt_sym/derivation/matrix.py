@@ -34,7 +34,8 @@ from bptt_sym.rules.matrix import VJP, Diag, act_derivative, elementwise, scaled
 
 __all__ = ["VJP", "MatrixDerivation", "derive_matrix", "elementwise", "Diag", "StepSum",
            "BoundedSum", "StepProduct", "ChainProduct", "adjoint_symbol", "shared",
-           "state_jacobian", "per_output", "step_losses", "kept_adjoints"]
+           "state_jacobian", "per_output", "step_losses", "kept_adjoints",
+           "mean_of_step_losses"]
 
 M = MatrixExpr
 
@@ -224,6 +225,17 @@ def step_losses(graph: Graph) -> str | None:
     if len(bases) != 1 or len(loss.parents) != graph.steps or set(terms) != set(loss.parents):
         return None
     return bases.pop()
+
+
+def mean_of_step_losses(graph: Graph) -> bool:
+    """Whether the loss is the mean of one loss per step, E = 1/T Σ_t E_t."""
+    loss = graph.nodes[graph.loss]
+    if not isinstance(loss.expr, sp.Mul) or len(loss.parents) != graph.steps:
+        return False
+    scale, rest = loss.expr.as_coeff_Mul()
+    terms = rest.args if isinstance(rest, sp.Add) else (rest,)
+    return scale == sp.Rational(1, graph.steps) and set(terms) == set(loss.parents) and \
+        len({graph.nodes[p].base for p in loss.parents}) == 1
 
 
 def per_output(graph: Graph, wrt: str) -> list[tuple[str, Equation]]:

@@ -1,5 +1,6 @@
 """The mistakes made on a backward pass's finished gradients (the same in every cell's
-loop): ``weight``'s sign or transpose, every gradient divided by T or clipped to ±0.05."""
+loop): ``weight``'s sign or transpose, every gradient divided by T or clipped to ±0.05; and
+the two functions of the row-layout passes."""
 
 from __future__ import annotations
 
@@ -17,3 +18,13 @@ def finished(grads: dict, mistake: str | None, weight: str, steps: int) -> dict:
     if mistake == "clip":
         grads = {k: np.clip(v, -0.05, 0.05) for k, v in grads.items()}
     return grads
+
+
+def sigmoid(v: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-v))
+
+
+def softmax_rows(v: np.ndarray) -> np.ndarray:
+    """The softmax of each row (a batch of B outputs, B × K)."""
+    e = np.exp(v - v.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
