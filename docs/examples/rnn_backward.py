@@ -11,8 +11,9 @@ kept in a list, a loop back over the steps), to try `bptt-sym gradcheck` on:
 With --wrap it makes a mistake published code has made: the states are a list indexed
 ``hs[t - 1]``, which at t = 0 is hs[-1], the last state, not the initial one.  With
 --no-dhnext the error carried back from step t + 1 is never added; with --no-target the
-output's error is written p_t where p_t − y_t belongs (a mistake gradcheck has no name for).  With --deltas each step's
-dz (∂E/∂z_t, the model's δ_t) is saved too, as dz_t: `gradcheck --map dz=delta` reads them."""
+output's error is written p_t where p_t − y_t belongs (a mistake gradcheck has no name
+for).  With --deltas each step's dz (∂E/∂z_t, the model's δ_t) is saved too, as dz_t:
+`gradcheck --map dz=delta` reads them."""
 
 import sys
 
