@@ -14,7 +14,7 @@ def _sigmoid(v: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-v))
 
 
-def backward(point: dict, mistake: str | None = None) -> dict:
+def _forward(point: dict) -> dict:
     P = {k: np.asarray(v, dtype=float) for k, v in point.items()}
     for k, v in P.items():
         if k.startswith("b_") or k == "h_{-1}":
@@ -34,27 +34,57 @@ def backward(point: dict, mistake: str | None = None) -> dict:
         e = np.exp(logits - logits.max())
         yhat[t] = e / e.sum()
     d = {k: np.zeros_like(v) for k, v in P.items() if k[0] in "Wb" or k == "V"}
-    dh_next = np.zeros_like(h[0])
-    states = [h[k] for k in range(T)]  # a list: states[t - 1] at t = 0 is the last one
-    for t in reversed(range(T)):
-        dl = yhat[t] - ys[t]
-        d["V"] += dl @ h[t].T
-        d["b_y"] += dl
-        dh = P["V"].T @ dl + dh_next
-        dn = {"no-n-derivative": 1, "n-sigmoid-derivative": n[t] * (1 - n[t])}
-        dan = dh * (1 - z[t]) * dn.get(mistake, 1 - n[t] ** 2)
-        daz = dh * (h[t - 1] - n[t]) * z[t] * (1 - z[t])
-        dm = dan * r[t]
-        dar = dan * m[t] * r[t] * (1 - r[t])
-        prev = {"off-by-one": h[t], "wrap": states[t - 1]}.get(mistake, h[t - 1])
-        for q, da in (("r", dar), ("z", daz), ("n", dan)):
-            d[f"W_i{q}"] += da @ xs[t].T
-            d[f"b_i{q}"] += da
-        for q, da in (("r", dar), ("z", daz), ("n", dm)):
-            if mistake == "overwrite" and q == "z":
-                d["W_hz"] = da @ prev.T
-            else:
-                d[f"W_h{q}"] += da @ prev.T
-            d[f"b_h{q}"] += da
-        dh_next = dh * z[t] + P["W_hr"].T @ dar + P["W_hz"].T @ daz + P["W_hn"].T @ dm
-    return finished(d, mistake, "W_hn", T)
+    return {"P": P, "T": T, "xs": xs, "ys": ys, "h": h, "r": r, "z": z, "n": n, "m": m,
+            "yhat": yhat, "d": d}
+
+
+def _step_back(F: dict, t: int, dh: np.ndarray, mistake: str | None) -> np.ndarray:
+    """Step t's part of the backward pass, given ∂E/∂h_t: its gradients added into F["d"];
+    returns what step t sends back to h_{t-1}."""
+    P, d, h, xs = F["P"], F["d"], F["h"], F["xs"]
+    r, z, n, m = F["r"][t], F["z"][t], F["n"][t], F["m"][t]
+    dn = {"no-n-derivative": 1, "n-sigmoid-derivative": n * (1 - n)}
+    dan = dh * (1 - z) * dn.get(mistake, 1 - n ** 2)
+    daz = dh * (h[t - 1] - n) * z * (1 - z)
+    dm = dan * r
+    dar = dan * m * r * (1 - r)
+    states = [h[k] for k in range(F["T"])]  # a list: states[t - 1] at t = 0 is the last one
+    prev = {"off-by-one": h[t], "wrap": states[t - 1]}.get(mistake, h[t - 1])
+    for q, da in (("r", dar), ("z", daz), ("n", dan)):
+        d[f"W_i{q}"] += da @ xs[t].T
+        d[f"b_i{q}"] += da
+    for q, da in (("r", dar), ("z", daz), ("n", dm)):
+        if mistake == "overwrite" and q == "z":
+            d["W_hz"] = da @ prev.T
+        else:
+            d[f"W_h{q}"] += da @ prev.T
+        d[f"b_h{q}"] += da
+    return dh * z + P["W_hr"].T @ dar + P["W_hz"].T @ daz + P["W_hn"].T @ dm
+
+
+def _output(F: dict, t: int) -> np.ndarray:
+    """Step t's output error added into V, b_y; what it sends to h_t."""
+    dl = F["yhat"][t] - F["ys"][t]
+    F["d"]["V"] += dl @ F["h"][t].T
+    F["d"]["b_y"] += dl
+    return F["P"]["V"].T @ dl
+
+
+def backward(point: dict, mistake: str | None = None) -> dict:
+    F = _forward(point)
+    dh_next = np.zeros_like(F["h"][-1])
+    for t in reversed(range(F["T"])):
+        dh = _output(F, t) + (0 if mistake == "no-through-time" else dh_next)
+        dh_next = _step_back(F, t, dh, mistake)
+    return finished(F["d"], mistake, "W_hn", F["T"])
+
+
+def backward_truncated(point: dict, k: int) -> dict:
+    """Truncated BPTT as tutorial code writes it: the error of step t's loss goes back to the
+    steps max(0, t − k) … t only."""
+    F = _forward(point)
+    for t in range(F["T"]):
+        dh = _output(F, t)
+        for step in range(t, max(0, t - k) - 1, -1):
+            dh = _step_back(F, step, dh, None)
+    return F["d"]
