@@ -227,3 +227,25 @@ def test_the_adapter_wants_one_hot_inputs(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown mistake"):
         char_rnn.lossFun([0], [1], np.zeros((3, 1)), point["U"], point["W"], point["V"],
                          np.zeros((3, 1)), np.zeros((4, 1)), mistake="typo")
+
+
+def test_values_writes_one_hot_inputs_for_a_char_rnn(tmp_path: Path) -> None:
+    """`values --one-hot-inputs`: every x_t (and y_t) one-hot, in a batch too; the char-RNN
+    runs at such a point through --call without a hand-made point."""
+    path = tmp_path / "p.json"
+    r = bptt("values", "--model", "elman", "--bias", "--steps", "6", "--size", "H=5,D=4,K=4",
+             "--one-hot-inputs", "--batch", "3", "-o", str(path))
+    assert r.returncode == 0, r.stderr
+    point = {k: np.asarray(v) for k, v in json.loads(path.read_text()).items()}
+    for t in range(6):
+        for v in (point[f"x_{t}"], point[f"y_{t}"]):
+            assert v.shape == (3, 4) and np.array_equal(np.sort(v, axis=1)[:, -1], np.ones(3))
+            assert np.array_equal(v.sum(axis=1), np.ones(3))
+    path = tmp_path / "one.npz"
+    assert bptt("values", "--model", "elman", "--bias", "--steps", "6", "--size",
+                "H=5,D=4,K=4", "--one-hot-inputs", "-o", str(path)).returncode == 0
+    r = bptt("gradcheck", "--model", "elman", "--bias", "--steps", "6", "--size",
+             "H=5,D=4,K=4", "--at", str(path), "--call",
+             f"{ROOT / 'tests/gradcheck/char_rnn.py'}:backward", "--map",
+             "dWxh=U,dWhh=W,dWhy=V,dbh=b,dby=c")
+    assert r.returncode == 0 and r.stdout.strip().endswith("5 match, 0 wrong"), r.stdout

@@ -46,6 +46,9 @@ def add_commands(sub: argparse._SubParsersAction, model_options: object,
                    help="columns: vectors are columns and W multiplies them (U x + W h, as "
                    "the model); rows: each weight is written transposed, for code that "
                    "writes x @ Wx + h @ Wh (default: columns)")
+    v.add_argument("--one-hot-inputs", action="store_true",
+                   help="each input x_t a one-hot vector of a random index, as a char-RNN "
+                   "reads its characters (targets are one-hot already)")
     output_option(v, "point (.npz: NumPy arrays; anything else: JSON)")
 
     g = sub.add_parser("gradcheck", help="judge a backward pass's gradients at a point",
@@ -117,8 +120,15 @@ def _point(g: Graph, values: dict[str, np.ndarray], layout: str, batch: int) -> 
 def values_cmd(args: argparse.Namespace) -> int:
     check_output(args.output_file, force=args.force)
     g = _graph(args)
-    point = _point(g, random_values(g, np.random.default_rng(args.seed), batch=args.batch),
-                   args.layout, args.batch)
+    rng = np.random.default_rng(args.seed)
+    values = random_values(g, rng, batch=args.batch)
+    if args.one_hot_inputs:
+        for sym, node in g.nodes.items():
+            if node.kind == "input":
+                x = np.zeros_like(values[sym.name])
+                x[np.arange(x.shape[0]), rng.integers(0, x.shape[1], x.shape[0]), 0] = 1
+                values[sym.name] = x
+    point = _point(g, values, args.layout, args.batch)
     if args.output_file.endswith(".npz"):
         buf = io.BytesIO()
         np.savez(buf, **point)
