@@ -293,7 +293,9 @@ def gradcheck_cmd(args: argparse.Namespace) -> int:
     ok = all(r.verdict == "matches" for r in [*results, *steps])
     if args.json:
         emit(json_text({"model": g.spec.name, "steps": g.steps,
-                        "parameters": [r.to_json() for r in results],
+                        "parameters": [{**r.to_json(), "exact": exact.total[r.name].tolist(),
+                                        "yours": np.asarray(grads[r.name]).tolist()}
+                                       for r in results],
                         "adjoints": [r.to_json() for r in steps], "skipped": skipped,
                         "all_match": ok}, indent=1))
         return 0 if ok else 1
