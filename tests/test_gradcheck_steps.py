@@ -242,7 +242,8 @@ def test_bad_adjoint_arrays_are_one_line(tmp_path: Path) -> None:
 
 def test_a_mean_loss_summed_is_named(tmp_path: Path) -> None:
     """docs/examples/models/elman-mean.toml (E = 1/T Σ_t E_t): a pass for the sum is named
-    "summed where the loss is their mean"; divided by T it matches; a sign still is named."""
+    "summed where the loss is their mean"; divided by T it matches; a sign and truncation
+    (each step loss's own window, ÷ T) are named as for the sum."""
     model = str(Path(__file__).resolve().parent.parent / "docs/examples/models/elman-mean.toml")
     point = _values(tmp_path, model, "--size", SIZES)
     summed = elman_columns.backward(point)
@@ -257,3 +258,8 @@ def test_a_mean_loss_summed_is_named(tmp_path: Path) -> None:
     status, got, _, _ = _check(tmp_path, {k: -v / T for k, v in summed.items()}, model,
                                "--size", SIZES)
     assert got["W"]["diagnosis"].startswith("the sign")
+    for k, want in ((0, "the through-time term dropped"), (2, "truncated after 2 steps")):
+        truncated = elman_columns.backward_truncated(point, k)
+        status, got, _, _ = _check(tmp_path, {p: v / T for p, v in truncated.items()}, model,
+                                   "--size", SIZES)
+        assert got["U"]["diagnosis"].startswith(want) and got["V"]["verdict"] == "matches"

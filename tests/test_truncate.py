@@ -14,12 +14,14 @@ import pytest
 
 from bptt_sym.derivation.truncated import dropped_terms, truncated_derivation
 from bptt_sym.graph.build import unroll
+from bptt_sym.graph.matrix import unroll_vector
+from bptt_sym.model.load import load_model
 from bptt_sym.numeric.matrix import random_values
 from bptt_sym.verification.run import draw_points
 from bptt_sym.verification.truncated import truncated_gradients, verify_truncated
 
 from .gradcheck import elman_columns
-from .tools import bptt
+from .tools import ROOT, bptt
 
 T = 6
 
@@ -77,6 +79,20 @@ def test_elman_truncated_agrees_with_tutorial_code(k: int) -> None:
         assert np.max(np.abs(derived[p] - ref[p])) <= 1e-13 * (1 + np.max(np.abs(ref[p])))
 
 
+@pytest.mark.parametrize("k", [0, 2, 4])
+def test_a_mean_loss_truncated_is_the_tutorial_sum_over_t(k: int) -> None:
+    """E = 1/T Σ_t E_t (docs/examples/models/elman-mean.toml): each step loss keeps its own
+    window, and the truncated gradient is the summed one's divided by T."""
+    g = unroll_vector(load_model(ROOT / "docs/examples/models/elman-mean.toml"), steps=T)
+    values = random_values(g, np.random.default_rng(k), batch=1)
+    values["s_{-1}"] = np.random.default_rng(7).normal(0, 0.5, values["s_{-1}"].shape)
+    derived = truncated_gradients(g, k, values)
+    ref = elman_columns.backward_truncated(_elman_point(values), k)
+    for p in "UWV":
+        assert np.max(np.abs(derived[p] - ref[p] / T)) <= 1e-13 * (1 + np.max(np.abs(ref[p])))
+    assert dropped_terms(g, "W", k)[1] == T * (T + 1) // 2  # one window per step loss
+
+
 def test_a_weight_whose_dropped_term_multiplies_the_zero_initial_state_stays_exact() -> None:
     """At K = T − 2 the one term dropped from W's gradient, ∂E_5/∂W_0 = δ⁽⁵⁾₀ s₋₁ᵀ, is 0
     when s₋₁ = 0: W's truncated gradient is the full one; U's is not."""
@@ -96,7 +112,10 @@ def test_a_weight_whose_dropped_term_multiplies_the_zero_initial_state_stays_exa
 
 
 @pytest.mark.parametrize("model, extra", [("doc", ()), ("elman", ()), ("lstm", ()),
-                                          ("gru", ("--size", "H=2,D=2,K=2"))])
+                                          ("gru", ("--size", "H=2,D=2,K=2")),
+                                          ("docs/examples/models/elman-mean.toml", ()),
+                                          ("docs/examples/models/rnn-mean.toml",
+                                           ("--activation", "tanh"))])
 def test_verify_truncate_passes_for_every_k(model: str, extra: tuple) -> None:
     for k in (0, 2):
         r = bptt("verify", "--model", model, "--steps", "4", "--truncate", str(k),

@@ -37,8 +37,8 @@ from bptt_sym.check import mistakes
 from bptt_sym.check.decide import working
 from bptt_sym.check.mistakes import Names, step_variants
 from bptt_sym.check.truth_matrix import MP
-from bptt_sym.derivation.matrix import derive_matrix, kept_adjoints, step_losses
-from bptt_sym.derivation.truncated import path_dropped, per_loss_pieces
+from bptt_sym.derivation.matrix import derive_matrix, kept_adjoints
+from bptt_sym.derivation.truncated import loss_roots, loss_weight, path_dropped, per_loss_pieces
 from bptt_sym.graph.build import Graph
 from bptt_sym.numeric.matrix import MatrixProgram, matrix_program
 from bptt_sym.rules.expressions import Apply
@@ -130,7 +130,7 @@ def exact_gradients(graph: Graph, values: Mapping[str, np.ndarray]) -> Exact:
     for p, terms in per_weight.items():
         for kind, parts in step_variants(graph, names, terms).items():
             named += [(f"{p}|{kind}|{k}", e) for k, e in enumerate(parts)]
-    if step_losses(graph) is not None:  # ∂E_t/∂p_s: the pieces of truncated BPTT
+    if len(loss_roots(graph)) > 1:  # ∂E_t/∂p_s (1/T of it for a mean): truncated BPTT
         more, pieces = per_loss_pieces(graph)
         deltas.update(more)
         named += [(f"{p}|piece|{t}.{k}", e) for (p, t, k), e in pieces.items()]
@@ -172,14 +172,16 @@ def _adjoint_outputs(graph: Graph, deltas: Mapping[str, sp.Basic]
     step losses, step t's own part of it (``delta|own|t``: δ⁽ᵗ⁾_t of E_t's sweep), and it
     with one state's path back dropped (``delta|cut-c|t``)."""
     out = []
+    weight = loss_weight(graph)
     for name in kept_adjoints(graph).values():
         for t in range(graph.steps):
             kinds = [("delta", f"{name}_{t}"), ("own", f"{name}^({t})_{t}"),
                      *((f"cut-{c}", f"{name}^(no {c})_{t}") for c in graph.spec.initial)]
             for kind, symbol in kinds:
                 if symbol in deltas:
-                    out.append((f"{name}|{kind}|{t}",
-                                sp.MatrixSymbol(symbol, *deltas[symbol].shape)))
+                    value = sp.MatrixSymbol(symbol, *deltas[symbol].shape)
+                    out.append((f"{name}|{kind}|{t}",  # E_t's own part of E: 1/T of it
+                                weight * value if kind == "own" and weight != 1 else value))
     return out
 
 

@@ -228,13 +228,19 @@ def step_losses(graph: Graph) -> str | None:
 
 
 def mean_of_step_losses(graph: Graph) -> bool:
-    """Whether the loss is the mean of one loss per step, E = 1/T Σ_t E_t."""
+    """Whether the loss is the mean of one loss per step, E = 1/T Σ_t E_t (written as
+    (E_0 + … )/T or E_0/T + …)."""
     loss = graph.nodes[graph.loss]
-    if not isinstance(loss.expr, sp.Mul) or len(loss.parents) != graph.steps:
+    if loss.expr is None or len(loss.parents) != graph.steps:
         return False
     scale, rest = loss.expr.as_coeff_Mul()
-    terms = rest.args if isinstance(rest, sp.Add) else (rest,)
-    return scale == sp.Rational(1, graph.steps) and set(terms) == set(loss.parents) and \
+    if isinstance(rest, sp.Add) and scale != 1:  # (E_0 + E_1 + …)/T
+        pairs = [(scale, a) for a in rest.args]
+    else:  # E_0/T + E_1/T + …
+        pairs = [a.as_coeff_Mul() for a in (loss.expr.args if isinstance(loss.expr, sp.Add)
+                                              else (loss.expr,))]
+    return all(c == sp.Rational(1, graph.steps) for c, _ in pairs) and \
+        {a for _, a in pairs} == set(loss.parents) and len(pairs) == graph.steps and \
         len({graph.nodes[p].base for p in loss.parents}) == 1
 
 

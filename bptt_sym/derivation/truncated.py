@@ -27,6 +27,7 @@ from bptt_sym.derivation.matrix import (
     _total,
     adjoint_symbol,
     kept_adjoints,
+    mean_of_step_losses,
     shared,
     step_losses,
 )
@@ -35,8 +36,8 @@ from bptt_sym.errors import UsageError
 from bptt_sym.graph.build import Graph
 from bptt_sym.notation import Partial
 
-__all__ = ["loss_roots", "per_loss_pieces", "path_dropped", "truncated", "truncated_derivation",
-           "truncated_closed", "dropped_terms", "CITATION"]
+__all__ = ["loss_roots", "loss_weight", "per_loss_pieces", "path_dropped", "truncated",
+           "truncated_derivation", "truncated_closed", "dropped_terms", "CITATION"]
 
 CITATION = "Williams and Peng's BPTT(h), 1990"
 
@@ -44,9 +45,14 @@ CITATION = "Williams and Peng's BPTT(h), 1990"
 def loss_roots(graph: Graph) -> list[tuple[sp.Basic, int]]:
     """The losses the error enters at, each with its step: E_t at step t when E = Σ_t E_t,
     else the whole loss at the last step."""
-    if step_losses(graph) is not None:
+    if step_losses(graph) is not None or mean_of_step_losses(graph):
         return [(r, graph.nodes[r].step) for r in graph.nodes[graph.loss].parents]
     return [(graph.loss, graph.steps - 1)]
+
+
+def loss_weight(graph: Graph) -> sp.Expr:
+    """What each step loss's gradient is multiplied by in ∂E: 1/T when E = 1/T Σ_t E_t."""
+    return sp.Rational(1, graph.steps) if mean_of_step_losses(graph) else sp.S.One
 
 
 def _reach(graph: Graph) -> dict[sp.Basic, set[sp.Basic]]:
@@ -57,9 +63,10 @@ def _reach(graph: Graph) -> dict[sp.Basic, set[sp.Basic]]:
 def per_loss_pieces(graph: Graph, k: int | None = None
                     ) -> tuple[list[tuple[str, sp.Basic]], dict[tuple[str, int, int], sp.Basic]]:
     """The δ equations of every loss's sweep, in the order they run, and the piece
-    ∂E_t/∂p_s of each parameter p, loss step t and copy step s that is not zero; with ``k``,
-    only those with t − k ≤ s ≤ t (the sweep stops there).  A matrix graph."""
-    roots = loss_roots(graph)
+    ∂E_t/∂p_s of each parameter p, loss step t and copy step s that is not zero (times 1/T
+    when E is their mean: each piece is E's part); with ``k``, only those with t − k ≤ s ≤ t
+    (the sweep stops there).  A matrix graph."""
+    roots, weight = loss_roots(graph), loss_weight(graph)
     kept = kept_adjoints(graph)
     to_shared = shared(graph)
     ends = [c for copies in graph.copies.values() for c in copies]
@@ -86,7 +93,8 @@ def per_loss_pieces(graph: Graph, k: int | None = None
         deltas += [(d.name, e.xreplace(to_shared)) for _, d, e in sweep.kept]
         for c, value in sweep.adjoint.items():
             if c in step_of and not isinstance(value, sp.ZeroMatrix) and value != 0:
-                pieces[(param_of[c], t, step_of[c])] = value.xreplace(to_shared)
+                pieces[(param_of[c], t, step_of[c])] = _weighted(weight,
+                                                                  value.xreplace(to_shared))
     return deltas, pieces
 
 
@@ -117,6 +125,10 @@ def path_dropped(graph: Graph, state: str
              for p, copies in graph.copies.items()}
     return ([(d.name, e.xreplace(to_shared)) for _, d, e in sweep.kept],
             {p: e.xreplace(to_shared) for p, e in grads.items()})
+
+
+def _weighted(weight: sp.Expr, value: sp.Basic) -> sp.Basic:
+    return value if weight == 1 else weight * value
 
 
 def truncated(pieces: dict[tuple[str, int, int], object], p: str, k: int) -> list[object]:
@@ -153,8 +165,8 @@ def truncated_closed(graph: Graph, wrt: str, k: int) -> sp.Expr:
     values): Σ over the losses of the tangent from the copies in each one's window."""
     _check(graph, wrt, k)
     factor = local_factor(graph, symbolic=False)
-    return plus([tangent(graph, root, window, factor)
-                 for root, _, window in _roots_scalar(graph, wrt, k) if window])
+    return _weighted(loss_weight(graph), plus([tangent(graph, root, window, factor)
+                     for root, _, window in _roots_scalar(graph, wrt, k) if window]))
 
 
 def _approx(lhs: sp.Expr, rhs: sp.Expr, note: str) -> Equation:
@@ -188,7 +200,8 @@ def truncated_derivation(graph: Graph, *, wrt: str, k: int) -> Derivation:
                 part = _delta_form(graph, root, window_copies, sp.Symbol(wrt))
                 eqs += part[:-1]
                 rhs_parts.append(part[-1].rhs)
-        lhs, rhs = Partial(graph.loss, sp.Symbol(wrt)), plus(rhs_parts)
+        lhs = Partial(graph.loss, sp.Symbol(wrt))
+        rhs = _weighted(loss_weight(graph), plus(rhs_parts))
     what = ("drops nothing: no path from a loss to a copy of "
             f"{wrt} is longer than {k} step{'s' if k != 1 else ''}, so this is ∂{loss}/∂{wrt}"
             if not dropped else

@@ -26,6 +26,7 @@ from bptt_sym.derivation.truncated import (
     CITATION,
     dropped_terms,
     loss_roots,
+    loss_weight,
     per_loss_pieces,
     truncated,
     truncated_closed,
@@ -103,6 +104,7 @@ def truncated_reference(graph: Graph, values: Mapping[str, np.ndarray], k: int |
     data = {n: np.asarray(v, dtype=float) for n, v in values.items() if n not in theta}
     sizes = graph.dims if matrix else None
     out = {p: np.zeros_like(v) for p, v in theta.items()}
+    weight = float(loss_weight(graph)) if len(loss_roots(graph)) > 1 else 1.0  # 1/T: a mean
     for root, t in loss_roots(graph):
         key = (graph.nodes[root].base, graph.nodes[root].step) if root != graph.loss else \
             (spec.loss, None)
@@ -113,7 +115,7 @@ def truncated_reference(graph: Graph, values: Mapping[str, np.ndarray], k: int |
             nodes = interpret.evaluate(spec, {**data, **w}, steps=graph.steps,
                                        functions=_functions(graph, xp, stand_ins), xp=xp,
                                        sizes=sizes, cut=cut)
-            return xp.reshape(nodes[key], (-1,))
+            return weight * xp.reshape(nodes[key], (-1,))
 
         if oracle == "autograd":
             import autograd
@@ -121,6 +123,7 @@ def truncated_reference(graph: Graph, values: Mapping[str, np.ndarray], k: int |
             from autograd.tracer import getval
 
             cut = (first, lambda _, v: getval(v)) if first > 0 else None
+
             def total(*ws, cut=cut):
                 return anp.sum(loss(anp, dict(zip(names, ws)), cut))
 
