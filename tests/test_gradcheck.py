@@ -311,3 +311,40 @@ def test_call_runs_their_function_on_the_point(tmp_path: Path) -> None:
         assert len(r.stderr.strip().splitlines()) == 1
     r = bptt("gradcheck", "--model", "elman", "--grads", str(tmp_path / "g.npz"))
     assert r.returncode == 2 and "--grads needs --at FILE" in r.stderr
+
+
+@pytest.mark.parametrize("case, names, diagnosis", [
+    ("truncated-clip", "UW", "truncated after 2 steps: step t's error reaches the weights of "
+     "steps t − 2 … t only; and clipped to ±0.05"),
+    ("dropped-mean", "UW", "the through-time term dropped: each step's error reaches only "
+     "its own step's weights (truncated after 0 steps); and divided by 5"),
+    ("wrap-sign", "W", "the initial state taken from the last step: at t = 0, h[t-1] "
+     "wrapped to step 4's state; and the sign flipped"),
+    ("transpose-sign", "U", "transposed: yours is (∂E/∂U)ᵀ, and the sign: yours is −∂E/∂U"),
+    ("derivative-sign", "U", "tanh′ of s written as sigmoid′ of the same value (s ⊙ (1 - s) "
+     "where 1 - s² belongs); and the sign flipped"),
+])
+def test_two_mistakes_are_named_together(tmp_path: Path, case: str, names: str,
+                                         diagnosis: str) -> None:
+    """A mistake of the loop and one made on the finished gradient, named in that order;
+    three at once are wrong with where the difference is, not named."""
+    point = _point(tmp_path)
+    right = elman_columns.backward(point)
+    theirs = {
+        "truncated-clip": lambda: {k: np.clip(v, -0.05, 0.05) for k, v in
+                                   elman_columns.backward_truncated(point, 2).items()},
+        "dropped-mean": lambda: {k: v / int(STEPS) for k, v in
+                                 elman_columns.backward(point, "no-through-time").items()},
+        "wrap-sign": lambda: dict(right, W=-elman_columns.backward(point, "wrap")["W"]),
+        "transpose-sign": lambda: dict(right, U=-right["U"].T),
+        "derivative-sign": lambda: dict(
+            right, U=-elman_columns.backward(point, "sigmoid-derivative")["U"]),
+    }[case]()
+    status, got = _gradcheck(tmp_path, theirs)
+    assert status == 1
+    for p in names:
+        assert got[p]["verdict"] == "wrong" and got[p]["diagnosis"] == diagnosis, got[p]
+    if case == "wrap-sign":
+        three = dict(right, W=-elman_columns.backward(point, "wrap")["W"].T)
+        status, got = _gradcheck(tmp_path, three)
+        assert got["W"]["diagnosis"] is None and "no known mistake fits" in got["W"]["detail"]

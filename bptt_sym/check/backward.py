@@ -259,8 +259,11 @@ def judge(exact: Exact, theirs: Mapping[str, np.ndarray]) -> list[Result]:
         scale = max(float(np.max(np.abs(want))), np.finfo(float).tiny)
         if got.shape != want.shape:  # only the transposed shape gets here
             err = _error(got.T, want, scale)
-            results.append(Result(p, "wrong", err, bound, dtype,
-                                  f"transposed: yours is (∂E/∂{p})ᵀ" if err <= bound else None,
+            found = f"transposed: yours is (∂E/∂{p})ᵀ" if err <= bound else None
+            if found is None:  # transposed, and one more mistake
+                more = _fitting(got.T, _singles(exact, p, got.T, bound), scale, bound)
+                found = f"transposed: yours is (∂E/∂{p})ᵀ, and {more}" if more else None
+            results.append(Result(p, "wrong", err, bound, dtype, found,
                                   f"shape {got.shape} where {p} is {want.shape}"))
             continue
         err = _error(got, want, scale)
@@ -269,21 +272,35 @@ def judge(exact: Exact, theirs: Mapping[str, np.ndarray]) -> list[Result]:
                                   f"to {dtype} round-off (max error {err:.1e} of the largest "
                                   f"entry, bound {bound:g})"))
             continue
-        candidates = list(exact.variants[p])
-        if want.shape[0] == want.shape[1]:
-            candidates.append((f"transposed: yours is (∂E/∂{p})ᵀ", want.T))
-        c = float(np.max(np.abs(got)))
-        if 0 < c and np.max(np.abs(want)) > c * (1 + bound):
-            candidates.append((f"clipped to ±{c:.6g}: yours is clip(∂E/∂{p}, −{c:.6g}, "
-                               f"{c:.6g})", np.clip(want, -c, c)))
+        candidates = _singles(exact, p, got, bound)
         found = _fitting(got, candidates, scale, bound)
         if found is None:
             found = _fitting(got, exact.derivative_variants(p), scale, bound)
+        c = float(np.max(np.abs(got)))
+        if found is None and c > 0:  # two mistakes: one of the loop's, then one on the sum
+            found = _fitting(got, mistakes.then(
+                [*candidates, *exact.derivative_variants(p)], exact.graph, c, bound), scale,
+                bound)
         if found is None and c == 0:
             found = "yours is zero: nothing was added into it"
         detail = _where(exact, p, got) if found is None else ""
         results.append(Result(p, "wrong", err, bound, dtype, found, detail))
     return results
+
+
+def _singles(exact: Exact, p: str, got: np.ndarray, bound: float
+             ) -> list[tuple[str, np.ndarray]]:
+    """p's one-mistake variants: those of the derivation, the transpose and the clip (to
+    their largest entry)."""
+    want = exact.total[p]
+    candidates = list(exact.variants[p])
+    if want.shape[0] == want.shape[1]:
+        candidates.append((f"transposed: yours is (∂E/∂{p})ᵀ", want.T))
+    c = float(np.max(np.abs(got)))
+    if 0 < c and np.max(np.abs(want)) > c * (1 + bound):
+        candidates.append((f"clipped to ±{c:.6g}: yours is clip(∂E/∂{p}, −{c:.6g}, "
+                           f"{c:.6g})", np.clip(want, -c, c)))
+    return candidates
 
 
 def _fitting(got: np.ndarray, candidates: list[tuple[str, np.ndarray]], scale: float,

@@ -14,7 +14,7 @@ from bptt_sym.derivation.matrix import mean_of_step_losses
 from bptt_sym.graph.build import Graph
 from bptt_sym.notation import split_name
 
-__all__ = ["Names", "step_variants", "variants"]
+__all__ = ["Names", "step_variants", "variants", "then"]
 
 
 def _operand(term: sp.Basic) -> tuple[sp.Basic, sp.Basic] | None:
@@ -124,4 +124,30 @@ def variants(graph: Graph, p: str, total: np.ndarray, terms: list[tuple[int, np.
             out.append((f"the path back through time along {state} dropped: step t sends "
                         f"nothing to {state}_(t−1) (a loop that never adds d{state}_next); "
                         "the other paths are kept", value))
+    return out
+
+
+FINISHED = ("the sign", "averaged", "summed", "transposed", "clipped")  # made on the sum
+
+
+def then(candidates: list[tuple[str, np.ndarray]], graph: Graph, c: float, bound: float
+         ) -> list[tuple[str, np.ndarray]]:
+    """Each one-mistake variant with a second mistake made on the finished gradient: the
+    sign, ÷ T (× T for a mean loss), the transpose, clipped to ±c (their largest entry);
+    never the same kind twice."""
+    T, mean = graph.steps, mean_of_step_losses(graph)
+    out = []
+    for what, v in candidates:
+        kind = next((k for k in FINISHED if what.startswith(k)), None)
+        ops = [("the sign", "the sign flipped", lambda a: -a)]
+        if T > 1:
+            ops.append(("summed", f"multiplied by {T}", lambda a: a * T) if mean else
+                       ("averaged", f"divided by {T}", lambda a: a / T))
+        if v.shape[0] == v.shape[1]:
+            ops.append(("transposed", "transposed", lambda a: a.T))
+        ops.append(("clipped", f"clipped to ±{c:.6g}", lambda a: np.clip(a, -c, c)))
+        for op_kind, name, op in ops:
+            if op_kind == kind or (op_kind == "clipped" and np.max(np.abs(v)) <= c * (1 + bound)):
+                continue
+            out.append((f"{what}; and {name}", op(v)))
     return out
