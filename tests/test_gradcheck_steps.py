@@ -20,7 +20,7 @@ from bptt_sym.graph.matrix import unroll_vector
 from bptt_sym.model.registry import MODELS
 from bptt_sym.numeric.matrix import random_values
 
-from .gradcheck import elman_columns, lstm_columns
+from .gradcheck import elman_columns, gru_columns, lstm_columns
 from .tools import bptt
 
 T, SIZES = 5, "H=3,D=4,K=4"
@@ -263,3 +263,19 @@ def test_a_mean_loss_summed_is_named(tmp_path: Path) -> None:
         status, got, _, _ = _check(tmp_path, {p: v / T for p, v in truncated.items()}, model,
                                    "--size", SIZES)
         assert got["U"]["diagnosis"].startswith(want) and got["V"]["verdict"] == "matches"
+
+
+@pytest.mark.parametrize("mistake, first, says", [
+    (None, None, None),
+    ("no-through-time", T - 2, "yours at step 3 is ∂E_3/∂h_3, step 3's own error alone"),
+    ("n-sigmoid-derivative", T - 2, "the difference enters at step 3"),  # via step 4's n
+])
+def test_gru_dh_first_departing_step(tmp_path: Path, mistake: str | None, first: int | None,
+                                     says: str | None) -> None:
+    point = _values(tmp_path, "gru")
+    status, _, steps, _ = _check(tmp_path, gru_columns.backward(point, mistake, True), "gru")
+    d = steps["dh"]
+    assert d["meaning"] == "∂E/∂h_t" and d["first_departing_step"] == first, d
+    assert status == (0 if mistake is None else 1)
+    if says:
+        assert says in d["detail"], d["detail"]

@@ -70,13 +70,18 @@ def _output(F: dict, t: int) -> np.ndarray:
     return F["P"]["V"].T @ dl
 
 
-def backward(point: dict, mistake: str | None = None) -> dict:
+def backward(point: dict, mistake: str | None = None, deltas: bool = False) -> dict:
+    """The gradients of every weight and bias; with ``deltas`` also each step's dh
+    (∂E/∂h_t) as ``dh_t``, the model's name."""
     F = _forward(point)
     dh_next = np.zeros_like(F["h"][-1])
+    steps = {}
     for t in reversed(range(F["T"])):
         dh = _output(F, t) + (0 if mistake == "no-through-time" else dh_next)
+        steps[f"dh_{t}"] = dh
         dh_next = _step_back(F, t, dh, mistake)
-    return finished(F["d"], mistake, "W_hn", F["T"])
+    grads = finished(F["d"], mistake, "W_hn", F["T"])
+    return {**grads, **steps} if deltas else grads
 
 
 def backward_truncated(point: dict, k: int) -> dict:
