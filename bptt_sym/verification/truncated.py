@@ -104,7 +104,7 @@ def truncated_reference(graph: Graph, values: Mapping[str, np.ndarray], k: int |
     data = {n: np.asarray(v, dtype=float) for n, v in values.items() if n not in theta}
     sizes = graph.dims if matrix else None
     out = {p: np.zeros_like(v) for p, v in theta.items()}
-    weight = float(loss_weight(graph)) if len(loss_roots(graph)) > 1 else 1.0  # 1/T: a mean
+    weight = float(loss_weight(graph))  # 1/T for a mean of the step losses, else 1
     for root, t in loss_roots(graph):
         key = (graph.nodes[root].base, graph.nodes[root].step) if root != graph.loss else \
             (spec.loss, None)

@@ -1,6 +1,7 @@
 """The mistakes made on a backward pass's finished gradients (the same in every cell's
 loop): ``weight``'s sign or transpose, every gradient divided by T or clipped to ±0.05; and
-the two functions of the row-layout passes."""
+the two functions of the row-layout passes, and the softmax output's step of the gated
+column passes."""
 
 from __future__ import annotations
 
@@ -28,3 +29,12 @@ def softmax_rows(v: np.ndarray) -> np.ndarray:
     """The softmax of each row (a batch of B outputs, B × K)."""
     e = np.exp(v - v.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
+
+
+def output_error(F: dict, t: int) -> np.ndarray:
+    """Step t's softmax-and-cross-entropy error ŷ_t − y_t added into V and b_y (F: a gated
+    column pass's forward values and gradients); what it sends to h_t."""
+    dl = F["yhat"][t] - F["ys"][t]
+    F["d"]["V"] += dl @ F["h"][t].T
+    F["d"]["b_y"] += dl
+    return F["P"]["V"].T @ dl

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .after import finished
+from .after import finished, output_error
 
 
 def _sigmoid(v: np.ndarray) -> np.ndarray:
@@ -62,14 +62,6 @@ def _step_back(F: dict, t: int, dh: np.ndarray, mistake: str | None) -> np.ndarr
     return dh * z + P["W_hr"].T @ dar + P["W_hz"].T @ daz + P["W_hn"].T @ dm
 
 
-def _output(F: dict, t: int) -> np.ndarray:
-    """Step t's output error added into V, b_y; what it sends to h_t."""
-    dl = F["yhat"][t] - F["ys"][t]
-    F["d"]["V"] += dl @ F["h"][t].T
-    F["d"]["b_y"] += dl
-    return F["P"]["V"].T @ dl
-
-
 def backward(point: dict, mistake: str | None = None, deltas: bool = False) -> dict:
     """The gradients of every weight and bias; with ``deltas`` also each step's dh
     (∂E/∂h_t) as ``dh_t``, the model's name."""
@@ -77,7 +69,7 @@ def backward(point: dict, mistake: str | None = None, deltas: bool = False) -> d
     dh_next = np.zeros_like(F["h"][-1])
     steps = {}
     for t in reversed(range(F["T"])):
-        dh = _output(F, t) + (0 if mistake == "no-through-time" else dh_next)
+        dh = output_error(F, t) + (0 if mistake == "no-through-time" else dh_next)
         steps[f"dh_{t}"] = dh
         dh_next = _step_back(F, t, dh, mistake)
     grads = finished(F["d"], mistake, "W_hn", F["T"])
@@ -89,7 +81,7 @@ def backward_truncated(point: dict, k: int) -> dict:
     steps max(0, t − k) … t only."""
     F = _forward(point)
     for t in range(F["T"]):
-        dh = _output(F, t)
+        dh = output_error(F, t)
         for step in range(t, max(0, t - k) - 1, -1):
             dh = _step_back(F, step, dh, None)
     return F["d"]

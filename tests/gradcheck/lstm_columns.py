@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .after import finished
+from .after import finished, output_error
 
 GATES = "ifgo"
 
@@ -66,14 +66,6 @@ def _step_back(F: dict, t: int, dh: np.ndarray, dc_next: np.ndarray,
     return dc, sum(P[f"W_h{q}"].T @ da[q] for q in GATES), dc * G["f"]
 
 
-def _output(F: dict, t: int) -> np.ndarray:
-    """Step t's output error added into V, b_y; what it sends to h_t."""
-    dl = F["yhat"][t] - F["ys"][t]
-    F["d"]["V"] += dl @ F["h"][t].T
-    F["d"]["b_y"] += dl
-    return F["P"]["V"].T @ dl
-
-
 def backward(point: dict, mistake: str | None = None, deltas: bool = False) -> dict:
     """The gradients of every weight and bias; with ``deltas`` also each step's dh and dc
     (∂E/∂h_t and ∂E/∂c_t, all paths) as ``dh_t``, ``dc_t``, the model's names."""
@@ -81,7 +73,7 @@ def backward(point: dict, mistake: str | None = None, deltas: bool = False) -> d
     dh_next = dc_next = np.zeros_like(F["h"][-1])
     steps = {}
     for t in reversed(range(F["T"])):
-        dh = _output(F, t) + (0 if mistake == "no-hidden-through-time" else dh_next)
+        dh = output_error(F, t) + (0 if mistake == "no-hidden-through-time" else dh_next)
         steps[f"dh_{t}"] = dh
         steps[f"dc_{t}"], dh_next, dc_next = _step_back(F, t, dh, dc_next, mistake)
     grads = finished(F["d"], mistake, "W_hf", F["T"])
@@ -93,7 +85,7 @@ def backward_truncated(point: dict, k: int) -> dict:
     steps max(0, t − k) … t only."""
     F = _forward(point)
     for t in range(F["T"]):
-        dh, dc = _output(F, t), np.zeros_like(F["h"][-1])
+        dh, dc = output_error(F, t), np.zeros_like(F["h"][-1])
         for step in range(t, max(0, t - k) - 1, -1):
             _, dh, dc = _step_back(F, step, dh, dc, None)
     return F["d"]
